@@ -7,7 +7,9 @@ An optional per-video cost (default 0) models the price of opening a new video f
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 from claus_core.data.types import AnnotationState, VideoPool, VideoRecord
 
@@ -42,5 +44,18 @@ def annotation_cost(pool: VideoPool, state: AnnotationState, model: CostModel = 
 
 
 def percent_cost(pool: VideoPool, percent: float, model: CostModel = CostModel()) -> int:
-    """The cost of ``percent`` % of the full cost, rounded to the nearest unit (Tables 6, 7)."""
-    return int(round(full_cost(pool, model) * percent / 100.0))
+    """``percent`` % of the full cost, rounded down to a whole unit (Tables 6 and 7).
+
+    Rounding down is what the paper's tables do: 90 % of UCF-101-24's 403,282 is 362,953.8 and
+    Table 6 lists 362,953; every Cost entry of Table 7 is the floor of its percentage of 22,712.
+    The percentage is read exactly (as a decimal), so ``percent_cost(pool, 0.15)`` is not hit by
+    binary floating point.
+    """
+    return percent_of(full_cost(pool, model), percent)
+
+
+def percent_of(total: int, percent: float) -> int:
+    """``floor(total * percent / 100)`` computed exactly on the decimal value of ``percent``."""
+    if percent < 0:
+        raise ValueError(f"percent must be >= 0, got {percent}")
+    return math.floor(Fraction(total) * Fraction(str(percent)) / 100)

@@ -1,0 +1,42 @@
+# The two commands a newcomer types: `make book` and `make test`. Both create .venv when missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test lint pytest notebooks-test book book-smoke study study-smoke bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e ".[book,dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test: lint pytest
+
+book: $(STAMP)
+	$(BIN)/python scripts/execute_notebooks.py --profile default
+	$(BIN)/jupyter-book build -W -n --keep-going .
+
+book-smoke: $(STAMP)
+	$(BIN)/python scripts/execute_notebooks.py --profile smoke
+	$(BIN)/jupyter-book build -W -n --keep-going .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_selection.py
+	$(BIN)/python benchmarks/bench_model.py
+	$(BIN)/python benchmarks/bench_scoring.py
+
+clean:
+	rm -rf _build book/generated

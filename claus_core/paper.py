@@ -1,0 +1,45 @@
+"""The paper's own numbers (supplementary Tables 1-10), for every table that sets ours beside them.
+
+The values were transcribed from the supplementary material by ``scripts/extract_paper_tables.py``
+into ``claus_core/assets/paper_tables.json``; they are in percent, as printed. Nothing in this
+module is measured: it is the reference the book compares against.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+
+import pandas as pd
+
+COLUMNS = ["table", "dataset", "group", "percent", "cost", "metric", "threshold", "value"]
+
+
+@cache
+def _all_rows() -> pd.DataFrame:
+    text = resources.files("claus_core.assets").joinpath("paper_tables.json").read_text()
+    return pd.DataFrame(json.loads(text)["rows"], columns=COLUMNS)
+
+
+def paper_table(number: int) -> pd.DataFrame:
+    """Tidy rows of supplementary Table ``number`` (columns: ``COLUMNS``; values in %)."""
+    rows = _all_rows()
+    table = rows[rows["table"] == number]
+    if table.empty:
+        known = sorted(rows["table"].unique())
+        raise ValueError(f"the supplementary has no result table {number}; known: {known}")
+    return table.reset_index(drop=True).copy()
+
+
+def paper_cost_column(number: int) -> pd.DataFrame:
+    """The ``%Frame Annot`` and ``Cost`` columns of Table 6 (UCF-101-24) or 7 (J-HMDB-21)."""
+    if number not in (6, 7):
+        raise ValueError("only Tables 6 and 7 have a Cost column")
+    table = paper_table(number)
+    return (
+        table[["percent", "cost"]]
+        .drop_duplicates()
+        .astype({"cost": int})
+        .reset_index(drop=True)
+    )

@@ -1,0 +1,114 @@
+"""Every figure of the book, styled once (``apply_style``), drawn from plain arrays and DataFrames.
+
+Notebooks call these functions; they hold no logic beyond drawing. Paper numbers are drawn
+dashed / hollow and labeled "paper"; ours solid and labeled "ours".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from claus_core.data.types import VideoRecord
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#7f7f7f"]
+STRATEGY_COLORS = {
+    "claus": "#d62728",
+    "uncertainty": "#ff7f0e",
+    "entropy": "#9467bd",
+    "equidistant": "#2ca02c",
+    "random": "#1f77b4",
+    "sample": "#8c564b",
+    "intra_sample": "#17becf",
+}
+
+
+def apply_style() -> None:
+    """The book's one matplotlib style."""
+    mpl.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": 100,
+            "figure.figsize": (7.0, 3.6),
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.prop_cycle": mpl.cycler(color=PALETTE),
+            "font.size": 9,
+            "axes.titlesize": 10,
+            "legend.frameon": False,
+            "image.interpolation": "nearest",
+        }
+    )
+
+
+def strategy_color(name: str) -> str:
+    return STRATEGY_COLORS.get(name, PALETTE[hash(name) % len(PALETTE)])
+
+
+def draw_boxes(ax: Axes, video: VideoRecord, frame: int, *, color: str = "#ffdd00") -> None:
+    """Outline every GT box of ``video`` on ``frame`` (pixel coordinates of the video grid)."""
+    for tube in video.tubes:
+        box = tube.box_at(frame)
+        if box is not None:
+            x, y, w, h = (float(v) for v in box)
+            ax.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, lw=1.2, ec=color))
+
+
+def frames_with_boxes(
+    items: Sequence[tuple[VideoRecord, np.ndarray, int]],
+    *,
+    titles: Sequence[str] | None = None,
+    columns: int = 4,
+    masks: Sequence[np.ndarray | None] | None = None,
+) -> Figure:
+    """A grid of frames with their GT boxes. ``items``: (video, frames [frame, H, W, 3], index).
+
+    With ``masks`` (one ``[H, W]`` bool mask per item, or None) the mask is drawn as a contour.
+    """
+    rows = int(np.ceil(len(items) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.0 * rows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k >= len(items):
+            continue
+        video, frames, index = items[k]
+        ax.imshow(frames[index])
+        draw_boxes(ax, video, index)
+        if masks is not None and masks[k] is not None:
+            ax.contour(masks[k].astype(float), levels=[0.5], colors="#00e5ff", linewidths=0.8)
+        ax.set_title(titles[k] if titles else f"{video.name.split('/')[-1]} f{index}", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def bar_counts(counts: pd.Series, *, title: str, xlabel: str = "", ylabel: str = "videos") -> Figure:
+    """A bar per category (e.g. videos per class)."""
+    fig, ax = plt.subplots(figsize=(8.0, 3.0))
+    ax.bar(range(len(counts)), counts.to_numpy(), color=PALETTE[0])
+    ax.set_xticks(range(len(counts)), [str(i) for i in counts.index], rotation=70, ha="right")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def cost_bars(table: pd.DataFrame, *, title: str) -> Figure:
+    """The paper's Cost column against the plain percentage of the full cost (log scale)."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.2))
+    x = np.arange(len(table))
+    ax.bar(x - 0.2, table["paper cost"], width=0.4, label="paper", color="none", ec="k", hatch="//")
+    ax.bar(x + 0.2, table["floor(% x full cost)"], width=0.4, label="ours (% x full cost)")
+    ax.set_yscale("log")
+    ax.set_xticks(x, [f"{p:g}%" for p in table["% frames annotated"]])
+    ax.set(title=title, ylabel="annotation cost (boxes)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
