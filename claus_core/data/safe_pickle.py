@@ -1,0 +1,134 @@
+"""Restricted unpickling of untrusted annotation pickles (``pyannot.pkl``, ACT ``*-GT.pkl``).
+
+The paper's datasets (UCF-101-24 and J-HMDB-21, supplementary Section 5.1, Tables 6 and 7) are
+distributed as Python pickles. A plain :func:`pickle.load` runs whatever callable the file names,
+so these files are read through :func:`safe_load`, which admits only
+
+- numpy arrays, dtypes and scalars: ``numpy.core.multiarray._reconstruct``, ``numpy.ndarray``,
+  ``numpy.dtype``, ``numpy.core.multiarray.scalar``, ``numpy.core.numeric._frombuffer``
+  (pickle protocol 5) and their ``numpy._core`` spellings;
+- builtin containers and plain values: ``dict``, ``list``, ``tuple``, ``set``, ``frozenset``,
+  ``bytearray``, ``bytes``, ``str``, ``int``, ``float``, ``complex``, ``bool``;
+- ``_codecs.encode`` with the ``latin1`` codec only (how protocols 0-2 store ``bytes``).
+
+Any other global (``os.system``, ``builtins.eval``, a user class...) raises
+:class:`~claus_core.data.types.DataError` naming the file and the refused global *before* it is
+looked up, so nothing it names is imported or called. Python 2 pickles are read with
+``encoding="latin1"`` (numpy's documented way to load Python 2 array pickles).
+"""
+
+from __future__ import annotations
+
+import builtins
+import codecs
+import io
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from claus_core.data.types import DataError
+
+_BUILTIN_MODULES = ("builtins", "__builtin__")
+_BUILTIN_NAMES = (
+    "dict",
+    "list",
+    "tuple",
+    "set",
+    "frozenset",
+    "bytearray",
+    "bytes",
+    "str",
+    "int",
+    "float",
+    "complex",
+    "bool",
+)
+_LATIN1_NAMES = {"latin1", "latin-1", "iso-8859-1", "iso8859-1"}
+
+
+def _latin1_encode(text: str, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+    """``_codecs.encode`` restricted to the latin1 codec that pickle protocols 0-2 use."""
+    if encoding.lower() not in _LATIN1_NAMES or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"_codecs.encode with codec {encoding!r} is not allowed")
+    return codecs.encode(text, "latin1", errors)
+
+
+def _allowed_globals() -> dict[tuple[str, str], Callable[..., Any]]:
+    multiarray = np._core.multiarray
+    numeric = np._core.numeric
+    allowed: dict[tuple[str, str], Callable[..., Any]] = {
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): _latin1_encode,
+    }
+    for package in ("numpy.core", "numpy._core"):
+        allowed[(f"{package}.multiarray", "_reconstruct")] = multiarray._reconstruct
+        allowed[(f"{package}.multiarray", "scalar")] = multiarray.scalar
+        allowed[(f"{package}.numeric", "_frombuffer")] = numeric._frombuffer
+    for module in _BUILTIN_MODULES:
+        for name in _BUILTIN_NAMES:
+            allowed[(module, name)] = getattr(builtins, name)
+    return allowed
+
+
+_ALLOWED = _allowed_globals()
+
+
+class _RefusedGlobal(pickle.UnpicklingError):
+    def __init__(self, module: str, name: str) -> None:
+        super().__init__(f"{module}.{name}")
+        self.qualified_name = f"{module}.{name}"
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler whose only reachable globals are those of ``_ALLOWED``."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _ALLOWED[(module, name)]
+        except KeyError:
+            raise _RefusedGlobal(module, name) from None
+
+
+def safe_load(path_or_file: str | Path | IO[bytes]) -> Any:
+    """Unpickle ``path_or_file`` admitting only numpy arrays/dtypes/scalars and builtin containers.
+
+    Raises DataError naming the file for a missing file, a refused global (nothing is executed)
+    and for any other malformed content.
+    """
+    if isinstance(path_or_file, str | Path):
+        source = str(path_or_file)
+        try:
+            data = Path(path_or_file).read_bytes()
+        except FileNotFoundError:
+            raise DataError(f"{source}: annotation file not found") from None
+        except OSError as err:
+            raise DataError(f"{source}: cannot read annotation file ({err})") from err
+        stream: IO[bytes] = io.BytesIO(data)
+    else:
+        source = str(getattr(path_or_file, "name", "<pickle stream>"))
+        stream = path_or_file
+    try:
+        return _RestrictedUnpickler(stream, encoding="latin1").load()
+    except _RefusedGlobal as err:
+        raise DataError(
+            f"{source}: pickle names the global {err.qualified_name!r}, which is not allowed "
+            "(only numpy arrays/dtypes/scalars and builtin containers are); it was not executed"
+        ) from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        MemoryError,
+        UnicodeDecodeError,
+    ) as err:
+        raise DataError(
+            f"{source}: not a readable annotation pickle ({type(err).__name__}: {err})"
+        ) from err

@@ -1,0 +1,158 @@
+"""The run store: one folder per round, written atomically, reused when its config hash matches.
+
+Layout (ARCHITECTURE.md, "Run store")::
+
+    runs/<experiment>/<strategy>/seed<k>/
+        config.json                  the experiment config this run was made with
+        log.txt                      the run's log
+        round<r>/
+            state.json               AnnotationState after round r's selection was added
+            checkpoint.pt            detector weights trained in round r (config inside)
+            clusters.npz             centroids and per-cluster counts
+            scores.npz               per-video frame uncertainty / entropy of the unlabeled pool
+            selection.json           why each new video and frame was chosen
+            metrics.json             f-mAP / v-mAP on the test split, cost, timings
+            round.json               written last: round index, config hash, file list
+
+A round counts as finished only when ``round.json`` exists and names the current config hash.
+Files are written to a temporary name in the same folder and renamed into place
+(``os.replace`` is atomic on POSIX), so a killed process leaves either the old file or the new
+one, never half of one; an unfinished round folder is cleared and redone on resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from claus_core.data.types import DataError
+
+ROUND_MARKER = "round.json"
+
+
+class StoreError(DataError):
+    """A run folder that cannot be used: another config, a corrupted file, a missing round."""
+
+
+def config_hash(payload: dict[str, Any]) -> str:
+    """A stable short hash of a JSON-compatible config."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it onto ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_json(path: Path, payload: Any) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=1, default=_plain)))
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StoreError(f"{path}: missing") from None
+    except json.JSONDecodeError as err:
+        raise StoreError(f"{path}: corrupted JSON ({err})") from err
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as handle:
+            np.savez_compressed(handle, **arrays)
+
+    atomic_write(path, write)
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise StoreError(f"{path}: missing") from None
+    except (OSError, ValueError, EOFError) as err:
+        raise StoreError(f"{path}: corrupted array file ({err})") from err
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+class RunDir:
+    """One experiment run (strategy x seed): its config and its rounds."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.json"
+
+    def round_dir(self, index: int) -> Path:
+        return self.root / f"round{index}"
+
+    def bind(self, config: dict[str, Any], *, allow_new: bool = True) -> None:
+        """Tie this folder to ``config``; a folder made with another config is refused."""
+        if self.config_path.exists():
+            stored = read_json(self.config_path)
+            if config_hash(stored) != config_hash(config):
+                changed = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
+                raise StoreError(
+                    f"{self.root}: made with another config (fields that differ: {changed}); "
+                    "use a new run directory or delete this one"
+                )
+            return
+        if not allow_new:
+            raise StoreError(f"{self.config_path}: missing; not a run directory")
+        write_json(self.config_path, config)
+
+    def finished(self, index: int, round_hash: str) -> bool:
+        marker = self.round_dir(index) / ROUND_MARKER
+        if not marker.exists():
+            return False
+        return read_json(marker).get("hash") == round_hash
+
+    def finished_rounds(self) -> list[int]:
+        rounds = []
+        for path in sorted(self.root.glob("round*")):
+            if (path / ROUND_MARKER).exists() and path.name[5:].isdigit():
+                rounds.append(int(path.name[5:]))
+        return sorted(rounds)
+
+    def start_round(self, index: int) -> Path:
+        """A clean folder for round ``index`` (leftovers of an interrupted attempt removed)."""
+        path = self.round_dir(index)
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
+        return path
+
+    def finish_round(self, index: int, round_hash: str, extra: dict[str, Any] | None = None) -> None:
+        path = self.round_dir(index)
+        files = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
+        write_json(path / ROUND_MARKER, {"round": index, "hash": round_hash, "files": files, **(extra or {})})

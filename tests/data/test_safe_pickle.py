@@ -1,0 +1,126 @@
+"""Tests of the restricted unpickler (claus_core.data.safe_pickle)."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from claus_core.data.safe_pickle import safe_load
+from claus_core.data.types import DataError
+
+# A hand-written Python 2 (protocol 2) pickle of {'boxes': uint8 array [1, 2, 255]}: the array
+# bytes are a py2 ``str`` (SHORT_BINSTRING), the global is spelled numpy.core.multiarray.
+PY2_PICKLE = (
+    b"\x80\x02}U\x05boxescnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85U\x01b"
+    b"\x87R(K\x01K\x03\x85cnumpy\ndtype\nU\x02u1K\x00K\x01\x87R(K\x03U\x01|NNNJ\xff\xff\xff\xff"
+    b"J\xff\xff\xff\xffK\x00tb\x89U\x03\x01\x02\xfftbs."
+)
+
+
+class _RunsShell:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+class _RunsEval:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (eval, (f"open({str(self.marker)!r}, 'w').close()",))
+
+
+def _payload() -> dict:
+    return {
+        "boxes": np.arange(12, dtype=np.uint16).reshape(3, 4),
+        "numf": np.uint8(200),
+        "scale": np.float32(1.5),
+        "nested": [(1, 2.5, "a"), {"k": None, "b": b"\x00\xff"}],
+        "flags": {True, False},
+        "frozen": frozenset({3}),
+        "raw": bytearray(b"xy"),
+        "matrix": np.ones((2, 2), dtype=np.float64),
+    }
+
+
+def _assert_same(loaded: dict, expected: dict) -> None:
+    assert set(loaded) == set(expected)
+    for key, value in expected.items():
+        if isinstance(value, np.ndarray | np.generic):
+            assert np.array_equal(loaded[key], value)
+            assert loaded[key].dtype == value.dtype
+        else:
+            assert loaded[key] == value
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4, 5])
+def test_round_trip_of_numpy_and_builtin_containers(tmp_path: Path, protocol: int) -> None:
+    path = tmp_path / "ok.pkl"
+    path.write_bytes(pickle.dumps(_payload(), protocol=protocol))
+    _assert_same(safe_load(path), _payload())
+    _assert_same(safe_load(str(path)), _payload())
+    with path.open("rb") as stream:
+        _assert_same(safe_load(stream), _payload())
+
+
+def test_python2_pickle_with_numpy_core_globals_loads() -> None:
+    loaded = safe_load(io.BytesIO(PY2_PICKLE))
+    assert list(loaded) == ["boxes"]
+    assert loaded["boxes"].dtype == np.uint8
+    assert loaded["boxes"].tolist() == [1, 2, 255]
+
+
+@pytest.mark.parametrize(
+    ("make", "refused"),
+    [(_RunsShell, f"{os.system.__module__}.system"), (_RunsEval, "builtins.eval")],
+)
+def test_dangerous_global_is_refused_and_not_run(tmp_path: Path, make, refused: str) -> None:
+    marker = tmp_path / "was_run"
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps({"boxes": [make(marker)]}))
+    with pytest.raises(DataError) as info:
+        safe_load(path)
+    assert str(path) in str(info.value)
+    assert repr(refused) in str(info.value)
+    assert not marker.exists()
+
+
+def test_refused_module_is_never_imported(tmp_path: Path) -> None:
+    path = tmp_path / "unknown.pkl"
+    path.write_bytes(b"cclaus_no_such_module_xyz\nboom\n(tR.")
+    with pytest.raises(DataError, match="claus_no_such_module_xyz.boom"):
+        safe_load(path)
+    assert "claus_no_such_module_xyz" not in sys.modules
+
+
+def test_protocol0_os_system_is_refused(tmp_path: Path) -> None:
+    marker = tmp_path / "was_run"
+    path = tmp_path / "evil0.pkl"
+    path.write_bytes(b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.")
+    with pytest.raises(DataError, match=r"'os\.system'.*not executed"):
+        safe_load(path)
+    assert not marker.exists()
+
+
+def test_codecs_encode_only_with_latin1() -> None:
+    rot13 = b"\x80\x02c_codecs\nencode\nX\x03\x00\x00\x00abcX\x05\x00\x00\x00rot13\x86R."
+    with pytest.raises(DataError, match="rot13"):
+        safe_load(io.BytesIO(rot13))
+
+
+def test_missing_and_truncated_files_raise_data_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="not found"):
+        safe_load(tmp_path / "absent.pkl")
+    truncated = tmp_path / "truncated.pkl"
+    truncated.write_bytes(pickle.dumps(_payload())[:40])
+    with pytest.raises(DataError, match="truncated.pkl"):
+        safe_load(truncated)
