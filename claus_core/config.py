@@ -1,0 +1,276 @@
+"""Experiment and study configs: one frozen dataclass per component, composed, YAML in and out.
+
+An :class:`ExperimentConfig` is one active-learning run (one strategy, one seed): the data, the
+detector preset, and the configs of training, loss, scoring, clustering, selection and
+evaluation. A :class:`StudyConfig` is a sweep: a base experiment plus named groups of
+strategies x seeds x overrides. Every config converts to a plain dict (``to_dict``) that the
+run store saves beside each result, and back (``from_dict``), with unknown or malformed fields
+reported by their dotted path (``selection.cluster_limit: ...``).
+
+Presets (``profile``): ``"smoke"`` (seconds, tests and CI) and ``"default"`` (the book's study).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from claus_core.clustering import ClusterConfig
+from claus_core.cost import CostModel
+from claus_core.data.synthetic import SynthConfig
+from claus_core.evaluation import EvaluationConfig
+from claus_core.losses import LossConfig
+from claus_core.selection import STRATEGIES, Budget, SelectionConfig
+from claus_core.uncertainty import ScoringConfig
+
+DATASETS = ("synth_ucf24", "synth_jhmdb21", "ucf101_24", "jhmdb21")
+PRESETS = ("tiny", "paper")
+
+
+class ConfigError(ValueError):
+    """A config file or dict that cannot be used; the message names the field."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training of one round (supplementary Section 7.3: Adam, lr 5e-4, 20 epochs, batch 8).
+
+    ``clips_per_video``: clips drawn from each labeled video per epoch; ``skip_rates``: the frame
+    skip of a clip, drawn per clip (Section 7.1: 1 and 2). ``warm_start``: start from the previous
+    round's weights (Section 7.3). ``cluster_loss``: add the deep-clustering loss (Section 7.2).
+    """
+
+    epochs: int = 20
+    learning_rate: float = 5e-4
+    batch_size: int = 8
+    clips_per_video: int = 2
+    skip_rates: tuple[int, ...] = (1, 2)
+    warm_start: bool = True
+    cluster_loss: bool = True
+    classification_weight: float = 1.0
+    localization_weight: float = 1.0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "skip_rates", tuple(int(s) for s in self.skip_rates))
+        for name in ("epochs", "batch_size", "clips_per_video"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.skip_rates or min(self.skip_rates) < 1:
+            raise ValueError(f"skip_rates must be positive integers, got {self.skip_rates}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """One active-learning run: initial random selection + ``rounds`` selection rounds.
+
+    Budgets are per round: ``round_budget.videos`` new videos (B_v) and
+    ``round_budget.frame_cost`` boxes (B_f), Section 5.1. ``fully_supervised`` trains once on
+    every label of the train split (the 100 % rows of Tables 6 and 7) and selects nothing.
+    """
+
+    name: str = "experiment"
+    dataset: Literal["synth_ucf24", "synth_jhmdb21", "ucf101_24", "jhmdb21"] = "synth_ucf24"
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    videos_dir: str | None = None
+    detector: Literal["tiny", "paper"] = "tiny"
+    strategy: str = "claus"
+    seed: int = 0
+    rounds: int = 4
+    initial_budget: Budget = field(default_factory=lambda: Budget(videos=12, frame_cost=40))
+    round_budget: Budget = field(default_factory=lambda: Budget(videos=12, frame_cost=40))
+    fully_supervised: bool = False
+    train: TrainConfig = field(default_factory=TrainConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"dataset: must be one of {DATASETS}, got {self.dataset!r}")
+        if self.detector not in PRESETS:
+            raise ConfigError(f"detector: must be one of {PRESETS}, got {self.detector!r}")
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(
+                f"strategy: unknown strategy {self.strategy!r}; known: {sorted(STRATEGIES)}"
+            )
+        if self.rounds < 0:
+            raise ConfigError(f"rounds: must be >= 0, got {self.rounds}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_plain(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
+        return from_plain(cls, data)
+
+    def replace(self, **changes: Any) -> ExperimentConfig:
+        """A copy with dotted-path changes: ``config.replace(**{"selection.cluster_limit": 1})``."""
+        data = self.to_dict()
+        for path, value in changes.items():
+            set_path(data, path, value)
+        return ExperimentConfig.from_dict(data)
+
+
+@dataclass(frozen=True)
+class SweepGroup:
+    """A named group of runs: every strategy x seed, with dotted-path overrides of the base."""
+
+    name: str
+    strategies: tuple[str, ...]
+    seeds: tuple[int, ...] = (0, 1, 2)
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A study: a base experiment and the groups of runs that vary it."""
+
+    name: str
+    base: dict[str, Any]
+    groups: tuple[SweepGroup, ...]
+
+    def experiments(self) -> list[ExperimentConfig]:
+        """Every run of the study, each a full ExperimentConfig (``name`` = the group's name)."""
+        runs = []
+        for group in self.groups:
+            for strategy in group.strategies:
+                for seed in group.seeds:
+                    data = _deep_copy(self.base)
+                    for path, value in group.overrides.items():
+                        set_path(data, path, value)
+                    data.update(name=group.name, strategy=strategy, seed=seed)
+                    try:
+                        runs.append(ExperimentConfig.from_dict(data))
+                    except ConfigError as err:
+                        raise ConfigError(f"group {group.name!r}: {err}") from err
+        return runs
+
+
+def load_study(path: str | Path) -> StudyConfig:
+    """Read a study YAML (``name``, ``base``, ``groups``); errors name the file and field."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        if "groups" not in data:
+            experiment = ExperimentConfig.from_dict(data)
+            return StudyConfig(
+                name=experiment.name,
+                base=experiment.to_dict(),
+                groups=(SweepGroup(experiment.name, (experiment.strategy,), (experiment.seed,)),),
+            )
+        unknown = sorted(set(data) - {"name", "base", "groups"})
+        if unknown:
+            raise ConfigError(f"unknown top-level fields {unknown}")
+        groups = tuple(from_plain(SweepGroup, g, path="groups") for g in data["groups"])
+        study = StudyConfig(name=str(data.get("name", path.stem)), base=data.get("base") or {}, groups=groups)
+        study.experiments()  # validate every run now, not halfway through the study
+        return study
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from err
+
+
+def dump_yaml(config: ExperimentConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+
+
+# ---- plain-dict conversion ----------------------------------------------------------------
+
+
+def to_plain(value: Any) -> Any:
+    """Dataclasses -> dicts, tuples -> lists, recursively (JSON/YAML-compatible)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    return value
+
+
+def from_plain(cls: type, data: Any, *, path: str = "") -> Any:
+    """Build dataclass ``cls`` from a plain dict, recursively; errors name the dotted field."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path or cls.__name__}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        where = f"{path}: " if path else ""
+        raise ConfigError(f"{where}unknown fields {unknown} (known: {sorted(known)})")
+    values = {}
+    for name, raw in data.items():
+        values[name] = _convert(hints[name], raw, f"{path}.{name}" if path else name)
+    try:
+        return cls(**values)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{path or cls.__name__}: {err}") from err
+
+
+def _convert(hint: Any, raw: Any, path: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_plain(hint, raw, path=path)
+    if origin in (types.UnionType, typing.Union):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if raw is None:
+            return None
+        return _convert(options[0], raw, path) if len(options) == 1 else raw
+    if origin is tuple:
+        if not isinstance(raw, list | tuple):
+            raise ConfigError(f"{path}: expected a list, got {raw!r}")
+        args = typing.get_args(hint)
+        item = args[0] if args else Any
+        return tuple(_convert(item, v, path) for v in raw)
+    if hint is float and isinstance(raw, int) and not isinstance(raw, bool):
+        return float(raw)
+    return raw
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``data["a"]["b"] = value`` for ``path = "a.b"`` (creating nested dicts)."""
+    keys = path.split(".")
+    node = data
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{path}: {key} is not a mapping")
+    node[keys[-1]] = value
+
+
+def _deep_copy(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _deep_copy(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_deep_copy(v) for v in data]
+    return data
+
+
+__all__ = [
+    "ConfigError",
+    "CostModel",
+    "ExperimentConfig",
+    "StudyConfig",
+    "SweepGroup",
+    "TrainConfig",
+    "load_study",
+]
