@@ -7,6 +7,7 @@ dashed / hollow and labeled "paper"; ours solid and labeled "ours".
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -112,3 +113,58 @@ def cost_bars(table: pd.DataFrame, *, title: str) -> Figure:
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def stew_panel(
+    frames: np.ndarray,
+    weights: np.ndarray,
+    annotated: np.ndarray,
+    indices: Sequence[int],
+    *,
+    title: str = "",
+) -> Figure:
+    """Figure 5: frames (top) and their STeW weights (bottom, 0 black .. 1 bright).
+
+    ``frames`` [frame, H, W, 3] uint8, ``weights`` [frame, H, W] in [0, 1], ``annotated``
+    [frame] bool; annotated frames get a red title.
+    """
+    fig, axes = plt.subplots(2, len(indices), figsize=(1.6 * len(indices), 3.4), squeeze=False)
+    for col, f in enumerate(indices):
+        axes[0, col].imshow(frames[f])
+        axes[1, col].imshow(weights[f], vmin=0.0, vmax=1.0, cmap="inferno")
+        label = f"f{f}" + (" (GT)" if annotated[f] else "")
+        axes[0, col].set_title(label, fontsize=7, color="#d62728" if annotated[f] else "black")
+        for ax in axes[:, col]:
+            ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def stew_animation(
+    frames: np.ndarray, weights: np.ndarray, annotated: np.ndarray, *, interval: int = 150
+) -> str:
+    """A self-contained HTML player (matplotlib ``to_jshtml``) of frames beside STeW weights.
+
+    Works in the static book, where no kernel runs.
+    """
+    from matplotlib.animation import FuncAnimation
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(5.0, 2.4))
+    image = left.imshow(frames[0])
+    weight = right.imshow(weights[0], vmin=0.0, vmax=1.0, cmap="inferno")
+    for ax in (left, right):
+        ax.axis("off")
+    right.set_title("STeW weight", fontsize=8)
+
+    def draw(f: int) -> tuple[Any, ...]:
+        image.set_data(frames[f])
+        weight.set_data(weights[f])
+        left.set_title(f"frame {f}" + (" (annotated)" if annotated[f] else ""), fontsize=8)
+        return image, weight
+
+    animation = FuncAnimation(fig, draw, frames=len(frames), interval=interval, blit=False)
+    html = animation.to_jshtml(default_mode="loop")
+    plt.close(fig)
+    return html
