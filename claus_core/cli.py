@@ -1,0 +1,163 @@
+"""The ``claus`` command: run experiments, inspect and resume runs, export selections, data.
+
+::
+
+    claus run CONFIG.yaml [--root runs]     one experiment, or a sweep (strategies x seeds)
+    claus status RUN_DIR                    finished rounds, cost and f-mAP / v-mAP per round
+    claus resume RUN_DIR                    finish an interrupted run with its saved config
+    claus export RUN_DIR --round R --format cvat|labelstudio|csv [--out DIR]
+    claus data stats|render ...             data set statistics; render a synthetic split
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from claus_core.config import ConfigError, ExperimentConfig, load_study
+from claus_core.data.types import DataError
+
+logger = logging.getLogger("claus_core.cli")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from claus_core.loop import run_study
+
+    study = load_study(args.config)
+    folders = run_study(study, Path(args.root) / study.name, progress=not args.quiet)
+    for folder in folders:
+        sys.stdout.write(f"{folder}\n")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from claus_core.loop import load_round_metrics
+
+    rows = load_round_metrics(Path(args.run_dir))
+    if not rows:
+        sys.stdout.write(f"{args.run_dir}: no finished round\n")
+        return 1
+    sys.stdout.write("round  videos  frames    cost  f-mAP@0.5  v-mAP@0.5\n")
+    for m in rows:
+        sys.stdout.write(
+            f"{m['round']:>5}  {m['videos']:>6}  {m['frames']:>6}  {m['cost']:>6}  "
+            f"{m['metrics'].get('f-mAP@0.5', float('nan')):>9.3f}  "
+            f"{m['metrics'].get('v-mAP@0.5', float('nan')):>9.3f}\n"
+        )
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from claus_core.loop import Experiment
+    from claus_core.store import RunDir, read_json
+
+    run = RunDir(Path(args.run_dir))
+    if not run.config_path.exists():
+        raise ConfigError(f"{run.config_path}: missing; {args.run_dir} is not a run directory")
+    config = ExperimentConfig.from_dict(read_json(run.config_path))
+    Experiment(config, run.root, progress=not args.quiet).run_all()
+    return _status(argparse.Namespace(run_dir=args.run_dir))
+
+
+def _export(args: argparse.Namespace) -> int:
+    from claus_core.export import export_round
+    from claus_core.loop import make_sources
+    from claus_core.store import RunDir, read_json
+
+    run = RunDir(Path(args.run_dir))
+    config = ExperimentConfig.from_dict(read_json(run.config_path))
+    pool = make_sources(config)[0].pool
+    out = Path(args.out or Path(args.run_dir) / "export")
+    for path in export_round(run.root, args.round, args.format, out, pool, fps=args.fps):
+        sys.stdout.write(f"{path}\n")
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from claus_core.data.synthetic import (
+        SynthConfig,
+        make_synth_jhmdb21,
+        make_synth_ucf24,
+        render_all,
+    )
+
+    if args.action == "stats":
+        from claus_core.cost import full_cost
+        from claus_core.data.jhmdb21 import load_jhmdb21
+        from claus_core.data.ucf101_24 import load_ucf101_24
+
+        stats = {}
+        for name, loader in (("ucf101_24", load_ucf101_24), ("jhmdb21", load_jhmdb21)):
+            for split in ("train", "test"):
+                pool = loader(split=split)
+                stats[f"{name}/{split}"] = {
+                    "videos": len(pool),
+                    "frames": sum(v.num_frames for v in pool),
+                    "boxes (= full cost)": full_cost(pool),
+                }
+        sys.stdout.write(json.dumps(stats, indent=1) + "\n")
+        return 0
+    dataset = "jhmdb21" if args.dataset == "synth_jhmdb21" else "ucf24"
+    config = SynthConfig.smoke(dataset) if args.size == "smoke" else SynthConfig.default(dataset)
+    make = make_synth_jhmdb21 if dataset == "jhmdb21" else make_synth_ucf24
+    for split in ("train", "test"):
+        manifest = render_all(make(split, config), args.cache_dir, progress=True)
+        sys.stdout.write(f"{manifest}\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="claus", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run one experiment or a sweep from a YAML config")
+    run.add_argument("config", help="experiment or study YAML (see configs/)")
+    run.add_argument("--root", default="runs", help="run store root (default: runs)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(func=_run)
+
+    status = sub.add_parser("status", help="finished rounds of a run directory")
+    status.add_argument("run_dir")
+    status.set_defaults(func=_status)
+
+    resume = sub.add_parser("resume", help="finish an interrupted run with its saved config")
+    resume.add_argument("run_dir")
+    resume.add_argument("--quiet", action="store_true")
+    resume.set_defaults(func=_resume)
+
+    export = sub.add_parser("export", help="export the frames a round annotated, for annotators")
+    export.add_argument("run_dir")
+    export.add_argument("--round", type=int, required=True, help="round index (0: initial selection)")
+    export.add_argument("--format", choices=["cvat", "labelstudio", "csv"], required=True)
+    export.add_argument("--out", help="output folder (default: RUN_DIR/export)")
+    export.add_argument("--fps", type=float, default=25.0, help="video frame rate for Label Studio")
+    export.set_defaults(func=_export)
+
+    data = sub.add_parser("data", help="data set statistics, or render a synthetic benchmark")
+    data.add_argument("action", choices=["stats", "render"])
+    data.add_argument("--dataset", choices=["synth_ucf24", "synth_jhmdb21"], default="synth_ucf24")
+    data.add_argument("--size", choices=["smoke", "default"], default="smoke")
+    data.add_argument("--cache-dir", default="cache/synthetic")
+    data.set_defaults(func=_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except (ConfigError, DataError, ValueError) as err:
+        sys.stderr.write(f"claus: error: {err}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
