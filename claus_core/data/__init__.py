@@ -2,6 +2,8 @@
 benchmarks, and video decoding. See ``claus_core.data.types`` for the conventions."""
 
 from claus_core.data.act import load_act_pickle
+from claus_core.data.jhmdb21 import JHMDB21_CLASSES, load_jhmdb21
+from claus_core.data.masks import RunLengthMasks
 from claus_core.data.raster import box_mask, video_masks
 from claus_core.data.safe_pickle import safe_load
 from claus_core.data.tube_checks import BoxOutsideFrameWarning
@@ -28,6 +30,8 @@ __all__ = [
     "AnnotationState",
     "BoxOutsideFrameWarning",
     "DataError",
+    "JHMDB21_CLASSES",
+    "RunLengthMasks",
     "FrameSource",
     "MaskSequence",
     "Tube",
@@ -39,6 +43,7 @@ __all__ = [
     "box_mask",
     "find_video_file",
     "load_act_pickle",
+    "load_jhmdb21",
     "load_ucf101_24",
     "load_ucf101_24_mini",
     "probe_video",
