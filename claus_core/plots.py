@@ -168,3 +168,31 @@ def stew_animation(
     html = animation.to_jshtml(default_mode="loop")
     plt.close(fig)
     return html
+
+
+def per_class_selection(counts: pd.DataFrame, *, title: str) -> Figure:
+    """Figure 2: selected videos per class (rows: classes; one column per strategy)."""
+    fig, ax = plt.subplots(figsize=(9.0, 3.4))
+    width = 0.8 / max(len(counts.columns), 1)
+    x = np.arange(len(counts))
+    for k, strategy in enumerate(counts.columns):
+        ax.bar(x + (k - (len(counts.columns) - 1) / 2) * width, counts[strategy], width=width,
+               label=strategy, color=strategy_color(strategy))
+    ax.set_xticks(x, [str(c) for c in counts.index], rotation=70, ha="right")
+    ax.set(title=title, ylabel="selected videos")
+    ax.legend(ncol=min(len(counts.columns), 5), fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def frames_vs_annotated(table: pd.DataFrame, *, title: str) -> Figure:
+    """Figure 3: per class, mean frames of the selected videos vs mean annotated frames."""
+    fig, ax = plt.subplots(figsize=(9.0, 3.2))
+    x = np.arange(len(table))
+    ax.bar(x - 0.2, table["mean frames"], width=0.4, label="mean frames per selected video", color=PALETTE[0])
+    ax.bar(x + 0.2, table["mean annotated frames"], width=0.4, label="mean annotated frames", color=PALETTE[1])
+    ax.set_xticks(x, [str(c) for c in table.index], rotation=70, ha="right")
+    ax.set(title=title, ylabel="frames")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
