@@ -1,0 +1,59 @@
+"""Experiment and study configs: round trips and errors that name the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from claus_core.config import ConfigError, ExperimentConfig, load_study
+
+
+def test_experiment_config_round_trips_through_a_dict() -> None:
+    config = ExperimentConfig(strategy="random", seed=3)
+    assert ExperimentConfig.from_dict(config.to_dict()) == config
+
+
+def test_replace_by_dotted_path() -> None:
+    config = ExperimentConfig().replace(**{"selection.cluster_limit": 1.0, "train.epochs": 2})
+    assert config.selection.cluster_limit == 1.0 and config.train.epochs == 2
+
+
+def test_unknown_field_is_named_by_its_path() -> None:
+    with pytest.raises(ConfigError, match=r"selection: unknown fields \['clusterlimit'\]"):
+        ExperimentConfig.from_dict({"selection": {"clusterlimit": 0.5}})
+
+
+def test_unknown_strategy_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"strategy: unknown strategy 'claws'.*'claus'"):
+        ExperimentConfig(strategy="claws")
+
+
+def test_bad_value_names_the_component() -> None:
+    with pytest.raises(ConfigError, match="round_budget: Budget.videos must be >= 0"):
+        ExperimentConfig.from_dict({"round_budget": {"videos": -1, "frame_cost": 3}})
+
+
+def test_study_expands_groups_and_validates_every_run(tmp_path) -> None:
+    path = tmp_path / "study.yaml"
+    path.write_text(
+        "name: s\nbase: {rounds: 1}\ngroups:\n"
+        "  - {name: table5, strategies: [claus, random], seeds: [0, 1]}\n"
+        "  - {name: loss, strategies: [claus], seeds: [0], overrides: {loss.variant: frame}}\n"
+    )
+    runs = load_study(path).experiments()
+    assert [(r.name, r.strategy, r.seed) for r in runs] == [
+        ("table5", "claus", 0), ("table5", "claus", 1), ("table5", "random", 0),
+        ("table5", "random", 1), ("loss", "claus", 0),
+    ]
+    assert runs[-1].loss.variant == "frame"
+    path.write_text("name: s\ngroups:\n  - {name: g, strategies: [nope]}\n")
+    with pytest.raises(ConfigError, match=r"study.yaml: group 'g': strategy: unknown strategy 'nope'"):
+        load_study(path)
+
+
+def test_missing_and_malformed_files(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_study(tmp_path / "absent.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1,\n")
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        load_study(bad)
