@@ -121,7 +121,7 @@ class CapsuleDetector(nn.Module):
         d1, d2, d3, d4 = config.decoder_channels
 
         # ---- encoder (runs once per clip) ----
-        self.encoder = I3DEncoder(width=config.i3d_width)
+        self.encoder = I3DEncoder(width=config.i3d_width, bn_momentum=config.batch_norm_momentum)
         mixed_4f_channels = self.encoder.out_channels
         self.skip_2c = nn.Conv3d(self.encoder.conv3d_2c_channels, skip, 3, padding=1)
         self.skip_1a = nn.Conv3d(self.encoder.conv3d_1a_channels, skip, 3, padding=1)

@@ -80,17 +80,17 @@ class MaxPool3dSamePadding(nn.MaxPool3d):
 
 
 class Unit3D(nn.Module):
-    """Conv3d (no bias) -> BatchNorm3d (eps 1e-3, momentum 0.01, as the port) -> ReLU."""
+    """Conv3d (no bias) -> BatchNorm3d (eps 1e-3, momentum 0.01 as the port) -> ReLU."""
 
     def __init__(
         self, in_channels: int, out_channels: int, kernel: Triple = (1, 1, 1),
-        stride: Triple = (1, 1, 1),
+        stride: Triple = (1, 1, 1), *, bn_momentum: float = 0.01,
     ) -> None:
         super().__init__()
         self.kernel = kernel
         self.stride = stride
         self.conv3d = nn.Conv3d(in_channels, out_channels, kernel, stride, padding=0, bias=False)
-        self.bn = nn.BatchNorm3d(out_channels, eps=0.001, momentum=0.01)
+        self.bn = nn.BatchNorm3d(out_channels, eps=0.001, momentum=bn_momentum)
 
     def forward(self, x: Tensor) -> Tensor:  # [B, C_in, T, H, W] -> [B, C_out, T', H', W']
         x = self.conv3d(pad_same(x, self.kernel, self.stride))
@@ -100,18 +100,21 @@ class Unit3D(nn.Module):
 class InceptionModule(nn.Module):
     """Four parallel branches concatenated on channels (the port's b0, b1a/b1b, b2a/b2b, b3b)."""
 
-    def __init__(self, in_channels: int, widths: Sequence[int]) -> None:
+    def __init__(
+        self, in_channels: int, widths: Sequence[int], *, bn_momentum: float = 0.01
+    ) -> None:
         super().__init__()
         if len(widths) != 6:
             raise ValueError(f"an inception module takes 6 branch widths, got {len(widths)}")
         w0, w1a, w1b, w2a, w2b, w3b = widths
-        self.b0 = Unit3D(in_channels, w0)
-        self.b1a = Unit3D(in_channels, w1a)
-        self.b1b = Unit3D(w1a, w1b, kernel=(3, 3, 3))
-        self.b2a = Unit3D(in_channels, w2a)
-        self.b2b = Unit3D(w2a, w2b, kernel=(3, 3, 3))
+        m = bn_momentum
+        self.b0 = Unit3D(in_channels, w0, bn_momentum=m)
+        self.b1a = Unit3D(in_channels, w1a, bn_momentum=m)
+        self.b1b = Unit3D(w1a, w1b, kernel=(3, 3, 3), bn_momentum=m)
+        self.b2a = Unit3D(in_channels, w2a, bn_momentum=m)
+        self.b2b = Unit3D(w2a, w2b, kernel=(3, 3, 3), bn_momentum=m)
         self.b3a = MaxPool3dSamePadding(kernel_size=(3, 3, 3), stride=(1, 1, 1))
-        self.b3b = Unit3D(in_channels, w3b)
+        self.b3b = Unit3D(in_channels, w3b, bn_momentum=m)
         self.out_channels = w0 + w1b + w2b + w3b
 
     def forward(self, x: Tensor) -> Tensor:  # [B, C_in, T, H, W] -> [B, C_out, T, H, W]
@@ -135,36 +138,49 @@ class I3DEncoder(nn.Module):
 
     Input: [B, 3, T, H, W] in [-1, 1] (the pytorch-i3d convention). Submodules are attributes
     named like the port's endpoints, so ``state_dict()`` keys match its checkpoints.
+    ``bn_momentum``: the running-statistics momentum of every batch norm (the port's 0.01 suits
+    fine-tuning pretrained statistics; from scratch, 0.01 leaves the running statistics at their
+    initial values for hundreds of steps, so the eval-mode network is not the trained one).
     """
 
-    def __init__(self, *, width: float = 1.0, in_channels: int = 3) -> None:
+    def __init__(
+        self, *, width: float = 1.0, in_channels: int = 3, bn_momentum: float = 0.01
+    ) -> None:
         super().__init__()
+        self.bn_momentum = bn_momentum
 
         def ch(c: int) -> int:
             return scaled_channels(c, width)
 
-        self.Conv3d_1a_7x7 = Unit3D(in_channels, ch(64), kernel=(7, 7, 7), stride=(2, 2, 2))
+        m = bn_momentum
+        self.Conv3d_1a_7x7 = Unit3D(
+            in_channels, ch(64), kernel=(7, 7, 7), stride=(2, 2, 2), bn_momentum=m
+        )
         self.MaxPool3d_2a_3x3 = MaxPool3dSamePadding(kernel_size=(1, 3, 3), stride=(1, 2, 2))
-        self.Conv3d_2b_1x1 = Unit3D(ch(64), ch(64))
-        self.Conv3d_2c_3x3 = Unit3D(ch(64), ch(192), kernel=(3, 3, 3), stride=(2, 1, 1))
+        self.Conv3d_2b_1x1 = Unit3D(ch(64), ch(64), bn_momentum=m)
+        self.Conv3d_2c_3x3 = Unit3D(
+            ch(64), ch(192), kernel=(3, 3, 3), stride=(2, 1, 1), bn_momentum=m
+        )
         self.MaxPool3d_3a_3x3 = MaxPool3dSamePadding(kernel_size=(1, 3, 3), stride=(1, 2, 2))
         channels = ch(192)
-        self.Mixed_3b, channels = self._inception("Mixed_3b", channels, width)
-        self.Mixed_3c, channels = self._inception("Mixed_3c", channels, width)
+        self.Mixed_3b, channels = self._inception("Mixed_3b", channels, width, m)
+        self.Mixed_3c, channels = self._inception("Mixed_3c", channels, width, m)
         self.MaxPool3d_4a_3x3 = MaxPool3dSamePadding(kernel_size=(3, 3, 3), stride=(2, 1, 1))
-        self.Mixed_4b, channels = self._inception("Mixed_4b", channels, width)
-        self.Mixed_4c, channels = self._inception("Mixed_4c", channels, width)
-        self.Mixed_4d, channels = self._inception("Mixed_4d", channels, width)
-        self.Mixed_4e, channels = self._inception("Mixed_4e", channels, width)
-        self.Mixed_4f, channels = self._inception("Mixed_4f", channels, width)
+        self.Mixed_4b, channels = self._inception("Mixed_4b", channels, width, m)
+        self.Mixed_4c, channels = self._inception("Mixed_4c", channels, width, m)
+        self.Mixed_4d, channels = self._inception("Mixed_4d", channels, width, m)
+        self.Mixed_4e, channels = self._inception("Mixed_4e", channels, width, m)
+        self.Mixed_4f, channels = self._inception("Mixed_4f", channels, width, m)
         self.conv3d_1a_channels = ch(64)
         self.conv3d_2c_channels = ch(192)
         self.out_channels = channels  # 832 at width 1
 
     @staticmethod
-    def _inception(name: str, in_channels: int, width: float) -> tuple[InceptionModule, int]:
+    def _inception(
+        name: str, in_channels: int, width: float, bn_momentum: float
+    ) -> tuple[InceptionModule, int]:
         widths = [scaled_channels(c, width) for c in INCEPTION_WIDTHS[name]]
-        module = InceptionModule(in_channels, widths)
+        module = InceptionModule(in_channels, widths, bn_momentum=bn_momentum)
         return module, module.out_channels
 
     def forward(self, x: Tensor) -> I3DFeatures:  # x: [B, 3, T, H, W] in [-1, 1]
