@@ -196,3 +196,41 @@ def frames_vs_annotated(table: pd.DataFrame, *, title: str) -> Figure:
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def metric_curves(table: pd.DataFrame, *, title: str, ylabel: str) -> Figure:
+    """Ours (mean ± std, solid) and the paper's (dashed) per method against the step.
+
+    ``table`` has the columns of :func:`claus_core.report.beside_paper`.
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 3.0), sharex=True)
+    for k, (method, rows) in enumerate(table.groupby("method", sort=False)):
+        color = strategy_color(method.lower()) if method.lower() in STRATEGY_COLORS else PALETTE[k % len(PALETTE)]
+        right.plot(rows["step"], rows["paper"], "o--", color=color, mfc="none", label=method)
+        left.errorbar(rows["step"], rows["ours (mean)"], yerr=rows["ours (std)"], fmt="o-", color=color,
+                      capsize=2, label=method)
+    left.set(title="ours", xlabel="active-learning step", ylabel=ylabel)
+    right.set(title="paper", xlabel="active-learning step")
+    left.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def cost_curves(table: pd.DataFrame, *, title: str) -> Figure:
+    """Figure 4: performance per step (lines) with the annotation cost of each step (shaded bars)."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.2))
+    costs = ax.twinx()
+    steps = sorted(table["step"].unique())
+    for k, (method, rows) in enumerate(table.groupby("method", sort=False)):
+        color = strategy_color(method.lower()) if method.lower() in STRATEGY_COLORS else PALETTE[k]
+        ax.errorbar(rows["step"], rows["ours (mean)"], yerr=rows["ours (std)"], fmt="o-", color=color,
+                    capsize=2, label=f"{method} (ours)")
+        width = 0.8 / table["method"].nunique()
+        costs.bar(rows["step"] + (k - 0.5) * width, rows["ours cost"], width=width, color=color, alpha=0.15)
+    ax.set(title=title, xlabel="active-learning step", ylabel="v-mAP@0.5 (%)", xticks=steps)
+    costs.set_ylabel("annotation cost (boxes, bars)")
+    costs.grid(False)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import nbformat
 import papermill
+import yaml
+
+from claus_core.results import RESULT_TITLES
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -30,13 +33,18 @@ log = logging.getLogger("execute_notebooks")
 
 
 def book_notebooks() -> list[str]:
-    """Notebook names in the order of ``_toc.yml`` (generated/<name> entries)."""
-    names = []
-    for line in (ROOT / "_toc.yml").read_text().splitlines():
-        line = line.strip()
-        if "book/generated/" in line:
-            names.append(line.split("book/generated/")[1].strip().strip('"'))
-    return names
+    """Page names in the order of ``_toc.yml`` (its ``book/generated/<name>`` entries)."""
+
+    def files(entries: list[dict]) -> list[str]:
+        out = []
+        for entry in entries:
+            out.append(entry["file"])
+            out += files(entry.get("sections", []))
+        return out
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    every = files([c for part in toc["parts"] for c in part["chapters"]])
+    return [Path(f).name for f in every if f.startswith("book/generated/")]
 
 
 def hide_parameter_cells(path: Path) -> None:
@@ -48,20 +56,39 @@ def hide_parameter_cells(path: Path) -> None:
     nbformat.write(notebook, path)
 
 
+def source_of(name: str) -> tuple[Path, dict[str, str]]:
+    """The notebook behind a book page and its extra parameters.
+
+    Every results page (``table5``, ``figure4``, ...) is ``notebooks/results.ipynb`` run with
+    ``result=<name>``; every other page is ``notebooks/<name>.ipynb``.
+    """
+    if name in RESULT_TITLES:
+        return NOTEBOOKS / "results.ipynb", {"result": name}
+    return NOTEBOOKS / f"{name}.ipynb", {}
+
+
+def add_title(path: Path, title: str) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.insert(0, nbformat.v4.new_markdown_cell(f"# {title}"))
+    nbformat.write(notebook, path)
+
+
 def execute(name: str, profile: str) -> float:
-    source = NOTEBOOKS / f"{name}.ipynb"
+    source, parameters = source_of(name)
     target = OUTPUT / f"{name}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     papermill.execute_notebook(
         str(source),
         str(target),
-        parameters={"profile": profile},
+        parameters={"profile": profile, **parameters},
         cwd=str(NOTEBOOKS),
         progress_bar=False,
         kernel_name="python3",
     )
     hide_parameter_cells(target)
+    if name in RESULT_TITLES:
+        add_title(target, RESULT_TITLES[name])
     return time.perf_counter() - start
 
 

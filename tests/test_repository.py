@@ -9,6 +9,8 @@ import nbformat
 import pytest
 import yaml
 
+from claus_core.results import RESULT_TITLES
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
@@ -48,10 +50,14 @@ def test_notebook_has_a_smoke_parameters_cell(path: Path) -> None:
 
 def test_toc_entries_exist() -> None:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    chapters = [c for part in toc["parts"] for c in part["chapters"]]
+    files = [toc["root"]] + [c["file"] for c in chapters]
+    files += [s["file"] for c in chapters for s in c.get("sections", [])]
     for entry in files:
         if entry.startswith("book/generated/"):
-            assert (ROOT / "notebooks" / f"{Path(entry).name}.ipynb").exists(), entry
+            name = Path(entry).name
+            source = "results" if name in RESULT_TITLES else name
+            assert (ROOT / "notebooks" / f"{source}.ipynb").exists(), entry
         else:
             assert (ROOT / f"{entry}.md").exists() or (ROOT / f"{entry}.ipynb").exists(), entry
 

@@ -1,0 +1,474 @@
+"""The active-learning engine: one round, one experiment, a study (supplementary Sections 5, 7).
+
+::
+
+    round r:  AnnotationState_r --targets (STeW / interpolate / frame)--> train (warm start)
+                 --> evaluate on the test split (f-mAP / v-mAP)
+                 --> score the train pool (MC dropout) --> cluster the latents
+                 --> select (Algorithm 1 or a baseline) --> AnnotationState_{r+1}
+    experiment: initial random selection (round 0) + ``rounds`` selection rounds; the last
+                round trains and evaluates only.
+
+Every round is persisted by :mod:`claus_core.store` and reused when its hash matches; a killed
+process resumes at the first unfinished round. Randomness: numpy Generators and torch
+Generators seeded from (seed, round); model initialization runs under ``torch.random.fork_rng``
+so that the global torch RNG is neither read nor changed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from claus_core.clustering import DeepClusters, init_kmeans
+from claus_core.config import ExperimentConfig, StudyConfig
+from claus_core.cost import annotation_cost, full_cost
+from claus_core.data.clips import clip_targets, clip_tensor, sample_clip
+from claus_core.data.types import AnnotationState, FrameSource, VideoPool
+from claus_core.evaluation import EvaluationConfig, evaluate_detector
+from claus_core.losses import (
+    cluster_loss,
+    localization_loss,
+    localization_targets,
+    spread_loss,
+    spread_margin,
+)
+from claus_core.model.checkpoint import load_detector, save_detector
+from claus_core.model.config import DetectorConfig
+from claus_core.model.detector import CapsuleDetector
+from claus_core.selection import STRATEGIES, SelectionContext, SelectionResult, initial_selection
+from claus_core.store import (
+    RunDir,
+    StoreError,
+    config_hash,
+    read_json,
+    read_npz,
+    write_json,
+    write_npz,
+)
+from claus_core.uncertainty import score_pool
+
+logger = logging.getLogger(__name__)
+
+SCORELESS_STRATEGIES = frozenset({"random", "equidistant"})
+CLUSTERED_STRATEGIES = frozenset({"claus", "sample"})
+
+
+# ---- data and model -------------------------------------------------------------------------
+
+
+class CachedSource:
+    """A FrameSource that keeps every decoded / rendered video in memory."""
+
+    def __init__(self, source: FrameSource) -> None:
+        self.source = source
+        self.pool = source.pool
+        self._frames: dict[str, np.ndarray] = {}
+
+    def frames(self, name: str) -> np.ndarray:  # [frame, H, W, 3] uint8
+        if name not in self._frames:
+            self._frames[name] = self.source.frames(name)
+        return self._frames[name]
+
+
+@lru_cache(maxsize=8)
+def _sources(dataset: str, synth: Any, videos_dir: str | None) -> tuple[CachedSource, CachedSource]:
+    if dataset == "synth_ucf24":
+        from claus_core.data.synthetic import make_synth_ucf24 as make
+    elif dataset == "synth_jhmdb21":
+        from claus_core.data.synthetic import make_synth_jhmdb21 as make
+    else:
+        return tuple(CachedSource(_real_source(dataset, split, videos_dir)) for split in ("train", "test"))  # type: ignore[return-value]
+    return CachedSource(make("train", synth)), CachedSource(make("test", synth))
+
+
+def _real_source(dataset: str, split: str, videos_dir: str | None) -> FrameSource:
+    from claus_core.data.video import VideoFolder
+
+    if videos_dir is None:
+        raise ValueError(f"dataset {dataset!r} needs videos_dir (the folder of real videos)")
+    if dataset == "ucf101_24":
+        from claus_core.data.ucf101_24 import load_ucf101_24
+
+        pool = load_ucf101_24(split=split, videos_dir=videos_dir, require_videos=True)
+    else:
+        from claus_core.data.jhmdb21 import load_jhmdb21
+
+        pool = load_jhmdb21(split=split, videos_dir=videos_dir)
+    return VideoFolder(pool)
+
+
+def make_sources(config: ExperimentConfig) -> tuple[CachedSource, CachedSource]:
+    """The (train, test) frame sources of an experiment (cached across experiments)."""
+    return _sources(config.dataset, config.synth, config.videos_dir)
+
+
+def detector_config(config: ExperimentConfig, num_classes: int) -> DetectorConfig:
+    """The detector preset; on synthetic data the input is the rendered frame size."""
+    preset = DetectorConfig.paper if config.detector == "paper" else DetectorConfig.tiny
+    detector = preset(num_classes=num_classes)
+    if config.dataset.startswith("synth") and detector.input_size != config.synth.frame_size:
+        size = config.synth.frame_size
+        kernel = min(detector.primary_kernel, size // 8)
+        detector = replace(detector, input_size=size, primary_kernel=kernel)
+    return detector
+
+
+def new_detector(config: DetectorConfig, seed: int) -> CapsuleDetector:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return CapsuleDetector(config)
+
+
+def _device(config: ExperimentConfig) -> torch.device:
+    if config.train.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(config.train.device)
+
+
+# ---- training -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainStats:
+    steps: int
+    seconds: float
+    final_loss: float
+    losses: tuple[float, ...]  # mean loss per epoch
+
+
+def _video_latents(model: CapsuleDetector, source: FrameSource, names: Sequence[str], size: int) -> np.ndarray:
+    """One deterministic latent per video (its first clip), for the k-means initialization."""
+    model.eval()
+    rows = []
+    with torch.no_grad():
+        for name in names:
+            frames = source.frames(name)
+            index = np.minimum(np.arange(model.config.clip_length), len(frames) - 1)
+            clip = clip_tensor(frames, index, (size, size))[None]
+            rows.append(model(clip).latent[0].float().cpu().numpy())
+    return np.stack(rows)  # [video, D]
+
+
+def train_round(
+    model: CapsuleDetector,
+    source: FrameSource,
+    state: AnnotationState,
+    config: ExperimentConfig,
+    *,
+    clusters: DeepClusters | None,
+    round_index: int,
+    progress: bool = True,
+) -> TrainStats:
+    """Train on the annotations of ``state`` (Section 7.3), updating ``clusters`` online."""
+    pool = source.pool
+    device = next(model.parameters()).device
+    size = model.config.input_size
+    rng = np.random.default_rng([config.seed, round_index, 1])
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(rng.integers(2**62)))
+    targets = {n: localization_targets(pool[n], state.frames[n], config.loss) for n in state.videos}
+    labels = {n: pool[n].label for n in state.videos}
+    items = [n for n in state.videos for _ in range(config.train.clips_per_video)]
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
+    total_steps = config.train.epochs * int(np.ceil(len(items) / config.train.batch_size))
+    step, epoch_losses, start = 0, [], time.perf_counter()
+    bar = tqdm(total=total_steps, desc=f"train round {round_index}", unit="step", disable=not progress)
+    model.train()
+    for _epoch in range(config.train.epochs):
+        order = rng.permutation(len(items))
+        running = []
+        for first in range(0, len(order), config.train.batch_size):
+            names = [items[i] for i in order[first : first + config.train.batch_size]]
+            clips, masks, weights = [], [], []
+            for name in names:
+                frames = source.frames(name)
+                index = sample_clip(
+                    len(frames), model.config.clip_length, rng,
+                    skips=config.train.skip_rates, anchor_frames=state.frames[name],
+                )
+                clips.append(clip_tensor(frames, index, (size, size)))
+                mask, weight = clip_targets(*targets[name], index, (size, size))
+                masks.append(mask)
+                weights.append(weight)
+            clip_batch = torch.stack(clips).to(device)  # [B, 3, T, H, W]
+            label_batch = torch.tensor([labels[n] for n in names], device=device)  # [B]
+            out = model(clip_batch, labels=label_batch, generator=generator)
+            loss = config.train.localization_weight * localization_loss(
+                out.mask_logits, torch.stack(masks).to(device), torch.stack(weights).to(device), config.loss
+            )
+            fraction = step / max(total_steps - 1, 1) if config.loss.margin_schedule else 0.0
+            margin = spread_margin(fraction, config.loss)
+            loss = loss + config.train.classification_weight * spread_loss(out.class_scores, label_batch, margin)
+            if clusters is not None and config.train.cluster_loss:
+                latents = out.latent.detach().float().cpu().numpy()  # [B, D]
+                assigned = clusters.assign(latents)
+                centroids = torch.as_tensor(clusters.centroids, dtype=torch.float32, device=device)
+                loss = loss + cluster_loss(
+                    out.latent, centroids, torch.as_tensor(assigned, device=device), beta=config.cluster.beta
+                )
+                clusters.update(latents, assigned)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"round {round_index}: training loss became {loss.item()}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            running.append(float(loss.item()))
+            step += 1
+            bar.update(1)
+        epoch_losses.append(float(np.mean(running)))
+    bar.close()
+    model.eval()
+    return TrainStats(step, time.perf_counter() - start, epoch_losses[-1], tuple(epoch_losses))
+
+
+# ---- one experiment -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoundSummary:
+    round: int
+    videos: int
+    frames: int
+    cost: int
+    cost_percent: float
+    metrics: dict[str, float]  # "f-mAP@0.5" -> value in [0, 1]
+
+
+def _round_hash(config: ExperimentConfig, round_index: int, previous: str) -> str:
+    return config_hash({"config": config.to_dict(), "round": round_index, "previous": previous})
+
+
+def _metrics_dict(table: Any) -> dict[str, float]:
+    return {f"{r.metric}@{r.threshold:g}": float(r.value) for r in table.itertuples()}
+
+
+class Experiment:
+    """One run (strategy x seed) of an :class:`ExperimentConfig` in a run directory."""
+
+    def __init__(self, config: ExperimentConfig, run_dir: Path, *, progress: bool = True) -> None:
+        self.config = config
+        self.run = RunDir(run_dir)
+        self.progress = progress
+        self.train_source, self.test_source = make_sources(config)
+        self.pool: VideoPool = self.train_source.pool
+        self.detector = detector_config(config, self.pool.num_classes)
+        self.evaluation = replace(
+            config.evaluation, input_size=(self.detector.input_size, self.detector.input_size)
+        )
+        self.scoring = replace(config.scoring, size=(self.detector.input_size, self.detector.input_size))
+
+    @property
+    def num_rounds(self) -> int:
+        return 1 if self.config.fully_supervised else self.config.rounds + 1
+
+    def run_all(self, *, on_round: Callable[[RoundSummary], None] | None = None) -> list[RoundSummary]:
+        """Run (or reuse) every round; returns one summary per round."""
+        self.run.bind(self.config.to_dict())
+        self._add_log_file()
+        summaries, previous_hash = [], "start"
+        model: CapsuleDetector | None = None
+        clusters: DeepClusters | None = None
+        state: AnnotationState | None = None
+        for r in range(self.num_rounds):
+            round_hash = _round_hash(self.config, r, previous_hash)
+            if self.run.finished(r, round_hash):
+                logger.info("%s: round %d finished earlier, reused", self.run.root, r)
+                model, clusters, state = None, None, None
+            else:
+                if model is None and r > 0:
+                    model, clusters, state = self._restore(r - 1)
+                model, clusters, state = self._run_round(r, round_hash, model, clusters, state)
+            summaries.append(self.summary(r))
+            if on_round is not None:
+                on_round(summaries[-1])
+            previous_hash = round_hash
+        return summaries
+
+    def _add_log_file(self) -> None:
+        self.run.root.mkdir(parents=True, exist_ok=True)
+        path = self.run.root / "log.txt"
+        root = logging.getLogger("claus_core")
+        if not any(getattr(h, "baseFilename", None) == str(path.resolve()) for h in root.handlers):
+            handler = logging.FileHandler(path)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+            root.addHandler(handler)
+            root.setLevel(min(root.level or logging.INFO, logging.INFO))
+
+    def _restore(self, r: int) -> tuple[CapsuleDetector, DeepClusters | None, AnnotationState]:
+        folder = self.run.round_dir(r)
+        model, _ = load_detector(folder / "checkpoint.pt", map_location=_device(self.config))
+        clusters = DeepClusters.load(folder / "clusters.npz") if (folder / "clusters.npz").exists() else None
+        state_path = folder / "next_state.json"
+        try:
+            state = AnnotationState.from_json(state_path.read_text(), source=str(state_path))
+        except FileNotFoundError:
+            raise StoreError(f"{state_path}: missing; round {r} did not select") from None
+        return model, clusters, state
+
+    def _initial_state(self) -> AnnotationState:
+        if self.config.fully_supervised:
+            frames = {v.name: tuple(np.flatnonzero(v.annotated_frames()).tolist()) for v in self.pool}
+            return AnnotationState(0, tuple(frames), frames)
+        rng = np.random.default_rng([self.config.seed, 0, 0])
+        return initial_selection(self.pool, self.config.initial_budget, rng, config=self.config.selection).state
+
+    def _run_round(
+        self,
+        r: int,
+        round_hash: str,
+        model: CapsuleDetector | None,
+        clusters: DeepClusters | None,
+        state: AnnotationState | None,
+    ) -> tuple[CapsuleDetector, DeepClusters | None, AnnotationState]:
+        config, folder = self.config, self.run.start_round(r)
+        timings: dict[str, float] = {}
+        if state is None:
+            state = self._initial_state()
+        state = replace(state, round=r)
+        write_json(folder / "state.json", json.loads(state.to_json()))
+        if model is None or not config.train.warm_start:
+            model = new_detector(self.detector, config.seed).to(_device(config))
+        use_clusters = config.strategy in CLUSTERED_STRATEGIES and config.train.cluster_loss
+        if use_clusters and clusters is None:
+            latents = _video_latents(model, self.train_source, state.videos, self.detector.input_size)
+            k = min(config.cluster.k, len(state.videos))
+            clusters = init_kmeans(latents, replace(config.cluster, k=k, seed=config.seed))
+        stats = train_round(
+            model, self.train_source, state, config,
+            clusters=clusters if use_clusters else None, round_index=r, progress=self.progress,
+        )
+        timings["train"] = stats.seconds
+        save_detector(folder / "checkpoint.pt", model, extra={"round": r, "hash": round_hash})
+        if clusters is not None:
+            clusters.save(folder / "clusters.npz")
+        t0 = time.perf_counter()
+        result = evaluate_detector(model, self.test_source, config=self.evaluation, progress=self.progress)
+        timings["evaluate"] = time.perf_counter() - t0
+        (folder / "evaluation.json").write_text(result.to_json())
+        cost = annotation_cost(self.pool, state)
+        metrics = {
+            "round": r,
+            "videos": len(state.videos),
+            "frames": state.num_frames(),
+            "cost": cost,
+            "full_cost": full_cost(self.pool),
+            "train_loss": stats.losses,
+            "metrics": _metrics_dict(result.table),
+        }
+        if r + 1 < self.num_rounds:
+            next_state = self._select(r, model, clusters, state, folder, timings)
+            write_json(folder / "next_state.json", json.loads(next_state.to_json()))
+        else:
+            next_state = state
+        metrics["seconds"] = timings
+        write_json(folder / "metrics.json", metrics)
+        self.run.finish_round(r, round_hash)
+        logger.info("%s round %d: cost %d, %s", self.run.root, r, cost, metrics["metrics"])
+        return model, clusters, next_state
+
+    def _select(
+        self,
+        r: int,
+        model: CapsuleDetector,
+        clusters: DeepClusters | None,
+        state: AnnotationState,
+        folder: Path,
+        timings: dict[str, float],
+    ) -> AnnotationState:
+        config = self.config
+        scores: dict[str, dict[str, np.ndarray]] = {}
+        assignments = None
+        if config.strategy not in SCORELESS_STRATEGIES:
+            t0 = time.perf_counter()
+            scored = score_pool(
+                model, self.train_source, self.pool.names, config=self.scoring,
+                seed=config.seed, round_index=r, progress=self.progress,
+            )
+            timings["score"] = time.perf_counter() - t0
+            for kind in ("uncertainty", "entropy"):
+                scores[kind] = {n: s[kind] for n, s in scored.items() if kind in s}
+            write_npz(folder / "scores.npz", {
+                f"{kind}/{name}": values for kind, per in scores.items() for name, values in per.items()
+            })
+            if clusters is not None:
+                assignments = clusters.assign_videos({n: s["latent"] for n, s in scored.items()})
+                write_json(folder / "clusters.json", assignments)
+        t0 = time.perf_counter()
+        context = SelectionContext(self.pool, state, scores=scores, clusters=assignments, round_index=r)
+        rng = np.random.default_rng([config.seed, r, 2])
+        result: SelectionResult = STRATEGIES[config.strategy](context, config.round_budget, config.selection, rng)
+        timings["select"] = time.perf_counter() - t0
+        write_json(folder / "selection.json", {
+            "cost": result.cost, "notes": list(result.notes), "records": list(result.records),
+        })
+        return result.state
+
+    def summary(self, r: int) -> RoundSummary:
+        folder = self.run.round_dir(r)
+        metrics = read_json(folder / "metrics.json")
+        return RoundSummary(
+            round=r,
+            videos=metrics["videos"],
+            frames=metrics["frames"],
+            cost=metrics["cost"],
+            cost_percent=100.0 * metrics["cost"] / metrics["full_cost"],
+            metrics=metrics["metrics"],
+        )
+
+
+def run_dir_for(root: Path, config: ExperimentConfig) -> Path:
+    """``runs/<experiment>/<strategy>/seed<k>`` (ARCHITECTURE.md, Run store)."""
+    return Path(root) / config.name / config.strategy / f"seed{config.seed}"
+
+
+def run_study(study: StudyConfig, root: Path, *, progress: bool = True) -> list[Path]:
+    """Run every experiment of ``study`` under ``root``; finished rounds are reused."""
+    folders = []
+    experiments = study.experiments()
+    for i, config in enumerate(experiments):
+        folder = run_dir_for(root, config)
+        logger.info("[%d/%d] %s", i + 1, len(experiments), folder)
+        Experiment(config, folder, progress=progress).run_all()
+        folders.append(folder)
+    return folders
+
+
+def load_round_metrics(folder: Path) -> list[dict[str, Any]]:
+    """Every finished round's metrics.json of one run folder, in round order."""
+    run = RunDir(folder)
+    return [read_json(run.round_dir(r) / "metrics.json") for r in run.finished_rounds()]
+
+
+def load_scores(folder: Path, round_index: int) -> dict[str, dict[str, np.ndarray]]:
+    """``scores[kind][video]`` of one round (as the selection saw them)."""
+    arrays = read_npz(RunDir(folder).round_dir(round_index) / "scores.npz")
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for key, values in arrays.items():
+        kind, name = key.split("/", 1)
+        out.setdefault(kind, {})[name] = values
+    return out
+
+
+__all__ = [
+    "EvaluationConfig",
+    "Experiment",
+    "RoundSummary",
+    "TrainStats",
+    "load_round_metrics",
+    "load_scores",
+    "make_sources",
+    "run_dir_for",
+    "run_study",
+    "train_round",
+]

@@ -1,0 +1,112 @@
+"""End to end: a two-round experiment on the smoke profile, resume after a kill, bad run dirs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from claus_core.config import ExperimentConfig, TrainConfig
+from claus_core.cost import annotation_cost
+from claus_core.data.synthetic import SynthConfig
+from claus_core.data.types import AnnotationState
+from claus_core.loop import Experiment, make_sources
+from claus_core.selection import Budget
+from claus_core.store import StoreError
+from claus_core.uncertainty import ScoringConfig
+
+pytestmark = pytest.mark.slow
+
+
+def smoke_config(**changes) -> ExperimentConfig:
+    config = ExperimentConfig(
+        name="e2e",
+        synth=SynthConfig.smoke(),
+        rounds=1,
+        initial_budget=Budget(videos=6, frame_cost=12),
+        round_budget=Budget(videos=6, frame_cost=12),
+        train=TrainConfig(epochs=1, learning_rate=2e-3),
+        scoring=ScoringConfig(n_samples=2),
+    )
+    return config.replace(**changes) if changes else config
+
+
+def state_of(folder: Path, r: int, name: str = "state.json") -> AnnotationState:
+    return AnnotationState.from_json((folder / f"round{r}" / name).read_text())
+
+
+def test_two_round_experiment_persists_every_round(tmp_path) -> None:
+    torch.set_num_threads(1)
+    config = smoke_config()
+    summaries = Experiment(config, tmp_path / "run", progress=False).run_all()
+    assert [s.round for s in summaries] == [0, 1]
+    first, second = state_of(tmp_path / "run", 0), state_of(tmp_path / "run", 1)
+    assert set(first.videos) < set(second.videos)
+    pool = make_sources(config)[0].pool
+    added = annotation_cost(pool, second) - annotation_cost(pool, first)
+    assert 0 < added <= config.round_budget.frame_cost
+    assert len(second.videos) - len(first.videos) <= config.round_budget.videos
+    for name in ("checkpoint.pt", "metrics.json", "evaluation.json", "scores.npz", "clusters.npz",
+                 "selection.json", "next_state.json", "round.json"):
+        assert (tmp_path / "run" / "round0" / name).exists(), name
+    metrics = json.loads((tmp_path / "run" / "round1" / "metrics.json").read_text())
+    assert set(metrics["metrics"]) == {f"{m}@{t}" for m in ("f-mAP", "v-mAP") for t in (0.1, 0.2, 0.3, 0.5)}
+    assert all(0.0 <= v <= 1.0 for v in metrics["metrics"].values())
+    again = Experiment(config, tmp_path / "run", progress=False).run_all()
+    assert again == summaries  # finished rounds are reused, not recomputed
+
+
+def test_a_run_dir_from_another_config_is_refused(tmp_path) -> None:
+    Experiment(smoke_config(rounds=0), tmp_path / "run", progress=False).run_all()
+    before = (tmp_path / "run" / "round0" / "metrics.json").read_bytes()
+    with pytest.raises(StoreError, match="another config"):
+        Experiment(smoke_config(rounds=0, seed=1), tmp_path / "run", progress=False).run_all()
+    assert (tmp_path / "run" / "round0" / "metrics.json").read_bytes() == before
+
+
+def test_a_corrupted_checkpoint_is_named(tmp_path) -> None:
+    run = tmp_path / "run"
+    Experiment(smoke_config(), run, progress=False).run_all()
+    (run / "round1" / "round.json").unlink()
+    (run / "round0" / "checkpoint.pt").write_bytes(b"garbage")
+    with pytest.raises(Exception, match="checkpoint.pt"):
+        Experiment(smoke_config(), run, progress=False).run_all()
+
+
+def test_killed_run_resumes_to_the_same_final_state(tmp_path) -> None:
+    config = smoke_config(rounds=2, strategy="uncertainty")
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(config.to_dict()))
+    reference = tmp_path / "reference"
+    Experiment(config, reference / "e2e" / "uncertainty" / "seed0", progress=False).run_all()
+
+    root = tmp_path / "runs"
+    command = [sys.executable, "-m", "claus_core.cli", "run", str(path), "--root", str(root), "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = root / "e2e" / "e2e" / "uncertainty" / "seed0"
+    deadline = time.monotonic() + 300
+    while not (run / "round0" / "round.json").exists():
+        assert process.poll() is None and time.monotonic() < deadline, "run ended before round 0"
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (run / "round2" / "round.json").exists(), "the kill came too late to test resuming"
+    finished_before = sorted(p.parent.name for p in run.glob("round*/round.json"))
+
+    result = subprocess.run([sys.executable, "-m", "claus_core.cli", "resume", str(run), "--quiet"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "round0" in finished_before
+    final, expected = state_of(run, 2), state_of(reference / "e2e" / "uncertainty" / "seed0", 2)
+    assert final == expected
+    ours = json.loads((run / "round2" / "metrics.json").read_text())["metrics"]
+    theirs = json.loads((reference / "e2e" / "uncertainty" / "seed0" / "round2" / "metrics.json").read_text())["metrics"]
+    assert ours == pytest.approx(theirs, abs=1e-6)
