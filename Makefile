@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint pytest notebooks-test book book-smoke study study-smoke bench clean
+.PHONY: setup test lint pytest book book-smoke check-book bench clean
 
 setup: $(STAMP)
 
@@ -35,10 +35,15 @@ book-smoke: $(STAMP)
 	$(BIN)/python scripts/execute_notebooks.py --profile smoke
 	$(BIN)/jupyter-book build -W -n --keep-going .
 
+check-book: $(STAMP)
+	$(BIN)/python scripts/check_book.py _build/html index.html book/generated/table5.html \
+		book/generated/stew.html book/generated/data.html --min-images 1
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_selection.py
 	$(BIN)/python benchmarks/bench_model.py
 	$(BIN)/python benchmarks/bench_scoring.py
+	$(BIN)/python benchmarks/bench_distributed.py
 
 clean:
 	rm -rf _build book/generated
