@@ -49,7 +49,9 @@ class LossConfig:
     """The training loss: which localization variant (Table 10) and its constants.
 
     ``sigma`` and ``window`` are the STeW constants in video frames (see :func:`stew_weights`);
-    ``margin_min`` / ``margin_max`` the spread-loss margin schedule of VideoCapsuleNet.
+    ``margin_min`` / ``margin_max`` the spread-loss margin schedule of VideoCapsuleNet;
+    ``margin_schedule=False`` keeps the margin at ``margin_min`` for the whole round, as the
+    released code effectively does (see :func:`spread_margin`).
     """
 
     variant: LossVariant = "stew"
@@ -61,6 +63,7 @@ class LossConfig:
     dice_smooth: float = 1.0
     margin_min: float = 0.2
     margin_max: float = 0.9
+    margin_schedule: bool = True
 
     def __post_init__(self) -> None:
         if self.variant not in ("stew", "interpolate", "frame"):

@@ -4,13 +4,21 @@ Trains ``DetectorConfig.tiny()`` (through :func:`claus_core.loop.train_round`, t
 training) on the fully annotated frames of ``--videos`` training videos of SynthUCF24 and
 evaluates it on a fixed, class-balanced subset of the test split (every ``--test-every``-th
 video): f-mAP / v-mAP (supplementary Section 8, VideoCapsuleNet protocol), class accuracy, the
-mean predicted foreground fraction against the ground truth's, and the wall time of training and
-evaluation. ``--videos`` may list several sizes (one fresh detector each): the table then shows
-what the annotation budget buys.
+mean per-video IoU of the predicted masks, and the wall time of training and evaluation.
+``--videos`` may list several sizes and ``--seeds`` several seeds (one fresh detector each):
+the table then shows what the annotation budget buys, as mean +- std over seeds.
+``--sparse-frames k`` annotates only k evenly spaced ground-truth frames per video (the
+active-learning regime, supplementary Section 6) and ``--variants`` lists the localization
+losses to compare there (``stew``, ``interpolate``, ``frame``; Table 10).
+
+Always run with one torch thread on a shared CPU (``--threads 1``, the default): two threads on
+shared cores were measured 20x slower per step.
 
 Example::
 
-    .venv/bin/python scripts/learnability.py --videos 12 48 240 --epochs 10 --lr 2e-3
+    .venv/bin/python scripts/learnability.py --videos 12 48 --epochs 10 --lr 2e-3 --seeds 0 1
+    .venv/bin/python scripts/learnability.py --videos 48 --sparse-frames 2 \\
+        --variants stew interpolate frame --seeds 0 1
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import json
 import logging
 import sys
 from dataclasses import replace
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +40,7 @@ from claus_core.data.types import AnnotationState
 from claus_core.evaluation import EvaluationConfig, evaluate_detector
 from claus_core.loop import detector_config, make_sources, new_detector, train_round
 from claus_core.losses import LossConfig
+from claus_core.model.config import DetectorConfig
 
 logger = logging.getLogger("learnability")
 
@@ -44,14 +54,30 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--classification-weight", type=float, default=1.0)
     parser.add_argument("--localization-weight", type=float, default=1.0)
     parser.add_argument("--margin", type=float, default=None, help="fixed spread-loss margin")
+    parser.add_argument(
+        "--no-margin-schedule", action="store_true",
+        help="LossConfig(margin_schedule=False): the margin stays at margin_min",
+    )
+    parser.add_argument(
+        "--foreground-prior", type=float, default=None,
+        help="DetectorConfig.foreground_prior (default: the preset's)",
+    )
+    parser.add_argument(
+        "--sparse-frames", type=int, default=None,
+        help="annotate only this many evenly spaced frames per video (default: all)",
+    )
+    parser.add_argument(
+        "--variants", nargs="+", default=["stew"], choices=["stew", "interpolate", "frame"],
+        help="localization loss variants (LossConfig.variant)",
+    )
     parser.add_argument("--test-every", type=int, default=4, help="test subset: every k-th video")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     return parser.parse_args(argv)
 
 
-def experiment(args: argparse.Namespace) -> ExperimentConfig:
+def experiment(args: argparse.Namespace, *, seed: int, variant: str) -> ExperimentConfig:
     train = TrainConfig(
         clips_per_video=2,
         cluster_loss=False,
@@ -63,24 +89,44 @@ def experiment(args: argparse.Namespace) -> ExperimentConfig:
         train = replace(train, epochs=args.epochs)
     if args.lr is not None:
         train = replace(train, learning_rate=args.lr)
-    loss = LossConfig()
+    loss = LossConfig(variant=variant, margin_schedule=not args.no_margin_schedule)
     if args.margin is not None:
         loss = replace(loss, margin_min=args.margin, margin_max=args.margin)
     synth = SynthConfig(frame_size=args.frame_size)
     return ExperimentConfig(
-        synth=synth, train=train, loss=loss, strategy="random", seed=args.seed
+        synth=synth, train=train, loss=loss, strategy="random", seed=seed
     )
 
 
-def run_one(config: ExperimentConfig, videos: int, test_every: int) -> dict[str, float]:
-    """Train a fresh tiny detector on ``videos`` fully annotated videos; evaluate it."""
+def labeled_frames(annotated: np.ndarray, sparse_frames: int | None) -> tuple[int, ...]:
+    """All ground-truth frames (``annotated`` [frame] bool), or ``sparse_frames`` evenly spaced.
+
+    k sparse frames sit at the centres of k equal parts of the annotated frames (k = 2: at
+    1/4 and 3/4 of the actor's span), as a budget-limited annotator would spread them.
+    """
+    frames = np.flatnonzero(annotated)  # [annotated]
+    if sparse_frames is None or sparse_frames >= frames.size:
+        return tuple(frames.tolist())
+    positions = ((np.arange(sparse_frames) + 0.5) * frames.size / sparse_frames).astype(int)
+    return tuple(frames[positions].tolist())
+
+
+def run_one(
+    config: ExperimentConfig, videos: int, *, test_every: int, sparse_frames: int | None,
+    foreground_prior: float | None,
+) -> dict[str, float | int | str]:
+    """Train a fresh tiny detector on ``videos`` annotated videos; evaluate it."""
     train_source, test_source = make_sources(config)
     pool = train_source.pool
+    if not 1 <= videos <= len(pool):
+        raise ValueError(f"--videos must be in [1, {len(pool)}], got {videos}")
     step = max(1, len(pool) // videos)
     names = pool.names[::step][:videos]  # spread over the (class-sorted) pool
-    frames = {n: tuple(np.flatnonzero(pool[n].annotated_frames()).tolist()) for n in names}
+    frames = {n: labeled_frames(pool[n].annotated_frames(), sparse_frames) for n in names}
     state = AnnotationState(0, tuple(names), frames)
-    detector = detector_config(config, pool.num_classes)
+    detector: DetectorConfig = detector_config(config, pool.num_classes)
+    if foreground_prior is not None:
+        detector = replace(detector, foreground_prior=foreground_prior)
     model = new_detector(detector, config.seed)
     stats = train_round(
         model, train_source, state, config, clusters=None, round_index=0, progress=False
@@ -95,6 +141,8 @@ def run_one(config: ExperimentConfig, videos: int, test_every: int) -> dict[str,
     table = {f"{r.metric}@{r.threshold:g}": float(r.value) for r in result.table.itertuples()}
     accuracy = float((result.videos.label == result.videos.predicted_label).mean())
     return {
+        "seed": config.seed,
+        "variant": config.loss.variant,
         "videos": videos,
         "frames": int(sum(len(f) for f in frames.values())),
         "steps": stats.steps,
@@ -108,26 +156,46 @@ def run_one(config: ExperimentConfig, videos: int, test_every: int) -> dict[str,
         "v-mAP@0.5": table.get("v-mAP@0.5", float("nan")),
         "f-mAP@0.2": table.get("f-mAP@0.2", float("nan")),
         "class_accuracy": accuracy,
+        "mean_iou": float(np.nanmean(result.videos.iou.to_numpy(dtype=float))),
     }
+
+
+def summarize(rows: list[dict[str, float | int | str]]) -> list[str]:
+    """One line per (variant, videos): mean +- std over the seeds of the main metrics."""
+    metrics = ["f-mAP@0.5", "v-mAP@0.5", "class_accuracy", "train_s"]
+    lines = [" | ".join(["variant", "videos", "frames", "seeds", *metrics])]
+    keys = sorted({(str(r["variant"]), int(r["videos"])) for r in rows})
+    for variant, videos in keys:
+        group = [r for r in rows if r["variant"] == variant and r["videos"] == videos]
+        cells = [variant, str(videos), str(group[0]["frames"]), str(len(group))]
+        for metric in metrics:
+            values = np.array([float(r[metric]) for r in group])  # [seed]
+            cells.append(f"{values.mean():.3f} +- {values.std():.3f}")
+        lines.append(" | ".join(cells))
+    return lines
 
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    config = experiment(args)
-    logger.info("train %s, loss %s", config.train, config.loss)
-    rows = []
-    for videos in args.videos:
-        row = run_one(config, videos, args.test_every)
+    rows: list[dict[str, float | int | str]] = []
+    for seed, variant, videos in product(args.seeds, args.variants, args.videos):
+        config = experiment(args, seed=seed, variant=variant)
+        logger.info(
+            "seed %d, %d videos: train %s, loss %s", seed, videos, config.train, config.loss
+        )
+        row = run_one(
+            config, videos, test_every=args.test_every, sparse_frames=args.sparse_frames,
+            foreground_prior=args.foreground_prior,
+        )
         rows.append(row)
-        logger.info(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}))
-    header = ["videos", "frames", "f-mAP@0.5", "v-mAP@0.5", "class_accuracy", "train_s", "eval_s"]
-    logger.info(" | ".join(header))
-    for row in rows:
-        logger.info(" | ".join(f"{row[h]:.3f}" if isinstance(row[h], float) else str(row[h]) for h in header))
-    if args.json is not None:
-        args.json.write_text(json.dumps(rows, indent=1))
+        rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+        logger.info(json.dumps(rounded))
+        if args.json is not None:
+            args.json.write_text(json.dumps(rows, indent=1))
+    for line in summarize(rows):
+        logger.info(line)
     return 0
 
 

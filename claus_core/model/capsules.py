@@ -68,8 +68,9 @@ def em_routing(
     H = P*P pose entries; ``votes[:, j, i]`` is input i's vote for output j. ``beta_u``,
     ``beta_a``: [C]. Returns the output poses [n, C, H] (the routed means) and activations
     [n, C] in [0, 1]. Finite for any finite input, including all zeros (then every output
-    activation is ``sigmoid(lambda beta_a)``). The sums over inputs are batched matrix products
-    (``coeff @ votes``), which keeps the large [n, C, B, H] tensor out of most element-wise work.
+    activation is ``sigmoid(lambda beta_a)``). The sums over inputs are element-wise products
+    summed over B: on a CPU at the tiny preset's sizes (B = 8, H = 16) about twice as fast as
+    batched products of many tiny matrices, with the same outputs to float32 rounding.
     """
     if iterations < 1:
         raise ValueError(f"iterations must be >= 1, got {iterations}")
@@ -80,10 +81,10 @@ def em_routing(
         # M-step: a Gaussian per output capsule from the votes, weighted by R_ij a_i.
         weights = assignments * activations_in.unsqueeze(1)  # [n, C, B]
         mass = weights.sum(dim=-1)  # [n, C]
-        coeff = (weights / (mass.unsqueeze(-1) + EPS)).unsqueeze(-2)  # [n, C, 1, B]
-        mean = coeff @ votes  # [n, C, 1, H]
+        coeff = (weights / (mass.unsqueeze(-1) + EPS)).unsqueeze(-1)  # [n, C, B, 1]
+        mean = (coeff * votes).sum(dim=-2, keepdim=True)  # [n, C, 1, H]
         sq_dev = (votes - mean).square()  # [n, C, B, H]
-        variance = (coeff @ sq_dev).squeeze(-2) + VARIANCE_FLOOR  # [n, C, H]
+        variance = (coeff * sq_dev).sum(dim=-2) + VARIANCE_FLOOR  # [n, C, H]
         log_std = 0.5 * variance.log()  # [n, C, H]
         cost = ((beta_u.unsqueeze(-1) + log_std) * mass.unsqueeze(-1)).sum(dim=-1)  # [n, C]
         cost_mean = cost.mean(dim=-1, keepdim=True)  # [n, 1]
@@ -94,7 +95,7 @@ def em_routing(
         if iteration == iterations - 1:
             break
         # E-step: reassign each vote by its likelihood under each output Gaussian.
-        scaled_sq_dev = (sq_dev @ (0.5 / variance).unsqueeze(-1)).squeeze(-1)  # [n, C, B]
+        scaled_sq_dev = (sq_dev * (0.5 / variance).unsqueeze(-2)).sum(dim=-1)  # [n, C, B]
         log_norm = log_std.sum(dim=-1) + 0.5 * h * log_2pi  # [n, C]
         log_likelihood = -scaled_sq_dev - log_norm.unsqueeze(-1)  # [n, C, B]
         log_posterior = (activations + EPS).log().unsqueeze(-1) + log_likelihood  # [n, C, B]

@@ -34,8 +34,13 @@ class DetectorConfig:
 
     The convolutional capsules have one type per class: their activations, averaged over the
     capsule grid, are Table 11's ``Class_caps`` (as in the authors' released model), and their
-    poses are the decoder's input. Derived sizes (``latent_dim``, ``capsule_grid``, ...) are
-    properties, so a config cannot contradict itself.
+    poses are the decoder's input. ``foreground_prior`` is not in Table 11: ``Conv3d_out``'s
+    bias starts at ``log(p / (1 - p))`` so that every pixel first predicts foreground with
+    probability p (the prior-probability initialization of RetinaNet, Lin et al. 2017); actors
+    cover about a tenth of a frame, and from PyTorch's default near-zero bias a from-scratch
+    detector sometimes collapsed to all-background on SynthUCF24 (``scripts/learnability.py``).
+    Derived sizes (``latent_dim``, ``capsule_grid``, ...) are properties, so a config cannot
+    contradict itself.
     """
 
     num_classes: int = 24
@@ -52,6 +57,7 @@ class DetectorConfig:
     routing_inverse_temperature: float = 1.0  # lambda in a = sigmoid(lambda (beta_a - cost))
     mask_poses_by_class: bool = False  # VideoCapsuleNet masking; off as in the authors' release
     batch_norm_momentum: float = 0.01  # I3D batch norms (the pytorch-i3d port's value)
+    foreground_prior: float = 0.1  # Conv3d_out's bias starts at its log-odds (see below)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "decoder_channels", tuple(self.decoder_channels))
@@ -78,6 +84,8 @@ class DetectorConfig:
             raise ValueError(
                 f"batch_norm_momentum must be in (0, 1], got {self.batch_norm_momentum}"
             )
+        if not 0.0 < self.foreground_prior < 1.0:
+            raise ValueError(f"foreground_prior must be in (0, 1), got {self.foreground_prior}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         for name in ("primary_capsules", "pose_size", "skip_channels", "routing_iterations"):

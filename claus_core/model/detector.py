@@ -42,6 +42,8 @@ Choices where Table 11 leaves room, following the authors' released model:
 - dropout (rate 0.5) is channel dropout (``nn.Dropout3d``'s kind: a whole channel of a sample
   is zeroed) on ``Mixed_4f`` and before ``Conv3d_out``; ReLU follows every ConvTr (the release
   has none after ConvTr_4, which would make ConvTr_4 and Conv3d_out one linear map);
+- ``Conv3d_out``'s bias starts at the log-odds of ``DetectorConfig.foreground_prior`` (0.1),
+  not at PyTorch's default uniform draw, so early training does not settle on all-background;
 - the decoder sees the poses of all class capsules (the release); ``mask_poses_by_class`` keeps
   only the ground-truth class's poses (``labels``) or, without labels, the predicted class's
   (VideoCapsuleNet). The study uses the default, unmasked.
@@ -58,6 +60,7 @@ same masks, the same outputs) to bound memory.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -145,6 +148,8 @@ class CapsuleDetector(nn.Module):
         self.conv_tr_3 = nn.ConvTranspose3d(d2 + skip, d3, 3, stride=2, padding=1, output_padding=1)
         self.conv_tr_4 = nn.ConvTranspose3d(d3 + skip, d4, 3, stride=2, padding=1, output_padding=1)
         self.conv3d_out = nn.Conv3d(d4, 1, 3, padding=1)
+        prior = config.foreground_prior
+        nn.init.constant_(self.conv3d_out.bias, math.log(prior / (1.0 - prior)))  # no RNG draw
 
     # ------------------------------------------------------------------------------------
     def expected_clip_shape(self) -> str:
