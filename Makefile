@@ -26,12 +26,12 @@ pytest: $(STAMP)
 test: lint pytest
 
 book: $(STAMP)
-	$(BIN)/claus run configs/default_study.yaml --quiet
+	$(BIN)/claus run configs/default_study.yaml --jobs 2 --quiet
 	$(BIN)/python scripts/execute_notebooks.py --profile default
 	$(BIN)/jupyter-book build -W -n --keep-going .
 
 book-smoke: $(STAMP)
-	$(BIN)/claus run configs/smoke_study.yaml --quiet
+	$(BIN)/claus run configs/smoke_study.yaml --jobs 2 --quiet
 	$(BIN)/python scripts/execute_notebooks.py --profile smoke
 	$(BIN)/jupyter-book build -W -n --keep-going .
 

@@ -5,6 +5,7 @@
     claus run CONFIG.yaml [--root runs]     one experiment, or a sweep (strategies x seeds)
     claus status RUN_DIR                    finished rounds, cost and f-mAP / v-mAP per round
     claus resume RUN_DIR                    finish an interrupted run with its saved config
+    claus run|resume ... --nproc N          the same on N processes (torchrun, see distributed.py)
     claus export RUN_DIR --round R --format cvat|labelstudio|csv [--out DIR]
     claus data stats|render ...             data set statistics; render a synthetic split
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,6 +28,10 @@ THREADS_HELP = (
     "torch CPU threads (default 1: on a 2-core machine shared with other work, 2 threads were "
     "measured up to 20x slower than 1)"
 )
+NPROC_HELP = (
+    "processes (default 1): N > 1 reruns this command under `python -m torch.distributed.run "
+    "--standalone --nproc_per_node N` (one process per GPU; gloo on CPU)"
+)
 
 
 def _set_threads(threads: int) -> None:
@@ -33,14 +40,52 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def _launch(args: argparse.Namespace, cli_args: list[str], configs: list[ExperimentConfig]) -> int:
+    """Rerun ``claus <cli_args>`` on ``args.nproc`` processes through torch.distributed.run."""
+    from claus_core import distributed
+    from claus_core.loop import make_sources
+
+    if distributed.launch_env() is not None:
+        raise ValueError("--nproc: this process was already started by torchrun; drop --nproc")
+    for config in configs:
+        pool_size = len(make_sources(config)[0].pool)
+        where = f"--nproc {args.nproc} ({config.name}/{config.strategy}/seed{config.seed})"
+        distributed.check_world_size(args.nproc, pool_size, where=where)
+    flags = ["--threads", str(args.threads)] + (["--quiet"] if args.quiet else [])
+    command = distributed.launch_command(
+        (["-v"] if args.verbose else []) + cli_args + flags, args.nproc
+    )
+    logger.info("running %s", " ".join(command))
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    returncode = subprocess.run(command, env=env, check=False).returncode
+    if returncode != 0:
+        sys.stderr.write(
+            f"claus: error: the {args.nproc}-process run failed (torchrun exit code {returncode}; "
+            "its report above names the rank that failed). Finished rounds are kept and the "
+            "unfinished round has no round.json: run the same command again, or "
+            "`claus resume RUN_DIR`, to repeat it\n"
+        )
+        return 1
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    from claus_core import distributed
     from claus_core.loop import run_study
 
-    _set_threads(args.threads)
     study = load_study(args.config)
-    folders = run_study(study, Path(args.root) / study.name, progress=not args.quiet)
-    for folder in folders:
-        sys.stdout.write(f"{folder}\n")
+    if args.nproc != 1:
+        return _launch(args, ["run", args.config, "--root", args.root], study.experiments())
+    _set_threads(args.threads)
+    with distributed.process_group():
+        try:
+            folders = run_study(study, Path(args.root) / study.name, progress=not args.quiet)
+        except distributed.DistributedError as err:
+            sys.stderr.write(f"claus: error: {err}\n")
+            return 1
+        if distributed.is_main():
+            for folder in folders:
+                sys.stdout.write(f"{folder}\n")
     return 0
 
 
@@ -62,15 +107,25 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
+    from claus_core import distributed
     from claus_core.loop import Experiment
     from claus_core.store import RunDir, read_json
 
-    _set_threads(args.threads)
     run = RunDir(Path(args.run_dir))
     if not run.config_path.exists():
         raise ConfigError(f"{run.config_path}: missing; {args.run_dir} is not a run directory")
     config = ExperimentConfig.from_dict(read_json(run.config_path))
-    Experiment(config, run.root, progress=not args.quiet).run_all()
+    if args.nproc != 1:
+        return _launch(args, ["resume", args.run_dir], [config])
+    _set_threads(args.threads)
+    with distributed.process_group():
+        try:
+            Experiment(config, run.root, progress=not args.quiet).run_all()
+        except distributed.DistributedError as err:
+            sys.stderr.write(f"claus: error: {err}\n")
+            return 1
+        if not distributed.is_main():
+            return 0
     return _status(argparse.Namespace(run_dir=args.run_dir))
 
 
@@ -131,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--root", default="runs", help="run store root (default: runs)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
+    run.add_argument("--jobs", type=int, default=1, help="experiments run in parallel processes")
+    run.add_argument("--nproc", type=int, default=1, help=NPROC_HELP)
     run.set_defaults(func=_run)
 
     status = sub.add_parser("status", help="finished rounds of a run directory")
@@ -141,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("run_dir")
     resume.add_argument("--quiet", action="store_true")
     resume.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
+    resume.add_argument("--nproc", type=int, default=1, help=NPROC_HELP)
     resume.set_defaults(func=_resume)
 
     export = sub.add_parser("export", help="export the frames a round annotated, for annotators")

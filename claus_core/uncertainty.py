@@ -60,6 +60,8 @@ class ScoringConfig:
     threshold: float = UNCERTAINTY_THRESHOLD
     kind: ScoreKind = "both"
     size: tuple[int, int] | None = None
+    samples_per_batch: int | None = None  # cap on samples per head batch (None: all S at once)
+    precision: Literal["float32", "bfloat16"] = "float32"  # bfloat16: CPU/GPU autocast
 
     def __post_init__(self) -> None:
         for name in ("n_samples", "clip_length", "skip", "batch_size"):
@@ -67,6 +69,10 @@ class ScoringConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
+        if self.samples_per_batch is not None and self.samples_per_batch < 1:
+            raise ValueError(f"samples_per_batch must be >= 1, got {self.samples_per_batch}")
+        if self.precision not in ("float32", "bfloat16"):
+            raise ValueError(f"precision must be 'float32' or 'bfloat16', got {self.precision!r}")
         if self.kind not in ("uncertainty", "entropy", "both"):
             raise ValueError(f"kind must be 'uncertainty', 'entropy' or 'both', got {self.kind!r}")
 
@@ -183,7 +189,11 @@ def score_video(
         batch = clips[first : first + config.batch_size]  # [B, T]
         batch_real = real[first : first + config.batch_size]  # [B, T]
         inputs = torch.stack([clip_tensor(frames, idx, config.size) for idx in batch]).to(device)
-        output = model.head(model.encode(inputs), n_samples=config.n_samples, generator=generator)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bfloat16"):
+            options = {} if config.samples_per_batch is None else {"samples_per_batch": config.samples_per_batch}
+            output = model.head(
+                model.encode(inputs), n_samples=config.n_samples, generator=generator, **options
+            )
         probs = torch.sigmoid(output.mask_logits.float())  # [S, B, T, H, W]
         frame_index = batch[batch_real]  # [real positions]
         if want_uncertainty:
