@@ -61,9 +61,9 @@ def _launch(args: argparse.Namespace, cli_args: list[str], configs: list[Experim
     if returncode != 0:
         sys.stderr.write(
             f"claus: error: the {args.nproc}-process run failed (torchrun exit code {returncode}; "
-            "its report above names the rank that failed). Finished rounds are kept and the "
-            "unfinished round has no round.json: run the same command again, or "
-            "`claus resume RUN_DIR`, to repeat it\n"
+            "the messages above name the rank that failed and why). Finished rounds are kept; "
+            "an interrupted round has no round.json and is repeated by the same command or by "
+            "`claus resume RUN_DIR`\n"
         )
         return 1
     return 0
@@ -75,8 +75,17 @@ def _run(args: argparse.Namespace) -> int:
 
     study = load_study(args.config)
     if args.nproc != 1:
+        if args.jobs != 1:
+            raise ValueError("--jobs and --nproc cannot be combined: choose one way to use the cores")
         return _launch(args, ["run", args.config, "--root", args.root], study.experiments())
     _set_threads(args.threads)
+    if args.jobs != 1:
+        from claus_core.sweep import run_parallel
+
+        root = Path(args.root) / study.name
+        for folder in run_parallel(study, root, jobs=args.jobs, threads=args.threads, progress=not args.quiet):
+            sys.stdout.write(f"{folder}\n")
+        return 0
     with distributed.process_group():
         try:
             folders = run_study(study, Path(args.root) / study.name, progress=not args.quiet)

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from claus_core import distributed
 from claus_core.clustering import DeepClusters, init_kmeans
 from claus_core.config import ExperimentConfig, StudyConfig
 from claus_core.cost import annotation_cost, full_cost
@@ -56,7 +57,6 @@ from claus_core.store import (
     write_json,
     write_npz,
 )
-from claus_core.uncertainty import score_pool
 
 logger = logging.getLogger(__name__)
 
@@ -174,19 +174,23 @@ def train_round(
     pool = source.pool
     device = next(model.parameters()).device
     size = model.config.input_size
-    rng = np.random.default_rng([config.seed, round_index, 1])
+    rank, world = distributed.rank(), distributed.world_size()  # (0, 1) in one process
+    rng = np.random.default_rng([config.seed, round_index, 1])  # the epochs' order: same on every rank
+    clip_rng = rng if world == 1 else np.random.default_rng([config.seed, round_index, 1, rank])
     generator = torch.Generator(device=device)
-    generator.manual_seed(int(rng.integers(2**62)))
+    generator.manual_seed(int(rng.integers(2**62)) + rank)
     targets = {n: localization_targets(pool[n], state.frames[n], config.loss) for n in state.videos}
     labels = {n: pool[n].label for n in state.videos}
     items = [n for n in state.videos for _ in range(config.train.clips_per_video)]
+    net = distributed.wrap_model(model)  # DistributedDataParallel when distributed
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
-    total_steps = config.train.epochs * int(np.ceil(len(items) / config.train.batch_size))
+    per_rank = int(np.ceil(len(items) / world))
+    total_steps = config.train.epochs * int(np.ceil(per_rank / config.train.batch_size))
     step, epoch_losses, start = 0, [], time.perf_counter()
     bar = tqdm(total=total_steps, desc=f"train round {round_index}", unit="step", disable=not progress)
-    model.train()
+    net.train()
     for _epoch in range(config.train.epochs):
-        order = rng.permutation(len(items))
+        order = distributed.rank_indices(rng.permutation(len(items)), rank, world)
         running = []
         for first in range(0, len(order), config.train.batch_size):
             names = [items[i] for i in order[first : first + config.train.batch_size]]
@@ -194,7 +198,7 @@ def train_round(
             for name in names:
                 frames = source.frames(name)
                 index = sample_clip(
-                    len(frames), model.config.clip_length, rng,
+                    len(frames), model.config.clip_length, clip_rng,
                     skips=config.train.skip_rates, anchor_frames=state.frames[name],
                 )
                 clips.append(clip_tensor(frames, index, (size, size)))
@@ -203,7 +207,7 @@ def train_round(
                 weights.append(weight)
             clip_batch = torch.stack(clips).to(device)  # [B, 3, T, H, W]
             label_batch = torch.tensor([labels[n] for n in names], device=device)  # [B]
-            out = model(clip_batch, labels=label_batch, generator=generator)
+            out = net(clip_batch, labels=label_batch, generator=generator)
             loss = config.train.localization_weight * localization_loss(
                 out.mask_logits, torch.stack(masks).to(device), torch.stack(weights).to(device), config.loss
             )
@@ -211,13 +215,15 @@ def train_round(
             margin = spread_margin(fraction, config.loss)
             loss = loss + config.train.classification_weight * spread_loss(out.class_scores, label_batch, margin)
             if clusters is not None and config.train.cluster_loss:
-                latents = out.latent.detach().float().cpu().numpy()  # [B, D]
-                assigned = clusters.assign(latents)
+                # every rank updates the centroids with the latents of all ranks: [world * B, D]
+                latents = distributed.all_gather_rows(out.latent.detach().float()).cpu().numpy()
+                assigned_all = clusters.assign(latents)
+                assigned = assigned_all[rank * len(names) : (rank + 1) * len(names)]
                 centroids = torch.as_tensor(clusters.centroids, dtype=torch.float32, device=device)
                 loss = loss + cluster_loss(
                     out.latent, centroids, torch.as_tensor(assigned, device=device), beta=config.cluster.beta
                 )
-                clusters.update(latents, assigned)
+                clusters.update(latents, assigned_all)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"round {round_index}: training loss became {loss.item()}")
             optimizer.zero_grad(set_to_none=True)
@@ -226,7 +232,7 @@ def train_round(
             running.append(float(loss.item()))
             step += 1
             bar.update(1)
-        epoch_losses.append(float(np.mean(running)))
+        epoch_losses.append(distributed.mean_over_ranks(float(np.mean(running))))
     bar.close()
     model.eval()
     return TrainStats(step, time.perf_counter() - start, epoch_losses[-1], tuple(epoch_losses))
@@ -259,9 +265,10 @@ class Experiment:
     def __init__(self, config: ExperimentConfig, run_dir: Path, *, progress: bool = True) -> None:
         self.config = config
         self.run = RunDir(run_dir)
-        self.progress = progress
+        self.progress = progress and distributed.is_main()
         self.train_source, self.test_source = make_sources(config)
         self.pool: VideoPool = self.train_source.pool
+        distributed.check_world_size(distributed.world_size(), len(self.pool), where=str(run_dir))
         self.detector = detector_config(config, self.pool.num_classes)
         self.evaluation = replace(
             config.evaluation, input_size=(self.detector.input_size, self.detector.input_size)
@@ -274,8 +281,10 @@ class Experiment:
 
     def run_all(self, *, on_round: Callable[[RoundSummary], None] | None = None) -> list[RoundSummary]:
         """Run (or reuse) every round; returns one summary per round."""
-        self.run.bind(self.config.to_dict())
-        self._add_log_file()
+        if distributed.is_main():  # the run store is written by rank 0 only
+            self.run.bind(self.config.to_dict())
+            self._add_log_file()
+        distributed.barrier()
         summaries, previous_hash = [], "start"
         model: CapsuleDetector | None = None
         clusters: DeepClusters | None = None
@@ -288,7 +297,8 @@ class Experiment:
             else:
                 if model is None and r > 0:
                     model, clusters, state = self._restore(r - 1)
-                model, clusters, state = self._run_round(r, round_hash, model, clusters, state)
+                with distributed.round_guard(self.run.root, r):
+                    model, clusters, state = self._run_round(r, round_hash, model, clusters, state)
             summaries.append(self.summary(r))
             if on_round is not None:
                 on_round(summaries[-1])
@@ -331,24 +341,30 @@ class Experiment:
         clusters: DeepClusters | None,
         state: AnnotationState | None,
     ) -> tuple[CapsuleDetector, DeepClusters | None, AnnotationState]:
-        config, folder = self.config, self.run.start_round(r)
+        main = distributed.is_main()
+        config, folder = self.config, self.run.start_round(r) if main else self.run.round_dir(r)
         timings: dict[str, float] = {}
         if state is None:
             state = self._initial_state()
         state = replace(state, round=r)
-        write_json(folder / "state.json", json.loads(state.to_json()))
+        if main:
+            write_json(folder / "state.json", json.loads(state.to_json()))
         if model is None or not config.train.warm_start:
             model = new_detector(self.detector, config.seed).to(_device(config))
         use_clusters = config.strategy in CLUSTERED_STRATEGIES and config.train.cluster_loss
         if use_clusters and clusters is None:
-            latents = _video_latents(model, self.train_source, state.videos, self.detector.input_size)
-            k = min(config.cluster.k, len(state.videos))
-            clusters = init_kmeans(latents, replace(config.cluster, k=k, seed=config.seed))
+            if main:
+                latents = _video_latents(model, self.train_source, state.videos, self.detector.input_size)
+                k = min(config.cluster.k, len(state.videos))
+                clusters = init_kmeans(latents, replace(config.cluster, k=k, seed=config.seed))
+            clusters = distributed.broadcast_from_main(clusters)  # the same centroids on every rank
         stats = train_round(
             model, self.train_source, state, config,
             clusters=clusters if use_clusters else None, round_index=r, progress=self.progress,
         )
         timings["train"] = stats.seconds
+        if not main:
+            return model, clusters, self._follow_round(r, model, state)
         save_detector(folder / "checkpoint.pt", model, extra={"round": r, "hash": round_hash})
         if clusters is not None:
             clusters.save(folder / "clusters.npz")
@@ -373,7 +389,7 @@ class Experiment:
             next_state = state
         metrics["seconds"] = timings
         write_json(folder / "metrics.json", metrics)
-        self.run.finish_round(r, round_hash)
+        self._finish_round(r, round_hash)
         logger.info("%s round %d: cost %d, %s", self.run.root, r, cost, metrics["metrics"])
         return model, clusters, next_state
 
@@ -391,10 +407,7 @@ class Experiment:
         assignments = None
         if config.strategy not in SCORELESS_STRATEGIES:
             t0 = time.perf_counter()
-            scored = score_pool(
-                model, self.train_source, self.pool.names, config=self.scoring,
-                seed=config.seed, round_index=r, progress=self.progress,
-            )
+            scored = self._score_pool(r, model)
             timings["score"] = time.perf_counter() - t0
             for kind in ("uncertainty", "entropy"):
                 scores[kind] = {n: s[kind] for n, s in scored.items() if kind in s}
@@ -412,7 +425,34 @@ class Experiment:
         write_json(folder / "selection.json", {
             "cost": result.cost, "notes": list(result.notes), "records": list(result.records),
         })
-        return result.state
+        return distributed.broadcast_from_main(result.state)
+
+    # ---- several processes (claus_core.distributed); no-ops in one process ----
+
+    def _score_pool(self, r: int, model: CapsuleDetector) -> dict[str, dict[str, np.ndarray]]:
+        """Every rank scores its shard of the pool; rank 0 gets all videos, the others {}."""
+        return distributed.score_sharded(
+            model, self.train_source, self.pool.names, config=self.scoring,
+            seed=self.config.seed, round_index=r, progress=self.progress,
+        )
+
+    def _follow_round(self, r: int, model: CapsuleDetector, state: AnnotationState) -> AnnotationState:
+        """A rank other than 0 after training: score its shard, receive rank 0's next state."""
+        next_state = state
+        if r + 1 < self.num_rounds:
+            if self.config.strategy not in SCORELESS_STRATEGIES:
+                self._score_pool(r, model)
+            next_state = distributed.broadcast_from_main(None)
+        self._finish_round(r, None)
+        return next_state
+
+    def _finish_round(self, r: int, round_hash: str | None) -> None:
+        """Rank 0 writes ``round.json`` only once every rank is done with round ``r``."""
+        distributed.barrier()
+        if distributed.is_main():
+            assert round_hash is not None
+            self.run.finish_round(r, round_hash)
+        distributed.barrier()  # the other ranks read round r's files only once it is finished
 
     def summary(self, r: int) -> RoundSummary:
         folder = self.run.round_dir(r)
