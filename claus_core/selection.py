@@ -56,7 +56,10 @@ Readings of the algorithm (each is a documented choice):
 Scores must be finite for every frame of every candidate video (and ``>= 0`` under
 ``mode="multiply"``); otherwise :class:`~claus_core.data.types.DataError` names the video. The
 greedy picking runs for all candidate videos at once (rows grouped by length in padded
-matrices, one ``argmax`` per pick step), with results identical to the one-video loop.
+matrices, one ``argmax`` per group and pick step), with results identical to the one-video
+loop; a video's later picks are computed only when its rank is needed (:class:`_RankedRows`:
+an upper bound on its score from its first picks must first fall below the scores already
+ranked), so the ranking is exactly the full one.
 
 Strategies (:data:`STRATEGIES`, one signature ``strategy(context, budget, config, rng)``,
 score -> reduce -> rank): ``claus``; ``uncertainty`` (CLAUS without clusters); ``entropy`` (the
@@ -73,6 +76,7 @@ random videos with random or equidistant frames.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import math
 import weakref
@@ -106,6 +110,10 @@ RECORD_COLUMNS = (
     "reason",
 )
 _BUCKET_GROWTH = 1.35  # rows whose lengths differ by less than this share one padded matrix
+_MEAN_FIRST_STEPS = 5  # picks every row takes before bounding its mean video score
+_FIRST_CHUNK = 128  # rows finished at once when ranks are needed (doubles each time)
+_LAYOUT_CACHE_SIZE = 4  # candidate-set layouts kept per pool
+_MINUS_INF = np.array([-np.inf])
 
 
 # --------------------------------------------------------------------------- public data types
@@ -270,10 +278,14 @@ def pick_frames(
     if outside.size:
         raise ValueError(f"annotated frames must lie in [0, {len(values)}), got {outside.tolist()}")
     count = min(int(k), len(values) - len(marks))
-    layout = _RowLayout.build([values], np.array([len(values)]), np.array([count]), window)
-    layout.damp_annotated(np.zeros(len(marks), dtype=np.int64), marks, window, sigma, mode)
-    picks, pick_values = layout.greedy(window, sigma, mode)
-    frames = picks[0, :count]
+    layout = _Layout.build(np.array([len(values)]), np.array([count]), window)
+    cells = layout.fill(np.append(values, -np.inf))  # [cell]
+    rows = np.zeros(len(marks), dtype=np.int64)
+    _damp_annotated(cells, layout.row_start, rows, marks, window, sigma, mode)
+    picks = np.full((1, count), -1, dtype=np.int64)
+    pick_values = np.full((1, count), np.nan)
+    _greedy(cells, layout.groups, (window, sigma, mode), picks, pick_values)
+    frames = picks[0]
     return FramePicks(
         tuple(frames.tolist()),
         tuple(pick_values[0, :count].tolist()),
@@ -331,125 +343,184 @@ def _check_scores(
 
 
 @dataclass(frozen=True)
-class _RowLayout:
-    """Many score rows in padded matrices, for the greedy picking of all videos at once.
+class _Group:
+    """One padded ``[member, width]`` block of a :class:`_Layout`."""
+
+    rows: np.ndarray  # [member] row ids, sorted by picks wanted, descending
+    ks: np.ndarray  # [member] picks wanted, descending
+    width: int  # cells per member: the group's longest row plus ``window`` cells on each side
+    first: int  # cell where the block starts
+
+    def matrix(self, cells: np.ndarray) -> np.ndarray:  # [member, width] a view of ``cells``
+        return cells[self.first : self.first + len(self.rows) * self.width].reshape(-1, self.width)
+
+    def active(self, step: int) -> int:
+        """Members still picking at ``step`` (a prefix, since ``ks`` is descending)."""
+        return int(np.searchsorted(-self.ks, -step, "left"))
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Many score rows in padded blocks, for the greedy picking of all videos at once.
 
     Rows are grouped by length (a group's lengths differ by less than ``_BUCKET_GROWTH``); a
-    group is one ``[rows, width]`` block of ``padded``, each row with ``window`` cells of -inf
-    on both sides, so a damping window never leaves its row. Inside a group rows are sorted by
-    their number of picks, descending, so the rows still picking are always a prefix. Every
-    row sees exactly the operations, in the same order, that a one-row loop would apply: the
-    grouping never changes a result.
+    group is one ``[member, width]`` block of the cell array, each row with ``window`` cells of
+    -inf on both sides, so a damping window never leaves its row. Inside a group rows are
+    sorted by their number of picks, descending, so the rows still picking are always a prefix.
+    Every row sees exactly the operations, in the same order, that a one-row loop would apply:
+    the grouping never changes a result. ``gather`` lays the rows out in one ``np.take`` from
+    the rows back to back followed by one -inf cell (padding and blocked frames read that).
     """
 
-    padded: np.ndarray  # [cell] float64: every group's [rows, width] block, back to back
-    groups: tuple[tuple[np.ndarray, int, int], ...]  # (rows, width, first cell)
+    groups: tuple[_Group, ...]
     row_start: np.ndarray  # [row] cell of each row's frame 0
-    ks: np.ndarray  # [row] picks wanted
-    num_frames: int  # real (non-padding) cells
+    group_of: np.ndarray  # [row] index of the row's group
+    gather: np.ndarray  # [cell] position in the flat rows (its length: the -inf cell)
+    flat_offsets: np.ndarray  # [row + 1] row r is flat[flat_offsets[r] : flat_offsets[r + 1]]
+    window: int
 
     @classmethod
     def build(
-        cls, rows: Sequence[np.ndarray], lengths: np.ndarray, ks: np.ndarray, window: int
-    ) -> _RowLayout:
-        """``lengths[row] == len(rows[row])``; ``ks[row]`` picks wanted."""
+        cls,
+        lengths: np.ndarray,  # [row]
+        ks: np.ndarray,  # [row] picks wanted
+        window: int,
+        blocked: np.ndarray | None = None,  # [flat frame] True: never picked, never damps
+    ) -> _Layout:
         by_length = np.argsort(lengths, kind="stable")
         sorted_lengths = lengths[by_length]
         groups = []
-        row_start = np.empty(len(rows), dtype=np.int64)
+        row_start = np.empty(len(lengths), dtype=np.int64)
+        group_of = np.empty(len(lengths), dtype=np.int64)
         begin, size = 0, 0
-        while begin < len(rows):
+        while begin < len(lengths):
             limit = sorted_lengths[begin] * _BUCKET_GROWTH
             end = max(int(np.searchsorted(sorted_lengths, limit, "right")), begin + 1)
             members = by_length[begin:end]
             members = members[np.argsort(-ks[members], kind="stable")]
             width = int(sorted_lengths[end - 1]) + 2 * window
             row_start[members] = size + window + np.arange(len(members)) * width
-            groups.append((members, width, size))
+            group_of[members] = len(groups)
+            groups.append(_Group(members, ks[members], width, size))
             size += len(members) * width
             begin = end
-        padded = np.full(size, -np.inf)
-        stops = (row_start + lengths).tolist()
-        for row, start, stop in zip(rows, row_start.tolist(), stops, strict=True):
-            padded[start:stop] = row
-        return cls(padded, tuple(groups), row_start, ks, int(lengths.sum()))
+        flat_offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=flat_offsets[1:])
+        total = int(flat_offsets[-1])
+        frame_cells = np.repeat(row_start - flat_offsets[:-1], lengths) + np.arange(total)
+        gather = np.full(size, total, dtype=np.int64)
+        keep = np.arange(total) if blocked is None else np.flatnonzero(~blocked)
+        gather[frame_cells[keep]] = keep
+        for array in (row_start, group_of, gather, flat_offsets):
+            array.setflags(write=False)
+        return cls(tuple(groups), row_start, group_of, gather, flat_offsets, window)
 
-    def valid(self, mode: str) -> bool:
-        """True when every real cell is finite (and >= 0 under ``mode="multiply"``)."""
-        if not self.padded.max(initial=-np.inf) < np.inf:  # catches NaN and +inf
-            return False
-        lowest_allowed = self.padded >= 0 if mode == "multiply" else self.padded > -np.inf
-        return np.count_nonzero(lowest_allowed) == self.num_frames
+    def fill(self, flat: np.ndarray) -> np.ndarray:  # [cell] float64
+        """The cells from ``flat`` (float64: the rows back to back, then one -inf)."""
+        return np.take(flat, self.gather)
 
-    def block(self, rows: np.ndarray, frames: np.ndarray) -> None:
-        """Frames that may never be picked (they do not damp their neighbours)."""
-        self.padded[self.row_start[rows] + frames] = -np.inf
-
-    def damp_annotated(
-        self, rows: np.ndarray, frames: np.ndarray, window: int, sigma: float, mode: str
-    ) -> None:
-        """Annotated frames (sorted by row, then frame): never picked; they damp their
-        neighbours, in ascending order, before the first pick."""
-        centres = self.row_start[rows] + frames  # [annotated]
-        self.padded[centres] = -np.inf
-        if window == 0 or len(rows) == 0:
-            return
-        rank = np.arange(len(rows)) - np.searchsorted(rows, rows, "left")  # order in its row
-        damp = self._damper(window, sigma, mode)
-        for step in range(int(rank.max()) + 1):
-            damp(centres[rank == step] - window)
-
-    def _damper(self, window: int, sigma: float, mode: str) -> Callable[[np.ndarray], np.ndarray]:
-        """``damp(starts)``: damp the ``2 * window + 1`` cells from each of ``starts`` (one
-        window per row at most) around their centre, set the centres to -inf, and return the
-        centres' values from before."""
-        weights = suppression_weights(window, sigma)[np.abs(np.arange(-window, window + 1))]
-        windows = sliding_window_view(self.padded, 2 * window + 1, writeable=True)
-        multiply = mode == "multiply"
-        factors = 1.0 - weights if multiply else weights  # [2W + 1]
-        factors[window] = 1.0 if multiply else 0.0  # the centre is set to -inf instead
-
-        def damp(starts: np.ndarray) -> np.ndarray:  # [centre]
-            block = windows[starts]  # [centre, 2W + 1] a copy
-            centre_values = block[:, window].copy()
-            if multiply:
-                block *= factors
-            else:
-                block -= factors
-            block[:, window] = -np.inf
-            windows[starts] = block
-            return centre_values
-
-        return damp
-
-    def greedy(
-        self, window: int, sigma: float, mode: str
-    ) -> tuple[np.ndarray, np.ndarray]:  # picks [row, kmax] int64 (-1 past k), values [row, kmax]
-        """Pick ``ks[row]`` frames of every row; a row must have that many finite cells."""
-        kmax = int(self.ks.max()) if len(self.ks) else 0
-        picks = np.full((len(self.ks), kmax), -1, dtype=np.int64)
-        pick_values = np.full((len(self.ks), kmax), np.nan)
-        if kmax == 0:
-            return picks, pick_values
-        damp = self._damper(window, sigma, mode)
-        for members, width, start in self.groups:
-            member_ks = self.ks[members]  # descending
-            steps = int(member_ks[0])
-            if steps == 0:
+    def extract(
+        self, cells: np.ndarray, rows: np.ndarray, ks: np.ndarray
+    ) -> tuple[np.ndarray, tuple[_Group, ...]]:  # [cell] a copy, its groups
+        """A copy of ``rows`` (each with its padding, in its current state) in fresh blocks of
+        the same widths, sorted by ``ks[row]`` descending inside each block."""
+        rows = rows[np.lexsort((-ks[rows], self.group_of[rows]))]
+        bounds = np.searchsorted(self.group_of[rows], np.arange(len(self.groups) + 1), "left")
+        pieces, groups, size = [], [], 0
+        for group, begin, end in zip(self.groups, bounds[:-1], bounds[1:], strict=True):
+            if begin == end:
                 continue
-            active = np.searchsorted(-member_ks, -np.arange(steps), "left").tolist()
-            matrix = self.padded[start : start + len(members) * width].reshape(-1, width)
-            # cell where the window around column 0 of each member would start
-            window_bases = start - window + np.arange(len(members)) * width  # [member]
-            columns = np.full((len(members), steps), window - 1, dtype=np.int64)
-            values = np.full((len(members), steps), np.nan)
-            for step, count in enumerate(active):
-                best = matrix[:count].argmax(axis=1)  # first maximum: lowest frame index
-                columns[:count, step] = best
-                values[:count, step] = damp(window_bases[:count] + best)
-            picks[members, :steps] = columns - window
-            pick_values[members, :steps] = values
-        return picks, pick_values
+            members = rows[begin:end]
+            segments = self.row_start[members] - self.window  # [member]
+            pieces.append((segments[:, None] + np.arange(group.width)).ravel())
+            groups.append(_Group(members, ks[members], group.width, size))
+            size += len(members) * group.width
+        index = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+        return cells[index], tuple(groups)
+
+
+def _damper(
+    cells: np.ndarray, window: int, sigma: float, mode: str
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``damp(centres)``: damp the ``window`` cells on each side of each centre (one centre per
+    row at most), set the centres to -inf, and return the centres' values from before."""
+    weights = suppression_weights(window, sigma)[np.abs(np.arange(-window, window + 1))]
+    windows = sliding_window_view(cells, 2 * window + 1, writeable=True)
+    multiply = mode == "multiply"
+    factors = 1.0 - weights if multiply else weights  # [2W + 1]
+    factors[window] = 1.0 if multiply else 0.0  # the centre is set to -inf instead
+
+    def damp(centres: np.ndarray) -> np.ndarray:  # [centre]
+        starts = centres - window
+        block = windows[starts]  # [centre, 2W + 1] a copy
+        centre_values = block[:, window].copy()
+        if multiply:
+            block *= factors
+        else:
+            block -= factors
+        block[:, window] = -np.inf
+        windows[starts] = block
+        return centre_values
+
+    return damp
+
+
+def _damp_annotated(
+    cells: np.ndarray,
+    row_start: np.ndarray,  # [row]
+    rows: np.ndarray,  # [annotated] sorted
+    frames: np.ndarray,  # [annotated] ascending inside each row
+    window: int,
+    sigma: float,
+    mode: str,
+) -> None:
+    """Annotated frames: never picked; they damp their neighbours, in ascending order, before
+    the first pick."""
+    centres = row_start[rows] + frames  # [annotated]
+    cells[centres] = -np.inf
+    if window == 0 or len(rows) == 0:
+        return
+    rank = np.arange(len(rows)) - np.searchsorted(rows, rows, "left")  # order in its row
+    damp = _damper(cells, window, sigma, mode)
+    for step in range(int(rank.max()) + 1):
+        damp(centres[rank == step])
+
+
+def _greedy(
+    cells: np.ndarray,
+    groups: Sequence[_Group],
+    damping: tuple[int, float, str],  # (window, sigma, mode)
+    picks: np.ndarray,  # [row, kmax] int64, written: frame of each pick
+    pick_values: np.ndarray,  # [row, kmax] float64, written: its score when picked
+    *,
+    first_step: int = 0,
+    stop_step: int | None = None,
+) -> None:
+    """Pick steps ``first_step .. stop_step - 1`` of every member of ``groups`` (a member picks
+    while ``step < ks``); its cells must hold that many finite values. One ``argmax`` per group
+    and one damping call for all rows per step."""
+    last = max((int(group.ks[0]) for group in groups if len(group.rows)), default=0)
+    last = last if stop_step is None else min(last, stop_step)
+    if last <= first_step:
+        return
+    window = damping[0]
+    damp = _damper(cells, *damping)
+    column_cells = [group.first + np.arange(len(group.rows)) * group.width for group in groups]
+    for step in range(first_step, last):
+        columns, rows, bases = [], [], []
+        for group, base in zip(groups, column_cells, strict=True):
+            count = group.active(step)
+            if count:
+                columns.append(group.matrix(cells)[:count].argmax(axis=1))  # ties: lowest
+                rows.append(group.rows[:count])
+                bases.append(base[:count])
+        if len(columns) == 1:
+            column, row, base = columns[0], rows[0], bases[0]
+        else:
+            column, row = np.concatenate(columns), np.concatenate(rows)
+            base = np.concatenate(bases)
+        pick_values[row, step] = damp(base + column)
+        picks[row, step] = column - window
 
 
 # --------------------------------------------------------------------------- pool geometry
@@ -629,23 +700,47 @@ def _score_rows(
     return rows, expected
 
 
-def _layout_rows(
-    rows: list[np.ndarray],
-    lengths: np.ndarray,  # [row]
-    ks: np.ndarray,  # [row]
-    cands: _Candidates,
-    kind: str,
-    config: SelectionConfig,
-) -> _RowLayout:
-    """Padded rows, checked: NaN, infinite or (multiply) negative scores raise DataError."""
-    try:
-        layout = _RowLayout.build(rows, lengths, ks, config.window)
-    except (ValueError, TypeError) as err:
-        _explain_bad_rows(rows, cands, kind, config.mode)
-        raise DataError(f"{kind!r} scores: cannot lay out the score arrays ({err})") from err
-    if not layout.valid(config.mode):
-        _explain_bad_rows(rows, cands, kind, config.mode)
+_LAYOUTS: weakref.WeakKeyDictionary[VideoPool, dict[tuple, _Layout]] = weakref.WeakKeyDictionary()
+
+
+def _layout(cands: _Candidates, ks: np.ndarray, window: int) -> _Layout:
+    """The layout of the candidate rows, cached per pool for the last few candidate sets."""
+    key = (window, cands.only_boxed, cands.videos.tobytes(), ks.tobytes())
+    cache = _LAYOUTS.setdefault(cands.pool, {})
+    if key in cache:
+        return cache[key]
+    geometry = cands.geometry
+    lengths = np.diff(geometry.offsets)  # [video]
+    blocked = None
+    if cands.only_boxed:
+        chosen = np.zeros(len(lengths), dtype=bool)
+        chosen[cands.videos] = True
+        blocked = geometry.boxes[np.repeat(chosen, lengths)] == 0  # [flat frame]
+    layout = _Layout.build(lengths[cands.videos], ks, window, blocked)
+    while len(cache) >= _LAYOUT_CACHE_SIZE:
+        del cache[next(iter(cache))]
+    cache[key] = layout
     return layout
+
+
+def _flat_scores(
+    rows: list[np.ndarray], cands: _Candidates, kind: str, mode: str
+) -> tuple[np.ndarray, float]:  # [frame + 1] float64 ending in -inf; largest |score|
+    """The score rows back to back, checked: NaN, infinite or (multiply) negative scores raise
+    DataError naming the video."""
+    try:
+        flat = np.concatenate([*rows, _MINUS_INF])
+        if flat.dtype.kind not in "biuf":
+            raise TypeError(f"dtype {flat.dtype}")
+        flat = flat.astype(np.float64, copy=False)
+    except (ValueError, TypeError) as err:
+        _explain_bad_rows(rows, cands, kind, mode)
+        raise DataError(f"{kind!r} scores: cannot lay out the score arrays ({err})") from err
+    scores = flat[:-1]  # [frame]
+    lowest, highest = scores.min(initial=np.inf), scores.max(initial=-np.inf)
+    if not (-np.inf < lowest and highest < np.inf) or (mode == "multiply" and lowest < 0):
+        _explain_bad_rows(rows, cands, kind, mode)
+    return flat, max(abs(float(lowest)), abs(float(highest)), 0.0) if len(scores) else 0.0
 
 
 def _explain_bad_rows(rows: list[np.ndarray], cands: _Candidates, kind: str, mode: str) -> None:
@@ -726,8 +821,8 @@ class _Ledger:
         frame_list = frames.tolist()
         frame_values = [math.nan] * len(costs) if frame_scores is None else frame_scores.tolist()
         pick_values = [math.nan] * len(costs) if pick_scores is None else pick_scores.tolist()
-        self.frames.setdefault(name, []).extend(frame_list[position] for position in chosen)
-        self.records.extend(
+        self.frames.setdefault(name, []).extend([frame_list[position] for position in chosen])
+        self.records += [
             {
                 "strategy": self.strategy,
                 "round": self.round,
@@ -743,7 +838,7 @@ class _Ledger:
                 "reason": reason,
             }
             for position in chosen
-        )
+        ]
         return len(chosen)
 
     def result(self, state: AnnotationState, notes: list[str]) -> SelectionResult:
@@ -788,7 +883,7 @@ class _ClusterLimit:
             ) from None
         cluster_ids, sizes = np.unique(ids, return_counts=True)
         members = dict(zip(cluster_ids.tolist(), sizes.tolist(), strict=True))
-        self.clusters = clusters
+        self.ids = ids  # [video] cluster of each pool video
         self.proportional = config.quota == "proportional"
         if self.proportional:
             self.limit = _apportion(budget.videos, members)
@@ -799,15 +894,16 @@ class _ClusterLimit:
             for name in context.state.videos:
                 self.count[int(clusters[name])] += 1
 
-    def of(self, name: str) -> int:
-        return int(self.clusters[name])
-
     def allows(self, cluster: int) -> bool:
         return self.count[cluster] < self.limit[cluster]
 
     def describe(self, cluster: int) -> str:
         scope = "this round's quota" if self.proportional else "limit"
         return f"cluster {cluster} at {self.count[cluster]}/{self.limit[cluster]} ({scope})"
+
+    def saturated(self, waiting: Mapping[int, int]) -> bool:
+        """True when every cluster with a video still ``waiting`` has reached its limit."""
+        return all(n == 0 or not self.allows(c) for c, n in waiting.items())
 
 
 def _apportion(total: int, sizes: Mapping[int, int]) -> dict[int, int]:
@@ -835,18 +931,126 @@ def _cluster_of(context: SelectionContext, name: str) -> int | None:
     return int(context.clusters[name])
 
 
-def _video_scores(
-    ks: np.ndarray,  # [row]
-    taken: np.ndarray,  # [row, kmax] score of each pick (nan past k)
-    reduce: str,
-) -> np.ndarray:  # [row] float64, -inf where the row has no pick
-    """Algorithm 1 line 13: the sum (sequential, in pick order) or mean of each row's picks."""
-    if taken.shape[1] == 0:
-        return np.full(len(ks), -np.inf)
-    totals = np.cumsum(taken, axis=1)[np.arange(len(ks)), np.maximum(ks - 1, 0)]
-    if reduce == "mean":
-        totals = totals / np.maximum(ks, 1)
-    return np.where(ks > 0, totals, -np.inf)
+class _RankedRows:
+    """Candidate rows (those with a pick) in descending video score, ties in pool order, with
+    the greedy picks of a row finished only when its rank is reached.
+
+    Every row first takes ``first_steps`` picks with all the others. Damping only lowers
+    scores, so each later pick scores at most the last one: a row's partial sum plus that value
+    for each pick still to come bounds its video score from above (``tol`` covers rounding).
+    Rows are then finished in chunks, highest bound first, and a finished row is released once
+    its score beats the bound of every unfinished row. The order released is exactly the
+    stable ``argsort(-score)`` of the full computation; rows never reached are never finished.
+    """
+
+    def __init__(
+        self,
+        cells: np.ndarray,  # [cell] laid out scores, annotated frames already damped
+        layout: _Layout,
+        ks: np.ndarray,  # [row] picks wanted
+        flat: np.ndarray,  # [frame + 1] the undamped scores back to back, then -inf
+        config: SelectionConfig,
+        largest: float,  # largest |score| in ``flat``
+    ) -> None:
+        self.cells, self.layout, self.ks, self.flat = cells, layout, ks, flat
+        self.config = config
+        kmax = int(ks.max()) if len(ks) else 0
+        self.picks = np.full((len(ks), kmax), -1, dtype=np.int64)  # [row, kmax] frames
+        self.pick_values = np.full((len(ks), kmax), np.nan)  # [row, kmax] scores when picked
+        self.scores = np.full(len(ks), np.nan)  # [row] video score, once finished
+        if config.video_score == "raw_sum":
+            first_steps = kmax  # no bound on the undamped scores: finish every row at once
+        elif config.video_score == "mean":
+            first_steps = _MEAN_FIRST_STEPS
+        else:
+            first_steps = 1
+        self.first_steps = first_steps = max(1, min(first_steps, kmax))
+        self.damping = (config.window, config.sigma, config.mode)
+        _greedy(
+            cells,
+            layout.groups,
+            self.damping,
+            self.picks,
+            self.pick_values,
+            stop_step=first_steps,
+        )
+        finished = np.flatnonzero((ks > 0) & (ks <= first_steps))
+        self.scores[finished] = self._video_scores(finished)
+        waiting = np.flatnonzero(ks > first_steps)  # [w]
+        partial = np.cumsum(self.pick_values[waiting, :first_steps], axis=1)[:, -1]
+        last = self.pick_values[waiting, first_steps - 1]
+        bound = partial + (ks[waiting] - first_steps) * last
+        if config.video_score == "mean":
+            bound = bound / ks[waiting]
+        # a frame is damped at most 2 * window times, by g(d) <= 1 each (mode="subtract")
+        scale = largest + (2 * config.window if config.mode == "subtract" else 0)
+        tol = 1e-12 * (kmax + 1) * scale
+        order = np.argsort(-bound, kind="stable")
+        self.queue, self.bounds = waiting[order], bound[order] + tol  # [w] highest bound first
+        self.queued = 0  # queue[:queued] is finished
+        self.chunk = _FIRST_CHUNK
+        self.pending_rows, self.pending_scores = finished, self.scores[finished]
+        self.ready: list[int] = []
+        self.position = 0
+
+    def _video_scores(self, rows: np.ndarray) -> np.ndarray:  # [rows]
+        """Algorithm 1 line 13 for finished rows: sequential sum in pick order, or the mean."""
+        ks = self.ks[rows]
+        if self.config.video_score == "raw_sum":
+            frames = self.picks[rows]  # [rows, kmax]
+            cells = self.layout.flat_offsets[rows][:, None] + np.maximum(frames, 0)
+            taken = np.where(frames >= 0, self.flat[cells], np.nan)
+        else:
+            taken = self.pick_values[rows]
+        totals = np.cumsum(taken, axis=1)[np.arange(len(rows)), ks - 1]
+        return totals / ks if self.config.video_score == "mean" else totals
+
+    def _finish(self, rows: np.ndarray) -> None:
+        """The remaining picks of ``rows``, on a copy of their cells."""
+        cells, groups = self.layout.extract(self.cells, rows, self.ks)
+        _greedy(
+            cells,
+            groups,
+            self.damping,
+            self.picks,
+            self.pick_values,
+            first_step=self.first_steps,
+        )
+        self.scores[rows] = self._video_scores(rows)
+
+    def _refill(self) -> bool:
+        """Release the next rows whose rank is certain; False when every row is released."""
+        while True:
+            unfinished = self.queued < len(self.queue)
+            bound = self.bounds[self.queued] if unfinished else -np.inf
+            sure = self.pending_scores > bound
+            if sure.any():
+                rows, scores = self.pending_rows[sure], self.pending_scores[sure]
+                self.ready = rows[np.lexsort((rows, -scores))].tolist()
+                self.position = 0
+                self.pending_rows = self.pending_rows[~sure]
+                self.pending_scores = self.pending_scores[~sure]
+                return True
+            if not unfinished:
+                return False
+            rows = self.queue[self.queued : self.queued + self.chunk]
+            self.queued += len(rows)
+            self.chunk *= 2
+            self._finish(rows)
+            self.pending_rows = np.concatenate([self.pending_rows, rows])
+            self.pending_scores = np.concatenate([self.pending_scores, self.scores[rows]])
+
+    def __iter__(self) -> _RankedRows:
+        return self
+
+    def __next__(self) -> int:
+        if self.position == len(self.ready) and not self._refill():
+            raise StopIteration
+        self.position += 1
+        return self.ready[self.position - 1]
+
+    def has_more(self) -> bool:
+        return self.position < len(self.ready) or self._refill()
 
 
 def _ranked(
@@ -870,20 +1074,19 @@ def _ranked(
         return ledger.result(context.state, notes)
     ks = _frames_per_video(cands, budget, config)  # [row]
     rows, lengths = _score_rows(context, kind, cands, strategy)
-    layout = _layout_rows(rows, lengths, ks, cands, kind, config)
-    raw_cells = layout.padded.copy() if config.video_score == "raw_sum" else None
-    layout.block(*cands.blocked())
-    layout.damp_annotated(
-        cands.annotated_rows, cands.annotated_frames, config.window, config.sigma, config.mode
+    flat, scale = _flat_scores(rows, cands, kind, config.mode)
+    layout = _layout(cands, ks, config.window)
+    cells = layout.fill(flat)  # [cell]
+    _damp_annotated(
+        cells,
+        layout.row_start,
+        cands.annotated_rows,
+        cands.annotated_frames,
+        config.window,
+        config.sigma,
+        config.mode,
     )
-    picks, pick_values = layout.greedy(config.window, config.sigma, config.mode)
-    if raw_cells is not None:
-        cells = layout.row_start[:, None] + np.maximum(picks, 0)  # [row, kmax]
-        scores = _video_scores(ks, np.where(picks >= 0, raw_cells[cells], np.nan), "sum")
-    else:
-        scores = _video_scores(ks, pick_values, config.video_score)
-    ranking = np.argsort(-scores, kind="stable")  # [row] ties: pool order
-    order = ranking[ks[ranking] > 0].tolist()
+    ranked = _RankedRows(cells, layout, ks, flat, config, scale)
 
     clusters = context.clusters if use_clusters and new else None
     limit = None if clusters is None else _ClusterLimit(clusters, context, budget, config)
@@ -892,14 +1095,13 @@ def _ranked(
     verb = "new video" if new else "more frames in a selected video"
 
     def offer(rank: int, row: int, reason: str) -> int:
-        values = np.asarray(rows[row], dtype=np.float64)  # [frame]
         if whole:
             frames = cands.eligible_frames(row)
             pick_scores = None
             reason = f"{reason}; whole video"
         else:
-            frames = picks[row, : ks[row]]
-            pick_scores = pick_values[row, : ks[row]]
+            frames = ranked.picks[row, : ks[row]]
+            pick_scores = ranked.pick_values[row, : ks[row]]
             reason = f"{reason}; frame picked greedily (A_t = {int(ks[row])})"
         return ledger.take(
             row,
@@ -907,31 +1109,42 @@ def _ranked(
             whole=whole,
             cluster=_cluster_of(context, cands.record(row).name),
             video_rank=rank,
-            video_score=float(scores[row]),
-            frame_scores=values[frames],
+            video_score=float(ranked.scores[row]),
+            frame_scores=flat[layout.flat_offsets[row] + frames],
             pick_scores=pick_scores,
             reason=reason,
         )
 
+    stream = enumerate(ranked)
+    if limit is None:
+        for rank, row in stream:
+            if ledger.exhausted():
+                break
+            offer(rank, row, f"{kind} rank {rank}, {verb}")
+        return ledger.result(context.state, notes)
+
+    row_cluster = limit.ids[cands.videos].tolist()  # [row]
+    waiting_ids, waiting_counts = np.unique(limit.ids[cands.videos[ks > 0]], return_counts=True)
+    waiting = dict(zip(waiting_ids.tolist(), waiting_counts.tolist(), strict=True))  # to come
     held_back: list[tuple[int, int, int]] = []  # (rank, row, cluster)
-    for rank, row in enumerate(order):
+    for rank, row in stream:
         if ledger.exhausted():
             break
-        if limit is None:
-            offer(rank, row, f"{kind} rank {rank}, {verb}")
-            continue
-        cluster = limit.of(cands.record(row).name)
+        cluster = row_cluster[row]
+        waiting[cluster] -= 1
         if not limit.allows(cluster):
             held_back.append((rank, row, cluster))
-            continue
-        if offer(rank, row, f"{kind} rank {rank}, {verb}; {limit.describe(cluster)}"):
+        elif offer(rank, row, f"{kind} rank {rank}, {verb}; {limit.describe(cluster)}"):
             limit.count[cluster] += 1
-    if limit is not None and held_back and not ledger.exhausted():
+        if limit.saturated(waiting):
+            break  # every row still to come would be held back, in rank order
+    if (held_back or ranked.has_more()) and not ledger.exhausted():
         if config.on_saturation == "stop":
             notes.append("every cluster with candidates is saturated (on_saturation='stop')")
         else:
             relaxed = 0
-            for rank, row, cluster in held_back:
+            rest = ((rank, row, row_cluster[row]) for rank, row in stream)
+            for rank, row, cluster in itertools.chain(held_back, rest):
                 if ledger.exhausted():
                     break
                 reason = (
