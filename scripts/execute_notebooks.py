@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -98,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="notebooks to run (default: all in _toc.yml)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # a non-inline MPLBACKEND (e.g. Agg set for headless tests) would reach the kernels and
+    # leave every figure out of the executed notebooks
+    os.environ.pop("MPLBACKEND", None)
     names = args.names or book_notebooks()
     for name in names:
         seconds = execute(name, args.profile)
