@@ -18,6 +18,11 @@ every budget) and evaluated on the annotated test frames:
 Both nets are trained for a fixed number of steps at every budget (small budgets repeat their
 frames, the full budget sees each frame a few times), so the curve measures data, not compute.
 
+For SynthJHMDB21 a third, pixel-free check asks whether the class is in the silhouettes at all:
+a logistic regression on the resized GT puppet masks of each video (8 evenly spaced frames,
+cropped to the video's union box, 12 x 12 each) trained on the same fractions of the train
+*videos*, scored by video accuracy on the test split.
+
 Usage::
 
     .venv/bin/python scripts/synth_probe.py --dataset ucf24 --size default \
@@ -38,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from claus_core.data.raster import video_masks
@@ -251,6 +257,51 @@ def run_probe(
     return rows
 
 
+def silhouette_features(source: SynthJHMDB21) -> tuple[np.ndarray, np.ndarray]:
+    """Per video: 8 evenly spaced resized GT masks in the union box, 12 x 12 each; labels."""
+    features, labels = [], []
+    for video in source.pool:
+        masks = torch.from_numpy(video.masks.array()).float()  # [frame, H, W]
+        boxes = np.concatenate([t.boxes for t in video.tubes])  # [frame, 4]
+        x0, y0 = (max(0, int(v)) for v in boxes[:, :2].min(axis=0))
+        x1 = min(video.width, int(np.ceil((boxes[:, 0] + boxes[:, 2]).max())))
+        y1 = min(video.height, int(np.ceil((boxes[:, 1] + boxes[:, 3]).max())))
+        shown = np.linspace(0, video.num_frames - 1, 8).astype(int)
+        crop = masks[shown, y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)][None]
+        features.append(F.interpolate(crop, size=(12, 12), mode="area").reshape(-1).numpy())
+        labels.append(video.label)
+    return np.stack(features), np.array(labels)
+
+
+def silhouette_check(
+    train_source: SynthJHMDB21, test_source: SynthJHMDB21, *, seed: int
+) -> list[dict[str, float]]:
+    """Video accuracy of a logistic regression on GT silhouettes at each budget (of videos)."""
+    train_x, train_y = silhouette_features(train_source)
+    test_x, test_y = silhouette_features(test_source)
+    order = np.random.default_rng(seed).permutation(len(train_y))
+    rows = []
+    for budget in BUDGETS:
+        chosen = order[: max(2, int(round(budget * len(order))))]
+        if len(set(train_y[chosen].tolist())) < 2:
+            continue
+        model = LogisticRegression(C=0.1, max_iter=2000).fit(train_x[chosen], train_y[chosen])
+        rows.append(
+            {
+                "budget": budget,
+                "labeled_videos": len(chosen),
+                "video_accuracy": float(model.score(test_x, test_y)),
+            }
+        )
+        logger.info(
+            "silhouettes only  budget %5.1f %%  videos %4d  video accuracy %.3f",
+            100 * budget,
+            len(chosen),
+            rows[-1]["video_accuracy"],
+        )
+    return rows
+
+
 def summarize(rows: list[dict[str, float]]) -> list[dict[str, float]]:
     """Mean and spread (min, max) of both scores over seeds, per budget."""
     summary = []
@@ -294,6 +345,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--test-every", type=int, default=2, help="use every n-th test frame")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--silhouettes-only", action="store_true", help="SynthJHMDB21: only the silhouette check"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -303,6 +357,17 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     train_source = make("train", config)
     test_source = make("test", config)
+    if args.silhouettes_only:
+        if not isinstance(train_source, SynthJHMDB21) or not isinstance(test_source, SynthJHMDB21):
+            parser.error("--silhouettes-only needs --dataset jhmdb21")
+        result = {
+            "dataset": train_source.dataset,
+            "size": args.size,
+            "silhouette_check": silhouette_check(train_source, test_source, seed=args.seeds[0]),
+        }
+        if args.out is not None:
+            args.out.write_text(json.dumps(result, indent=1), encoding="utf-8")
+        return
     train_data, test_data = collect(train_source), collect(test_source, every=args.test_every)
     logger.info(
         "%s %s: %d train videos, %d annotated train frames; %d test videos, %d test frames "
@@ -315,6 +380,9 @@ def main(argv: list[str] | None = None) -> None:
         len(test_data.pairs),
         time.perf_counter() - start,
     )
+    silhouettes = None
+    if isinstance(train_source, SynthJHMDB21) and isinstance(test_source, SynthJHMDB21):
+        silhouettes = silhouette_check(train_source, test_source, seed=args.seeds[0])
     rows = []
     for seed in args.seeds:
         rows += run_probe(
@@ -333,6 +401,7 @@ def main(argv: list[str] | None = None) -> None:
         "chance_accuracy": 1.0 / train_source.pool.num_classes,
         "rows": rows,
         "mean_over_seeds": summarize(rows),
+        "silhouette_check": silhouettes,
         "wall_seconds": time.perf_counter() - start,
     }
     if args.out is not None:

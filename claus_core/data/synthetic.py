@@ -513,15 +513,13 @@ class SynthJHMDB21(_SyntheticSource):
     def __init__(
         self, pool: VideoPool, config: SynthConfig, *, cache_dir: str | Path | None = None
     ) -> None:
-        missing = [v.name for v in pool.videos if v.masks is None]
-        if missing:
-            raise DataError(
-                f"SynthJHMDB21 needs puppet masks; {len(missing)} video(s) of {pool.dataset}/"
-                f"{pool.split} have none, e.g. {missing[0]!r}"
-            )
         for video in pool.videos:
             masks = video.masks
-            assert masks is not None
+            if masks is None:
+                raise DataError(
+                    f"{video.name}: SynthJHMDB21 needs puppet masks, but this video of "
+                    f"{pool.dataset}/{pool.split} has none"
+                )
             if masks.num_frames != video.num_frames:
                 raise DataError(
                     f"{video.name}: {masks.num_frames} mask frames but {video.num_frames} video "
@@ -531,7 +529,8 @@ class SynthJHMDB21(_SyntheticSource):
 
     def is_moving(self, name: str) -> bool:
         """Whether video ``name`` gets camera motion (its J-HMDB name has the ``_cm_`` tag)."""
-        self.pool[name]
+        if name not in self.pool:
+            raise KeyError(f"{self.dataset}/{self.pool.split} has no video named {name!r}")
         return has_camera_motion_tag(name)
 
     def render(self, name: str) -> SynthVideo:
@@ -545,7 +544,8 @@ class SynthJHMDB21(_SyntheticSource):
         offsets = camera_offsets(rng, num_frames, margin, moving=moving)  # [frame, 2]
         person = _SilhouetteLook.draw(rng)
         masks = video.masks
-        assert isinstance(masks, ResizedMasks)
+        if not isinstance(masks, ResizedMasks):
+            raise DataError(f"{name}: the synthetic pool lost its resized masks")
         coverage = masks.coverage()  # [frame, H, W]
         gt_boxes = self._gt_boxes(video)
         person_height = float(np.median(np.concatenate(gt_boxes)[:, 3])) if video.tubes else size
