@@ -326,6 +326,19 @@ class Experiment:
             raise StoreError(f"{state_path}: missing; round {r} did not select") from None
         return model, clusters, state
 
+    def _initial_clusters(self, model: CapsuleDetector, state: AnnotationState) -> DeepClusters:
+        """k-means on the latents of the labeled videos (Section 7.2).
+
+        When fewer videos are labeled than there are clusters (K = 10 or 15 with a small first
+        round), the whole train pool's latents are used instead: clustering needs no labels, and
+        clamping K to the labeled count would make every K above it the same experiment.
+        """
+        config = self.config
+        names = state.videos if len(state.videos) >= config.cluster.k else self.pool.names
+        latents = _video_latents(model, self.train_source, names, self.detector.input_size)
+        k = min(config.cluster.k, len(names))
+        return init_kmeans(latents, replace(config.cluster, k=k, seed=config.seed))
+
     def _initial_state(self) -> AnnotationState:
         if self.config.fully_supervised:
             frames = {v.name: tuple(np.flatnonzero(v.annotated_frames()).tolist()) for v in self.pool}
@@ -354,9 +367,7 @@ class Experiment:
         use_clusters = config.strategy in CLUSTERED_STRATEGIES and config.train.cluster_loss
         if use_clusters and clusters is None:
             if main:
-                latents = _video_latents(model, self.train_source, state.videos, self.detector.input_size)
-                k = min(config.cluster.k, len(state.videos))
-                clusters = init_kmeans(latents, replace(config.cluster, k=k, seed=config.seed))
+                clusters = self._initial_clusters(model, state)
             clusters = distributed.broadcast_from_main(clusters)  # the same centroids on every rank
         stats = train_round(
             model, self.train_source, state, config,

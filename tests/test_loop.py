@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -110,3 +111,11 @@ def test_killed_run_resumes_to_the_same_final_state(tmp_path) -> None:
     ours = json.loads((run / "round2" / "metrics.json").read_text())["metrics"]
     theirs = json.loads((reference / "e2e" / "uncertainty" / "seed0" / "round2" / "metrics.json").read_text())["metrics"]
     assert ours == pytest.approx(theirs, abs=1e-6)
+
+
+def test_more_clusters_than_labeled_videos_are_initialized_on_the_pool(tmp_path) -> None:
+    torch.set_num_threads(1)
+    config = smoke_config(rounds=0, **{"cluster.k": 10})
+    Experiment(config, tmp_path / "run", progress=False).run_all()
+    clusters = np.load(tmp_path / "run" / "round0" / "clusters.npz")
+    assert clusters["centroids"].shape[0] == 10 > config.initial_budget.videos
