@@ -28,6 +28,7 @@ from claus_core.data.types import DataError
 from claus_core.data.ucf101_24 import (
     ANNOTATION_HEIGHT,
     ANNOTATION_WIDTH,
+    ARRAY_FIELDS,
     FORMAT_VERSION,
     annotations_from_pyannot,
     read_annotations,
@@ -77,17 +78,7 @@ def convert(pyannot: Path, testlist: Path, output: Path, *, source: str) -> Path
     }
     write_annotations_npz(annotations, output, provenance=provenance)
     written = read_annotations(output)
-    for field in (
-        "video_names",
-        "num_frames",
-        "video_labels",
-        "tube_offsets",
-        "tube_labels",
-        "tube_starts",
-        "tube_ends",
-        "boxes",
-        "is_test",
-    ):
+    for field in ARRAY_FIELDS:
         if not np.array_equal(getattr(written, field), getattr(annotations, field)):
             raise DataError(f"{output}: field {field} does not read back identical")
     if written.class_names != annotations.class_names:

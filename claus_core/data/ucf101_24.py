@@ -50,7 +50,7 @@ SPLITS = ("train", "test", "all")
 ANNOTATION_WIDTH = 320  # UCF-101's frame grid, in which pyannot.pkl boxes are given
 ANNOTATION_HEIGHT = 240
 FORMAT_VERSION = 1
-_NPZ_ARRAYS = (
+ARRAY_FIELDS = (  # the flat arrays of Ucf24Annotations, one npz entry each
     "video_names",
     "num_frames",
     "video_labels",
@@ -60,9 +60,8 @@ _NPZ_ARRAYS = (
     "tube_ends",
     "boxes",
     "is_test",
-    "class_names",
-    "provenance",
 )
+_NPZ_ARRAYS = (*ARRAY_FIELDS, "class_names", "provenance")
 _VIDEO_SUFFIXES = (".avi", ".mp4")
 
 

@@ -16,6 +16,7 @@ from claus_core.cost import full_cost, percent_cost
 from claus_core.data.tube_checks import BoxOutsideFrameWarning
 from claus_core.data.types import DataError
 from claus_core.data.ucf101_24 import (
+    ARRAY_FIELDS,
     load_ucf101_24,
     load_ucf101_24_mini,
     read_annotations,
@@ -140,17 +141,7 @@ def test_shipped_npz_equals_pyannot_pkl() -> None:
     assert hashlib.sha256((SHARED / "pyannot.pkl").read_bytes()).hexdigest() == PYANNOT_SHA256
     shipped = read_annotations()
     original = read_annotations(SHARED / "pyannot.pkl", testlist=SHARED / "testlist01.txt")
-    for field in (
-        "video_names",
-        "num_frames",
-        "video_labels",
-        "tube_offsets",
-        "tube_labels",
-        "tube_starts",
-        "tube_ends",
-        "boxes",
-        "is_test",
-    ):
+    for field in ARRAY_FIELDS:
         assert np.array_equal(getattr(shipped, field), getattr(original, field)), field
     assert shipped.class_names == original.class_names
     assert original.is_test.sum() == len(read_testlist(SHARED / "testlist01.txt")) == 910
