@@ -22,27 +22,12 @@ import yaml
 from torch.utils.data import DistributedSampler
 
 from claus_core import cli, distributed
-from claus_core.config import ExperimentConfig, TrainConfig
-from claus_core.data.synthetic import SynthConfig
 from claus_core.loop import Experiment, detector_config, make_sources, new_detector
-from claus_core.selection import Budget
-from claus_core.uncertainty import ScoringConfig, score_pool
+from claus_core.uncertainty import score_pool
 
 REPO = Path(__file__).resolve().parents[1]
 TORCHRUN_TIMEOUT_S = 240
 
-
-def smoke_config(**changes) -> ExperimentConfig:
-    config = ExperimentConfig(
-        name="dist",
-        synth=SynthConfig.smoke(),
-        rounds=1,
-        initial_budget=Budget(videos=6, frame_cost=12),
-        round_budget=Budget(videos=6, frame_cost=12),
-        train=TrainConfig(epochs=1, learning_rate=2e-3),
-        scoring=ScoringConfig(n_samples=2),
-    )
-    return config.replace(**changes) if changes else config
 
 
 def torchrun(args: list[str], nproc: int) -> subprocess.CompletedProcess[str]:
@@ -118,8 +103,8 @@ def test_launch_command_runs_the_cli_under_torch_distributed_run() -> None:
         distributed.launch_command(["run", "c.yaml"], 0)
 
 
-def test_nproc_larger_than_the_pool_is_a_clear_error(tmp_path, capsys) -> None:
-    config = smoke_config()
+def test_nproc_larger_than_the_pool_is_a_clear_error(tmp_path, capsys, smoke_config) -> None:
+    config = smoke_config("dist")
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config.to_dict()))
     pool_size = len(make_sources(config)[0].pool)
@@ -159,9 +144,9 @@ SCORING_WORKER = """
 
 
 @pytest.mark.slow
-def test_pool_scores_are_identical_with_one_and_two_processes(tmp_path) -> None:
+def test_pool_scores_are_identical_with_one_and_two_processes(tmp_path, smoke_config) -> None:
     torch.set_num_threads(1)
-    config = smoke_config()
+    config = smoke_config("dist")
     (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
     (tmp_path / "worker.py").write_text(textwrap.dedent(SCORING_WORKER))
     done = torchrun([str(tmp_path / "worker.py"), str(tmp_path / "config.json"),
@@ -181,8 +166,8 @@ def test_pool_scores_are_identical_with_one_and_two_processes(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_a_two_process_run_writes_the_run_store_once(tmp_path) -> None:
-    config = smoke_config()
+def test_a_two_process_run_writes_the_run_store_once(tmp_path, smoke_config) -> None:
+    config = smoke_config("dist")
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config.to_dict()))
     done = torchrun(["-m", "claus_core.cli", "run", str(path), "--root", str(tmp_path / "runs"),
@@ -228,8 +213,8 @@ DYING_WORKER = """
 
 
 @pytest.mark.slow
-def test_a_rank_that_dies_leaves_the_previous_round_for_resume(tmp_path) -> None:
-    config = smoke_config(strategy="random")
+def test_a_rank_that_dies_leaves_the_previous_round_for_resume(tmp_path, smoke_config) -> None:
+    config = smoke_config("dist", strategy="random")
     (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
     (tmp_path / "worker.py").write_text(textwrap.dedent(DYING_WORKER))
     run = tmp_path / "run"

@@ -15,38 +15,22 @@ import pytest
 import torch
 import yaml
 
-from claus_core.config import ExperimentConfig, TrainConfig
 from claus_core.cost import annotation_cost
-from claus_core.data.synthetic import SynthConfig
 from claus_core.data.types import AnnotationState
 from claus_core.loop import Experiment, make_sources
-from claus_core.selection import Budget
 from claus_core.store import StoreError
-from claus_core.uncertainty import ScoringConfig
 
 pytestmark = pytest.mark.slow
 
-
-def smoke_config(**changes) -> ExperimentConfig:
-    config = ExperimentConfig(
-        name="e2e",
-        synth=SynthConfig.smoke(),
-        rounds=1,
-        initial_budget=Budget(videos=6, frame_cost=12),
-        round_budget=Budget(videos=6, frame_cost=12),
-        train=TrainConfig(epochs=1, learning_rate=2e-3),
-        scoring=ScoringConfig(n_samples=2),
-    )
-    return config.replace(**changes) if changes else config
 
 
 def state_of(folder: Path, r: int, name: str = "state.json") -> AnnotationState:
     return AnnotationState.from_json((folder / f"round{r}" / name).read_text())
 
 
-def test_two_round_experiment_persists_every_round(tmp_path) -> None:
+def test_two_round_experiment_persists_every_round(tmp_path, smoke_config) -> None:
     torch.set_num_threads(1)
-    config = smoke_config()
+    config = smoke_config("e2e")
     summaries = Experiment(config, tmp_path / "run", progress=False).run_all()
     assert [s.round for s in summaries] == [0, 1]
     first, second = state_of(tmp_path / "run", 0), state_of(tmp_path / "run", 1)
@@ -65,25 +49,25 @@ def test_two_round_experiment_persists_every_round(tmp_path) -> None:
     assert again == summaries  # finished rounds are reused, not recomputed
 
 
-def test_a_run_dir_from_another_config_is_refused(tmp_path) -> None:
-    Experiment(smoke_config(rounds=0), tmp_path / "run", progress=False).run_all()
+def test_a_run_dir_from_another_config_is_refused(tmp_path, smoke_config) -> None:
+    Experiment(smoke_config("e2e", rounds=0), tmp_path / "run", progress=False).run_all()
     before = (tmp_path / "run" / "round0" / "metrics.json").read_bytes()
     with pytest.raises(StoreError, match="another config"):
-        Experiment(smoke_config(rounds=0, seed=1), tmp_path / "run", progress=False).run_all()
+        Experiment(smoke_config("e2e", rounds=0, seed=1), tmp_path / "run", progress=False).run_all()
     assert (tmp_path / "run" / "round0" / "metrics.json").read_bytes() == before
 
 
-def test_a_corrupted_checkpoint_is_named(tmp_path) -> None:
+def test_a_corrupted_checkpoint_is_named(tmp_path, smoke_config) -> None:
     run = tmp_path / "run"
-    Experiment(smoke_config(), run, progress=False).run_all()
+    Experiment(smoke_config("e2e"), run, progress=False).run_all()
     (run / "round1" / "round.json").unlink()
     (run / "round0" / "checkpoint.pt").write_bytes(b"garbage")
     with pytest.raises(Exception, match="checkpoint.pt"):
-        Experiment(smoke_config(), run, progress=False).run_all()
+        Experiment(smoke_config("e2e"), run, progress=False).run_all()
 
 
-def test_killed_run_resumes_to_the_same_final_state(tmp_path) -> None:
-    config = smoke_config(rounds=2, strategy="uncertainty")
+def test_killed_run_resumes_to_the_same_final_state(tmp_path, smoke_config) -> None:
+    config = smoke_config("e2e", rounds=2, strategy="uncertainty")
     path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump(config.to_dict()))
     reference = tmp_path / "reference"
@@ -113,9 +97,9 @@ def test_killed_run_resumes_to_the_same_final_state(tmp_path) -> None:
     assert ours == pytest.approx(theirs, abs=1e-6)
 
 
-def test_more_clusters_than_labeled_videos_are_initialized_on_the_pool(tmp_path) -> None:
+def test_more_clusters_than_labeled_videos_are_initialized_on_the_pool(tmp_path, smoke_config) -> None:
     torch.set_num_threads(1)
-    config = smoke_config(rounds=0, **{"cluster.k": 10})
+    config = smoke_config("e2e", rounds=0, **{"cluster.k": 10})
     Experiment(config, tmp_path / "run", progress=False).run_all()
     clusters = np.load(tmp_path / "run" / "round0" / "clusters.npz")
     assert clusters["centroids"].shape[0] == 10 > config.initial_budget.videos
