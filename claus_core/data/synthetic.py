@@ -395,6 +395,22 @@ class _SyntheticSource(ABC):
             frame_size=self.config.frame_size,
         )
 
+    def _camera_scene(
+        self, name: str
+    ) -> tuple[np.random.Generator, int, np.ndarray, np.ndarray]:
+        """The video's generator, camera margin, background [S', S', 3] and offsets [frame, 2].
+
+        The first draws of every rendered video, in this order, shared by both benchmarks.
+        """
+        video = self.pool[name]
+        size = self.config.frame_size
+        rng = video_rng(self.config.seed, self.dataset, name)
+        moving = self.is_moving(name)
+        margin = int(round(self.config.camera_amplitude * size)) if moving else 0
+        scene = background_canvas(rng, size + 2 * margin, size + 2 * margin)
+        offsets = camera_offsets(rng, video.num_frames, margin, moving=moving)
+        return rng, margin, scene, offsets
+
     def _gt_boxes(self, video: VideoRecord) -> list[np.ndarray]:  # per frame: [k, 4]
         per_frame: list[list[np.ndarray]] = [[] for _ in range(video.num_frames)]
         for tube in video.tubes:
@@ -430,11 +446,7 @@ class SynthUCF24(_SyntheticSource):
         video = self.pool[name]
         cfg = self.config
         size, num_frames = cfg.frame_size, video.num_frames
-        rng = video_rng(cfg.seed, self.dataset, name)
-        moving = self.is_moving(name)
-        margin = int(round(cfg.camera_amplitude * size)) if moving else 0
-        scene = background_canvas(rng, size + 2 * margin, size + 2 * margin)  # [S', S', 3]
-        offsets = camera_offsets(rng, num_frames, margin, moving=moving)  # [frame, 2]
+        rng, margin, scene, offsets = self._camera_scene(name)
         styles = [_actor_style(rng, tube) for tube in video.tubes]
         gt_boxes = self._gt_boxes(video)
         distractors = [
@@ -537,11 +549,7 @@ class SynthJHMDB21(_SyntheticSource):
         video = self.pool[name]
         cfg = self.config
         size, num_frames = cfg.frame_size, video.num_frames
-        rng = video_rng(cfg.seed, self.dataset, name)
-        moving = self.is_moving(name)
-        margin = int(round(cfg.camera_amplitude * size)) if moving else 0
-        scene = background_canvas(rng, size + 2 * margin, size + 2 * margin)  # [S', S', 3]
-        offsets = camera_offsets(rng, num_frames, margin, moving=moving)  # [frame, 2]
+        rng, margin, scene, offsets = self._camera_scene(name)
         person = _SilhouetteLook.draw(rng)
         masks = video.masks
         if not isinstance(masks, ResizedMasks):
