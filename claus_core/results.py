@@ -96,7 +96,7 @@ def _grid(ours: pd.DataFrame, paper: pd.DataFrame, methods: dict[str, tuple[str,
     return table[[c for c in order if c in table.columns]].reset_index()
 
 
-def _compare(result: str, page: ResultPage, ours: pd.DataFrame, table: int,
+def _compare(page: ResultPage, ours: pd.DataFrame, table: int,
              methods: dict[str, tuple[str, str]], what: str) -> None:
     present = {k: v for k, v in methods.items() if _have(ours, *v)}
     page.missing += [f"{g}/{s}" for g, s in methods.values() if (g, s) not in present.values()]
@@ -115,7 +115,46 @@ def build(result: str, root: str | Path) -> ResultPage:
     if result not in RESULTS:
         raise ValueError(f"unknown result {result!r}; known: {RESULTS}")
     ours = _ours(str(root))
+    if result in COMPARISONS:
+        text, table, methods = COMPARISONS[result]
+        page = ResultPage(RESULT_TITLES[result], text)
+        _compare(page, ours, table, methods, f"Table {table}")
+        return page
     return globals()[f"_{result}"](ours, str(root))
+
+
+# result -> (text, paper table, paper group -> our (group, strategy)): the step-by-step comparisons
+COMPARISONS: dict[str, tuple[str, int, dict[str, tuple[str, str]]]] = {
+    "table3": (
+        "CLAUS against the same uncertainty scores without the cluster limit, on SynthUCF24.",
+        3,
+        {"With Cluster": ("ucf_main", "claus"), "Without Cluster": ("ucf_main", "uncertainty")},
+    ),
+    "table4": (
+        "CLAUS against uncertainty without clusters, on SynthJHMDB21 (real J-HMDB silhouettes).",
+        4,
+        {"With Cluster": ("jhmdb_main", "claus"), "Without Cluster": ("jhmdb_main", "uncertainty")},
+    ),
+    "table5": (
+        "Every strategy trained with STeW, same budgets, same epochs, on SynthUCF24.",
+        5,
+        {"CLAUS": ("ucf_main", "claus"), "Entropy": ("ucf_main", "entropy"),
+         "Uncertainty": ("ucf_main", "uncertainty"), "Equidistant": ("ucf_main", "equidistant"),
+         "Random": ("ucf_main", "random")},
+    ),
+    "table8": (
+        "After the initial selection, *only frame* adds new frames only to the videos "
+        "already selected (the paper switches after its second step; ours from the first).",
+        8,
+        {"Sample+Frame": ("ucf_main", "claus"), "Only Frame": ("ucf_only_frame", "claus")},
+    ),
+    "table10": (
+        "CLAUS selection with the three localization losses on SynthUCF24.",
+        10,
+        {"STeW": ("ucf_main", "claus"), "Interpolate": ("ucf_loss_interpolate", "claus"),
+         "Frame": ("ucf_loss_frame", "claus")},
+    ),
+}
 
 
 def _table2(ours: pd.DataFrame, root: str) -> ResultPage:
@@ -149,32 +188,6 @@ def _table2(ours: pd.DataFrame, root: str) -> ResultPage:
         ucf = table[table["dataset"] == "ucf101_24"]
         for metric in ("v-mAP@0.5", "f-mAP@0.5"):
             page.verdicts.append(ordering_verdict(ucf[ucf["metric"] == metric], what=f"Table 2 (UCF), {metric}"))
-    return page
-
-
-def _table3(ours: pd.DataFrame, root: str) -> ResultPage:
-    page = ResultPage(RESULT_TITLES["table3"],
-                      "CLAUS against the same uncertainty scores without the cluster limit, on SynthUCF24.")
-    _compare("table3", page, ours, 3, {"With Cluster": ("ucf_main", "claus"),
-                                       "Without Cluster": ("ucf_main", "uncertainty")}, "Table 3")
-    return page
-
-
-def _table4(ours: pd.DataFrame, root: str) -> ResultPage:
-    page = ResultPage(RESULT_TITLES["table4"],
-                      "CLAUS against uncertainty without clusters, on SynthJHMDB21 (real J-HMDB silhouettes).")
-    _compare("table4", page, ours, 4, {"With Cluster": ("jhmdb_main", "claus"),
-                                       "Without Cluster": ("jhmdb_main", "uncertainty")}, "Table 4")
-    return page
-
-
-def _table5(ours: pd.DataFrame, root: str) -> ResultPage:
-    page = ResultPage(RESULT_TITLES["table5"],
-                      "Every strategy trained with STeW, same budgets, same epochs, on SynthUCF24.")
-    _compare("table5", page, ours, 5, {"CLAUS": ("ucf_main", "claus"), "Entropy": ("ucf_main", "entropy"),
-                                       "Uncertainty": ("ucf_main", "uncertainty"),
-                                       "Equidistant": ("ucf_main", "equidistant"),
-                                       "Random": ("ucf_main", "random")}, "Table 5")
     return page
 
 
@@ -242,15 +255,6 @@ def _table7(ours: pd.DataFrame, root: str) -> ResultPage:
     return page
 
 
-def _table8(ours: pd.DataFrame, root: str) -> ResultPage:
-    page = ResultPage(RESULT_TITLES["table8"],
-                      "After the initial selection, *only frame* adds new frames only to the videos "
-                      "already selected (the paper switches after its second step; ours from the first).")
-    _compare("table8", page, ours, 8, {"Sample+Frame": ("ucf_main", "claus"),
-                                       "Only Frame": ("ucf_only_frame", "claus")}, "Table 8")
-    return page
-
-
 def _table9(ours: pd.DataFrame, root: str) -> ResultPage:
     page = ResultPage(RESULT_TITLES["table9"],
                       "Per-class v-mAP@0.5 of CLAUS averaged over the classes SynthUCF24 films with a "
@@ -272,15 +276,6 @@ def _table9(ours: pd.DataFrame, root: str) -> ResultPage:
         page.verdicts.append(f"At our last step static classes score {last['Static']:.1f} and moving ones "
                              f"{last['Moving']:.1f}; the paper has static above moving (79.0 vs 59.9 at 5 %): "
                              f"ours **{agree}** that ordering.")
-    return page
-
-
-def _table10(ours: pd.DataFrame, root: str) -> ResultPage:
-    page = ResultPage(RESULT_TITLES["table10"],
-                      "CLAUS selection with the three localization losses on SynthUCF24.")
-    _compare("table10", page, ours, 10, {"STeW": ("ucf_main", "claus"),
-                                         "Interpolate": ("ucf_loss_interpolate", "claus"),
-                                         "Frame": ("ucf_loss_frame", "claus")}, "Table 10")
     return page
 
 
