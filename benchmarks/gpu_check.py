@@ -16,6 +16,7 @@ be checked on a machine without a GPU:
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ import torch
 from claus_core.model.config import DetectorConfig
 from claus_core.model.detector import CapsuleDetector
 from claus_core.model.macs import count_macs
+from claus_core.uncertainty import frame_uncertainty
 
 
 def synchronize(device: torch.device) -> None:
@@ -50,6 +52,65 @@ def measure(
     if device.type != "cuda":
         return min(times), float("nan")
     return min(times), torch.cuda.max_memory_allocated(device) / 2**30
+
+
+def shared_probabilities(
+    model: CapsuleDetector, clips: torch.Tensor, samples: int, *, bf16: bool = False,
+) -> torch.Tensor:  # [S, B, T, H, W]
+    """Foreground probabilities of ``samples`` MC-dropout draws, encoder run once."""
+    with torch.no_grad(), torch.autocast(clips.device.type, dtype=torch.bfloat16, enabled=bf16):
+        generator = torch.Generator(clips.device).manual_seed(1)
+        logits = model.head(model.encode(clips), samples, generator=generator).mask_logits
+    return logits.float().sigmoid()
+
+
+def variant_rows(
+    model: CapsuleDetector, clips: torch.Tensor, samples: int, device: torch.device,
+    repeats: int, baseline_seconds: float,
+) -> list[tuple[str, str]]:
+    """Speed-up of bf16 autocast and of channels_last_3d over fp32 shared-encoder scoring, each
+    with the largest change it causes in the foreground probabilities and in the per-frame
+    uncertainties (0 everywhere when no pixel of a random-weight model passes the threshold)."""
+    reference = shared_probabilities(model, clips, samples)
+
+    def changes(name: str, probabilities: torch.Tensor) -> list[tuple[str, str]]:
+        probability = (probabilities - reference).abs().max().item()
+        uncertainty = (frame_uncertainty(probabilities) - frame_uncertainty(reference))
+        return [(f"{name} max |probability change|", f"{probability:.2e}"),
+                (f"{name} max |uncertainty change|", f"{uncertainty.abs().max().item():.2e}")]
+
+    seconds, _ = measure(device, lambda: shared_probabilities(model, clips, samples, bf16=True),
+                         repeats)
+    rows = [("scoring bf16 autocast speed-up", f"{baseline_seconds / seconds:.2f}")]
+    rows += changes("bf16", shared_probabilities(model, clips, samples, bf16=True))
+    last = copy.deepcopy(model)
+    for module in last.modules():
+        if isinstance(module, torch.nn.Conv3d | torch.nn.ConvTranspose3d):
+            module.to(memory_format=torch.channels_last_3d)
+    last_clips = clips.contiguous(memory_format=torch.channels_last_3d)
+    seconds, _ = measure(device, lambda: shared_probabilities(last, last_clips, samples), repeats)
+    rows.append(("scoring channels_last_3d speed-up", f"{baseline_seconds / seconds:.2f}"))
+    rows += changes("channels_last_3d", shared_probabilities(last, last_clips, samples))
+    return rows
+
+
+def tiny_training_rows(device: torch.device, repeats: int) -> list[tuple[str, str]]:
+    """Forward + backward + Adam step of the tiny preset (the default study's model), 8 clips."""
+    config = DetectorConfig.tiny()
+    model = CapsuleDetector(config).to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    size = config.input_size
+    clips = torch.rand(8, 3, config.clip_length, size, size, device=device)
+    labels = torch.arange(8, device=device) % config.num_classes
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        result = model(clips, labels=labels)
+        (result.mask_logits.sigmoid().mean() + result.class_scores.mean()).backward()
+        optimizer.step()
+
+    seconds, _ = measure(device, step, max(repeats, 5))
+    return [("tiny preset train step s/batch of 8", f"{seconds:.4f}")]
 
 
 def main() -> None:
@@ -138,6 +199,8 @@ def main() -> None:
         ("scoring speed-up (MAC bound)", f"{full_seconds / shared_seconds:.2f} ({bound:.2f})"),
         ("max |logit difference|, same masks", f"{difference:.2e}"),
     ]
+    rows += variant_rows(model, clips, args.samples, device, repeats, shared_seconds)
+    rows += tiny_training_rows(device, repeats)
 
     width = max(len(key) for key, _ in rows)
     print("\n".join(f"{key:<{width}}  {value}" for key, value in rows))

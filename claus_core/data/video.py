@@ -18,11 +18,14 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 
 from claus_core.data.types import DataError, VideoPool
+
+if TYPE_CHECKING:
+    import av
 
 VIDEO_EXTENSIONS = (".avi", ".mp4")
 
@@ -69,6 +72,8 @@ def _open_video(path: Path) -> Iterator[av.video.stream.VideoStream]:
     """The first video stream of ``path``, its container closed on exit."""
     if not path.is_file():
         raise VideoError(f"{path}: video file not found")
+    import av  # imported here so that the model and scoring run where PyAV is not installed
+
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError, ValueError) as err:
@@ -83,6 +88,8 @@ def _open_video(path: Path) -> Iterator[av.video.stream.VideoStream]:
 
 def _decode(path: Path, stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:
     """Every decoded frame of ``stream``; decoder failures become VideoError naming ``path``."""
+    import av
+
     try:
         yield from stream.container.decode(stream)
     except (av.FFmpegError, OSError, ValueError) as err:
