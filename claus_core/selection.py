@@ -76,6 +76,7 @@ random videos with random or equidistant frames.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import logging
 import math
@@ -203,18 +204,34 @@ class SelectionContext:
 class SelectionResult:
     """The next annotation state and one record per chosen (video, frame).
 
-    ``cost`` is the annotation cost this step added; ``notes`` says what the step could not do
-    (budget left unspent, a relaxed cluster limit, a fallback).
+    ``columns`` holds the records column by column (:data:`RECORD_COLUMNS`, one entry per
+    chosen frame, in the order chosen); ``records`` gives the same as one dict per frame and
+    :meth:`to_dataframe` as a DataFrame. ``cost`` is the annotation cost this step added;
+    ``notes`` says what the step could not do (budget left unspent, a relaxed cluster limit, a
+    fallback).
     """
 
     state: AnnotationState
-    records: tuple[dict[str, Any], ...]
+    columns: Mapping[str, tuple[Any, ...]]
     cost: int
     notes: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        if tuple(self.columns) != RECORD_COLUMNS:
+            raise ValueError(f"columns must be {RECORD_COLUMNS}, got {tuple(self.columns)}")
+        if len({len(values) for values in self.columns.values()}) > 1:
+            raise ValueError("record columns have different lengths")
+
+    @functools.cached_property
+    def records(self) -> tuple[dict[str, Any], ...]:
+        """One dict per chosen frame, keys :data:`RECORD_COLUMNS`."""
+        return tuple(
+            dict(zip(RECORD_COLUMNS, row, strict=True)) for row in zip(*self.columns.values(), strict=True)
+        )
+
     def to_dataframe(self) -> pd.DataFrame:
         """The records as a DataFrame with columns :data:`RECORD_COLUMNS`."""
-        frame = pd.DataFrame(list(self.records), columns=list(RECORD_COLUMNS))
+        frame = pd.DataFrame({name: list(values) for name, values in self.columns.items()})
         return frame.astype({"cluster": "Int64", "frame": "int64", "cost": "int64"})
 
 
@@ -505,22 +522,32 @@ def _greedy(
         return
     window = damping[0]
     damp = _damper(cells, *damping)
-    column_cells = [group.first + np.arange(len(group.rows)) * group.width for group in groups]
-    for step in range(first_step, last):
-        columns, rows, bases = [], [], []
-        for group, base in zip(groups, column_cells, strict=True):
-            count = group.active(step)
+    steps = np.arange(first_step, last)
+    blocks = [
+        (
+            group.matrix(cells),
+            np.searchsorted(-group.ks, -steps, "left").tolist(),  # [step] members still picking
+            group.rows,
+            group.first + window + np.arange(len(group.rows)) * group.width,  # [member] frame 0
+        )
+        for group in groups
+        if len(group.rows)
+    ]
+    for index, step in enumerate(steps.tolist()):
+        columns, rows, starts = [], [], []
+        for matrix, active, members, row_start in blocks:
+            count = active[index]
             if count:
-                columns.append(group.matrix(cells)[:count].argmax(axis=1))  # ties: lowest
-                rows.append(group.rows[:count])
-                bases.append(base[:count])
+                columns.append(matrix[:count].argmax(axis=1))  # ties: lowest
+                rows.append(members[:count])
+                starts.append(row_start[:count])
         if len(columns) == 1:
-            column, row, base = columns[0], rows[0], bases[0]
+            column, row, start = columns[0], rows[0], starts[0]
         else:
-            column, row = np.concatenate(columns), np.concatenate(rows)
-            base = np.concatenate(bases)
-        pick_values[row, step] = damp(base + column)
-        picks[row, step] = column - window
+            column, row, start = np.concatenate(columns), np.concatenate(rows), np.concatenate(starts)
+        frame = column - window
+        pick_values[row, step] = damp(start + frame)
+        picks[row, step] = frame
 
 
 # --------------------------------------------------------------------------- pool geometry
@@ -773,7 +800,7 @@ class _Ledger:
         self.new_videos = 0
         self.spent = 0
         self.frames: dict[str, list[int]] = {}
-        self.records: list[dict[str, Any]] = []
+        self.columns: dict[str, list[Any]] = {name: [] for name in RECORD_COLUMNS}
         # a lower bound on the cost of taking anything: a frame with a box costs >= per_box
         self.cheapest = self.open_cost + (self.per_box if cands.only_boxed else 0)
 
@@ -803,43 +830,46 @@ class _Ledger:
             return 0
         costs = (self.cands.frame_boxes(row)[frames] * self.per_box).tolist()
         room = self.remaining - self.open_cost
-        if sum(costs) <= room:
-            chosen = list(range(len(costs)))
+        frame_list = frames.tolist()
+        total = sum(costs)
+        if total <= room:
+            chosen = None  # all of them
         elif whole:
-            chosen = []
+            return 0
         else:
             chosen = []
             for position, cost in enumerate(costs):
                 if cost <= room:
                     chosen.append(position)
                     room -= cost
-        if not chosen:
-            return 0
+            if not chosen:
+                return 0
+            total = sum(costs[position] for position in chosen)
+        count = len(costs) if chosen is None else len(chosen)
         self.new_videos += self.cands.new
-        self.spent += self.open_cost + sum(costs[position] for position in chosen)
+        self.spent += self.open_cost + total
         name = self.cands.record(row).name
-        frame_list = frames.tolist()
         frame_values = [math.nan] * len(costs) if frame_scores is None else frame_scores.tolist()
         pick_values = [math.nan] * len(costs) if pick_scores is None else pick_scores.tolist()
-        self.frames.setdefault(name, []).extend([frame_list[position] for position in chosen])
-        self.records += [
-            {
-                "strategy": self.strategy,
-                "round": self.round,
-                "video": name,
-                "frame": frame_list[position],
-                "cluster": cluster,
-                "video_rank": video_rank,
-                "video_score": video_score,
-                "pick": position,
-                "frame_score": frame_values[position],
-                "pick_score": pick_values[position],
-                "cost": costs[position],
-                "reason": reason,
-            }
-            for position in chosen
-        ]
-        return len(chosen)
+        positions = list(range(count)) if chosen is None else chosen
+        if chosen is not None:
+            frame_list, costs = [frame_list[i] for i in chosen], [costs[i] for i in chosen]
+            frame_values = [frame_values[i] for i in chosen]
+            pick_values = [pick_values[i] for i in chosen]
+        self.frames.setdefault(name, []).extend(frame_list)
+        columns = self.columns
+        for column, value in (
+            ("strategy", self.strategy), ("round", self.round), ("video", name),
+            ("cluster", cluster), ("video_rank", video_rank), ("video_score", video_score),
+            ("reason", reason),
+        ):
+            columns[column] += [value] * count
+        columns["frame"] += frame_list
+        columns["pick"] += positions
+        columns["frame_score"] += frame_values
+        columns["pick_score"] += pick_values
+        columns["cost"] += costs
+        return count
 
     def result(self, state: AnnotationState, notes: list[str]) -> SelectionResult:
         videos_left = self.budget.videos - self.new_videos if self.cands.new else 0
@@ -857,7 +887,8 @@ class _Ledger:
         for note in notes:
             logger.info("%s round %d: %s", self.strategy, self.round, note)
         next_state = state.merged(self.frames, round=self.round)
-        return SelectionResult(next_state, tuple(self.records), self.spent, tuple(notes))
+        columns = {name: tuple(values) for name, values in self.columns.items()}
+        return SelectionResult(next_state, columns, self.spent, tuple(notes))
 
 
 # --------------------------------------------------------------------------- cluster limits
@@ -935,53 +966,63 @@ class _RankedRows:
     """Candidate rows (those with a pick) in descending video score, ties in pool order, with
     the greedy picks of a row finished only when its rank is reached.
 
-    Every row first takes ``first_steps`` picks with all the others. Damping only lowers
-    scores, so each later pick scores at most the last one: a row's partial sum plus that value
-    for each pick still to come bounds its video score from above (``tol`` covers rounding).
-    Rows are then finished in chunks, highest bound first, and a finished row is released once
-    its score beats the bound of every unfinished row. The order released is exactly the
-    stable ``argsort(-score)`` of the full computation; rows never reached are never finished.
+    Damping only lowers scores, so each pick scores at most the one before, and at most the
+    row's largest candidate score. An upper bound on each row's video score therefore comes
+    cheap: with ``video_score="sum"``, ``A_t`` times that largest score (no pick needed: rows
+    are laid out and picked only when they are finished); with ``"mean"``, every row first takes
+    ``_MEAN_FIRST_STEPS`` picks with all the others, and its partial sum plus the last pick's
+    value for each pick still to come, over ``A_t``; with ``"raw_sum"`` every row is finished at
+    once. ``tol`` covers rounding. Rows are then finished in chunks, highest bound first, and a
+    finished row is released once its score beats the bound of every unfinished row. The order
+    released is exactly the stable ``argsort(-score)`` of the full computation; rows never
+    reached are never picked.
     """
 
     def __init__(
         self,
-        cells: np.ndarray,  # [cell] laid out scores, annotated frames already damped
-        layout: _Layout,
+        flat: np.ndarray,  # [frame + 1] scores back to back, then -inf; blocked frames set -inf
+        cands: _Candidates,
         ks: np.ndarray,  # [row] picks wanted
-        flat: np.ndarray,  # [frame + 1] the undamped scores back to back, then -inf
         config: SelectionConfig,
         largest: float,  # largest |score| in ``flat``
     ) -> None:
-        self.cells, self.layout, self.ks, self.flat = cells, layout, ks, flat
-        self.config = config
+        self.flat, self.cands, self.ks, self.config = flat, cands, ks, config
+        self.lengths = np.diff(cands.geometry.offsets)[cands.videos]  # [row]
+        self.offsets = np.zeros(len(ks) + 1, dtype=np.int64)  # [row + 1] row r in flat from
+        np.cumsum(self.lengths, out=self.offsets[1:])
+        blocked_rows, blocked_frames = cands.blocked()
+        flat[self.offsets[blocked_rows] + blocked_frames] = -np.inf  # never picked
         kmax = int(ks.max()) if len(ks) else 0
         self.picks = np.full((len(ks), kmax), -1, dtype=np.int64)  # [row, kmax] frames
         self.pick_values = np.full((len(ks), kmax), np.nan)  # [row, kmax] scores when picked
         self.scores = np.full(len(ks), np.nan)  # [row] video score, once finished
-        if config.video_score == "raw_sum":
-            first_steps = kmax  # no bound on the undamped scores: finish every row at once
-        elif config.video_score == "mean":
-            first_steps = _MEAN_FIRST_STEPS
-        else:
-            first_steps = 1
-        self.first_steps = first_steps = max(1, min(first_steps, kmax))
         self.damping = (config.window, config.sigma, config.mode)
-        _greedy(
-            cells,
-            layout.groups,
-            self.damping,
-            self.picks,
-            self.pick_values,
-            stop_step=first_steps,
-        )
-        finished = np.flatnonzero((ks > 0) & (ks <= first_steps))
-        self.scores[finished] = self._video_scores(finished)
-        waiting = np.flatnonzero(ks > first_steps)  # [w]
-        partial = np.cumsum(self.pick_values[waiting, :first_steps], axis=1)[:, -1]
-        last = self.pick_values[waiting, first_steps - 1]
-        bound = partial + (ks[waiting] - first_steps) * last
-        if config.video_score == "mean":
-            bound = bound / ks[waiting]
+        self.cells: np.ndarray | None = None  # [cell] every row laid out ("mean", "raw_sum")
+        if config.video_score == "sum":
+            self.first_steps = 0
+            finished = np.zeros(0, dtype=np.int64)
+            waiting = np.flatnonzero(ks > 0)  # [w]
+            largest_left = np.maximum.reduceat(flat, self.offsets[:-1])[waiting]  # [w]
+            bound = ks[waiting] * largest_left
+        else:
+            first_steps = kmax if config.video_score == "raw_sum" else _MEAN_FIRST_STEPS
+            self.first_steps = first_steps = max(1, min(first_steps, kmax))
+            self.layout = _layout(cands, ks, config.window)
+            self.cells = self._laid_out(self.layout, None)
+            _greedy(
+                self.cells,
+                self.layout.groups,
+                self.damping,
+                self.picks,
+                self.pick_values,
+                stop_step=first_steps,
+            )
+            finished = np.flatnonzero((ks > 0) & (ks <= first_steps))
+            self.scores[finished] = self._video_scores(finished)
+            waiting = np.flatnonzero(ks > first_steps)  # [w]
+            partial = np.cumsum(self.pick_values[waiting, :first_steps], axis=1)[:, -1]
+            last = self.pick_values[waiting, first_steps - 1]
+            bound = (partial + (ks[waiting] - first_steps) * last) / ks[waiting]
         # a frame is damped at most 2 * window times, by g(d) <= 1 each (mode="subtract")
         scale = largest + (2 * config.window if config.mode == "subtract" else 0)
         tol = 1e-12 * (kmax + 1) * scale
@@ -993,12 +1034,40 @@ class _RankedRows:
         self.ready: list[int] = []
         self.position = 0
 
+    def _laid_out(self, layout: _Layout, rows: np.ndarray | None) -> np.ndarray:  # [cell]
+        """The cells of ``layout`` (a layout of ``rows``; None: of every row, in order) from
+        ``flat``, the annotated frames of those rows already damped."""
+        if rows is None:
+            rows = np.arange(len(self.ks))
+            cells = layout.fill(self.flat)
+        else:
+            starts = self.offsets[rows] - layout.flat_offsets[:-1]  # [row] shift into flat
+            index = np.append(np.repeat(starts, self.lengths[rows]), 0)  # [frame + 1]
+            index += np.arange(len(index))
+            index[-1] = len(self.flat) - 1  # the -inf cell
+            cells = self.flat[index[layout.gather]]
+        cands = self.cands
+        if len(cands.annotated_rows):
+            position = np.full(len(self.ks), -1, dtype=np.int64)  # [row] its place in rows
+            position[rows] = np.arange(len(rows))
+            annotated = position[cands.annotated_rows]  # [a]
+            keep = annotated >= 0
+            order = np.lexsort((cands.annotated_frames[keep], annotated[keep]))
+            _damp_annotated(
+                cells,
+                layout.row_start,
+                annotated[keep][order],
+                cands.annotated_frames[keep][order],
+                *self.damping,
+            )
+        return cells
+
     def _video_scores(self, rows: np.ndarray) -> np.ndarray:  # [rows]
         """Algorithm 1 line 13 for finished rows: sequential sum in pick order, or the mean."""
         ks = self.ks[rows]
         if self.config.video_score == "raw_sum":
             frames = self.picks[rows]  # [rows, kmax]
-            cells = self.layout.flat_offsets[rows][:, None] + np.maximum(frames, 0)
+            cells = self.offsets[rows][:, None] + np.maximum(frames, 0)
             taken = np.where(frames >= 0, self.flat[cells], np.nan)
         else:
             taken = self.pick_values[rows]
@@ -1006,16 +1075,25 @@ class _RankedRows:
         return totals / ks if self.config.video_score == "mean" else totals
 
     def _finish(self, rows: np.ndarray) -> None:
-        """The remaining picks of ``rows``, on a copy of their cells."""
-        cells, groups = self.layout.extract(self.cells, rows, self.ks)
-        _greedy(
-            cells,
-            groups,
-            self.damping,
-            self.picks,
-            self.pick_values,
-            first_step=self.first_steps,
-        )
+        """The remaining picks of ``rows``: on a copy of their cells, or (``"sum"``) on the
+        cells of a layout of those rows alone."""
+        if self.cells is not None:
+            cells, groups = self.layout.extract(self.cells, rows, self.ks)
+            _greedy(
+                cells,
+                groups,
+                self.damping,
+                self.picks,
+                self.pick_values,
+                first_step=self.first_steps,
+            )
+        else:
+            ks = self.ks[rows]
+            layout = _Layout.build(self.lengths[rows], ks, self.config.window)
+            picks = np.full((len(rows), self.picks.shape[1]), -1, dtype=np.int64)
+            pick_values = np.full(picks.shape, np.nan)
+            _greedy(self._laid_out(layout, rows), layout.groups, self.damping, picks, pick_values)
+            self.picks[rows], self.pick_values[rows] = picks, pick_values
         self.scores[rows] = self._video_scores(rows)
 
     def _refill(self) -> bool:
@@ -1073,20 +1151,9 @@ def _ranked(
     if not (cands.available > 0).any():
         return ledger.result(context.state, notes)
     ks = _frames_per_video(cands, budget, config)  # [row]
-    rows, lengths = _score_rows(context, kind, cands, strategy)
+    rows, _ = _score_rows(context, kind, cands, strategy)
     flat, scale = _flat_scores(rows, cands, kind, config.mode)
-    layout = _layout(cands, ks, config.window)
-    cells = layout.fill(flat)  # [cell]
-    _damp_annotated(
-        cells,
-        layout.row_start,
-        cands.annotated_rows,
-        cands.annotated_frames,
-        config.window,
-        config.sigma,
-        config.mode,
-    )
-    ranked = _RankedRows(cells, layout, ks, flat, config, scale)
+    ranked = _RankedRows(flat, cands, ks, config, scale)
 
     clusters = context.clusters if use_clusters and new else None
     limit = None if clusters is None else _ClusterLimit(clusters, context, budget, config)
@@ -1110,7 +1177,7 @@ def _ranked(
             cluster=_cluster_of(context, cands.record(row).name),
             video_rank=rank,
             video_score=float(ranked.scores[row]),
-            frame_scores=flat[layout.flat_offsets[row] + frames],
+            frame_scores=flat[ranked.offsets[row] + frames],
             pick_scores=pick_scores,
             reason=reason,
         )

@@ -20,6 +20,7 @@ from claus_core.selection import (
     Budget,
     SelectionConfig,
     SelectionContext,
+    SelectionResult,
     claus,
     get_strategy,
     initial_selection,
@@ -480,6 +481,20 @@ def test_records_as_a_dataframe() -> None:
     assert tuple(empty.to_dataframe().columns) == RECORD_COLUMNS
 
 
+def test_records_columns_and_dicts_agree() -> None:
+    context = clustered_context()
+    result = claus(context, Budget(2, 100), SelectionConfig(), np.random.default_rng(0))
+    assert tuple(result.columns) == RECORD_COLUMNS
+    for name, values in result.columns.items():
+        assert [record[name] for record in result.records] == list(values)
+    assert result.to_dataframe()["frame"].tolist() == list(result.columns["frame"])
+    with pytest.raises(ValueError, match="columns must be"):
+        SelectionResult(result.state, {"video": ()}, 0)
+    uneven = dict(result.columns, frame=result.columns["frame"][:-1])
+    with pytest.raises(ValueError, match="different lengths"):
+        SelectionResult(result.state, uneven, result.cost)
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -671,6 +686,43 @@ def test_pool_selection_matches_one_video_picking(
         expected[v.name] = pick_frames(table[v.name], k, mode=mode)
     ranking = sorted(pool.names, key=lambda n: -expected[n].video_score(reduce))  # stable
     assert result.state.videos == tuple(ranking)
+    for record in result.records:
+        picks = expected[record["video"]]
+        assert record["frame"] == picks.frames[record["pick"]]
+        assert record["pick_score"] == picks.pick_scores[record["pick"]]
+        assert record["video_score"] == picks.video_score(reduce)
+    assert len(result.records) == sum(len(p.frames) for p in expected.values())
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.integers(2, 200), min_size=1, max_size=10),
+    st.integers(0, 2**16),
+    st.sampled_from(["multiply", "subtract"]),
+    st.sampled_from(["sum", "mean", "raw_sum"]),
+)
+def test_more_frames_in_selected_videos_match_one_video_picking(
+    lengths: list[int], seed: int, mode: str, reduce: str
+) -> None:
+    """only_frame increment: annotated frames damp their neighbours exactly as in pick_frames."""
+    pool = pool_of(*(video(f"v{i}", n) for i, n in enumerate(lengths)))
+    rng = np.random.default_rng(seed)
+    table = {v.name: rng.random(v.num_frames) for v in pool.videos}
+    annotated = {
+        v.name: tuple(sorted(rng.choice(v.num_frames, v.num_frames // 2, replace=False).tolist()))
+        for v in pool.videos
+    }
+    state = AnnotationState(1, tuple(annotated), annotated)
+    config = SelectionConfig(
+        mode=mode, video_score=reduce, frames_per_video_fraction=0.2,
+        increment="only_frame", only_frames_with_boxes=False,
+    )
+    context = SelectionContext(pool, state, {"uncertainty": table})
+    result = uncertainty(context, Budget(0, 10_000), config, rng)
+    expected = {}
+    for v in pool.videos:
+        k = min(max(1, int(np.round(0.2 * v.num_frames))), v.num_frames - len(annotated[v.name]))
+        expected[v.name] = pick_frames(table[v.name], k, mode=mode, annotated=annotated[v.name])
     for record in result.records:
         picks = expected[record["video"]]
         assert record["frame"] == picks.frames[record["pick"]]

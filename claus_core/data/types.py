@@ -208,7 +208,7 @@ class AnnotationState:
             if name not in frames:
                 videos.append(name)
                 frames[name] = []
-            frames[name].extend(int(f) for f in fs)
+            frames[name].extend(fs)  # __post_init__ makes them sorted unique ints
         return AnnotationState(round, tuple(videos), {k: tuple(v) for k, v in frames.items()})
 
     def validate(self, pool: VideoPool) -> None:
