@@ -57,9 +57,9 @@ Scores must be finite for every frame of every candidate video (and ``>= 0`` und
 ``mode="multiply"``); otherwise :class:`~claus_core.data.types.DataError` names the video. The
 greedy picking runs for all candidate videos at once (rows grouped by length in padded
 matrices, one ``argmax`` per group and pick step), with results identical to the one-video
-loop; a video's later picks are computed only when its rank is needed (:class:`_RankedRows`:
-an upper bound on its score from its first picks must first fall below the scores already
-ranked), so the ranking is exactly the full one.
+loop; a video's picks are computed only when its rank is needed (:class:`_RankedRows`: an
+upper bound on its score, from its largest score or from its first picks, must first fall
+below the scores already ranked), so the ranking is exactly the full one.
 
 Strategies (:data:`STRATEGIES`, one signature ``strategy(context, budget, config, rng)``,
 score -> reduce -> rank): ``claus``; ``uncertainty`` (CLAUS without clusters); ``entropy`` (the
@@ -112,7 +112,7 @@ RECORD_COLUMNS = (
 )
 _BUCKET_GROWTH = 1.35  # rows whose lengths differ by less than this share one padded matrix
 _MEAN_FIRST_STEPS = 5  # picks every row takes before bounding its mean video score
-_FIRST_CHUNK = 128  # rows finished at once when ranks are needed (doubles each time)
+_FIRST_CHUNK = 64  # rows finished at once when ranks are needed (doubles each time)
 _LAYOUT_CACHE_SIZE = 4  # candidate-set layouts kept per pool
 _MINUS_INF = np.array([-np.inf])
 
@@ -980,7 +980,7 @@ class _RankedRows:
 
     def __init__(
         self,
-        flat: np.ndarray,  # [frame + 1] scores back to back, then -inf; blocked frames set -inf
+        flat: np.ndarray,  # [frame + 1] scores back to back, then -inf
         cands: _Candidates,
         ks: np.ndarray,  # [row] picks wanted
         config: SelectionConfig,
@@ -990,8 +990,6 @@ class _RankedRows:
         self.lengths = np.diff(cands.geometry.offsets)[cands.videos]  # [row]
         self.offsets = np.zeros(len(ks) + 1, dtype=np.int64)  # [row + 1] row r in flat from
         np.cumsum(self.lengths, out=self.offsets[1:])
-        blocked_rows, blocked_frames = cands.blocked()
-        flat[self.offsets[blocked_rows] + blocked_frames] = -np.inf  # never picked
         kmax = int(ks.max()) if len(ks) else 0
         self.picks = np.full((len(ks), kmax), -1, dtype=np.int64)  # [row, kmax] frames
         self.pick_values = np.full((len(ks), kmax), np.nan)  # [row, kmax] scores when picked
@@ -1002,6 +1000,7 @@ class _RankedRows:
             self.first_steps = 0
             finished = np.zeros(0, dtype=np.int64)
             waiting = np.flatnonzero(ks > 0)  # [w]
+            # the largest score of each row, blocked frames included: a looser bound, still one
             largest_left = np.maximum.reduceat(flat, self.offsets[:-1])[waiting]  # [w]
             bound = ks[waiting] * largest_left
         else:
@@ -1089,7 +1088,14 @@ class _RankedRows:
             )
         else:
             ks = self.ks[rows]
-            layout = _Layout.build(self.lengths[rows], ks, self.config.window)
+            blocked = None
+            if self.cands.only_boxed:
+                geometry = self.cands.geometry
+                lengths = self.lengths[rows]
+                first = geometry.offsets[self.cands.videos[rows]]  # [row] frame 0 in the pool
+                shift = np.repeat(first - np.cumsum(lengths) + lengths, lengths)
+                blocked = geometry.boxes[shift + np.arange(len(shift))] == 0  # [frame]
+            layout = _Layout.build(self.lengths[rows], ks, self.config.window, blocked)
             picks = np.full((len(rows), self.picks.shape[1]), -1, dtype=np.int64)
             pick_values = np.full(picks.shape, np.nan)
             _greedy(self._laid_out(layout, rows), layout.groups, self.damping, picks, pick_values)
