@@ -21,6 +21,7 @@ Run: ``python benchmarks/bench_selection.py [--repeats N]``.
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -231,9 +232,14 @@ def interleaved(
     results: dict[str, list[T]] = {"fast": [], "slow": []}
     for _ in range(rounds):
         for name, function in (("fast", fast), ("slow", slow)):
-            wall, cpu = time.perf_counter(), time.process_time()
-            results[name].append(function())
-            times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+            gc.collect()
+            gc.disable()  # like timeit: no collection of the other's garbage inside a timing
+            try:
+                wall, cpu = time.perf_counter(), time.process_time()
+                results[name].append(function())
+                times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+            finally:
+                gc.enable()
     fast_time, slow_time = (tuple(np.median(times[n], axis=0).tolist()) for n in ("fast", "slow"))
     return fast_time, slow_time, results["fast"], results["slow"]
 

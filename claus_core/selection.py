@@ -111,6 +111,7 @@ RECORD_COLUMNS = (
     "reason",
 )
 _BUCKET_GROWTH = 1.35  # rows whose lengths differ by less than this share one padded matrix
+_FINISH_GROWTH = 4.0  # the same for the few rows finished together: fewer matrices per step
 _MEAN_FIRST_STEPS = 5  # picks every row takes before bounding its mean video score
 _FIRST_CHUNK = 64  # rows finished at once when ranks are needed (doubles each time)
 _LAYOUT_CACHE_SIZE = 4  # candidate-set layouts kept per pool
@@ -380,7 +381,7 @@ class _Group:
 class _Layout:
     """Many score rows in padded blocks, for the greedy picking of all videos at once.
 
-    Rows are grouped by length (a group's lengths differ by less than ``_BUCKET_GROWTH``); a
+    Rows are grouped by length (a group's lengths differ by less than a factor ``growth``); a
     group is one ``[member, width]`` block of the cell array, each row with ``window`` cells of
     -inf on both sides, so a damping window never leaves its row. Inside a group rows are
     sorted by their number of picks, descending, so the rows still picking are always a prefix.
@@ -403,6 +404,8 @@ class _Layout:
         ks: np.ndarray,  # [row] picks wanted
         window: int,
         blocked: np.ndarray | None = None,  # [flat frame] True: never picked, never damps
+        *,
+        growth: float = _BUCKET_GROWTH,
     ) -> _Layout:
         by_length = np.argsort(lengths, kind="stable")
         sorted_lengths = lengths[by_length]
@@ -411,7 +414,7 @@ class _Layout:
         group_of = np.empty(len(lengths), dtype=np.int64)
         begin, size = 0, 0
         while begin < len(lengths):
-            limit = sorted_lengths[begin] * _BUCKET_GROWTH
+            limit = sorted_lengths[begin] * growth
             end = max(int(np.searchsorted(sorted_lengths, limit, "right")), begin + 1)
             members = by_length[begin:end]
             members = members[np.argsort(-ks[members], kind="stable")]
@@ -1095,7 +1098,9 @@ class _RankedRows:
                 first = geometry.offsets[self.cands.videos[rows]]  # [row] frame 0 in the pool
                 shift = np.repeat(first - np.cumsum(lengths) + lengths, lengths)
                 blocked = geometry.boxes[shift + np.arange(len(shift))] == 0  # [frame]
-            layout = _Layout.build(self.lengths[rows], ks, self.config.window, blocked)
+            layout = _Layout.build(
+                self.lengths[rows], ks, self.config.window, blocked, growth=_FINISH_GROWTH
+            )
             picks = np.full((len(rows), self.picks.shape[1]), -1, dtype=np.int64)
             pick_values = np.full(picks.shape, np.nan)
             _greedy(self._laid_out(layout, rows), layout.groups, self.damping, picks, pick_values)
