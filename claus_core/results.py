@@ -237,22 +237,24 @@ def _fraction_of_full(ours: pd.DataFrame, main: str, full: str) -> str:
             f"{last['mean']:.1f} against {full_value:.1f} fully supervised ({ratio:.0%} of it).")
 
 
-def _table6(ours: pd.DataFrame, root: str) -> ResultPage:
-    page = ResultPage(RESULT_TITLES["table6"],
-                      "Each step of CLAUS on SynthUCF24 with its annotation cost, and the fully supervised "
-                      "reference. The paper reaches 72.3 v-mAP@0.5 at 5 % against 75.3 fully supervised (96 %).")
-    _cost_table(ours, page, 6, "ucf_main", "ucf_full")
-    page.verdicts.append(_fraction_of_full(ours, "ucf_main", "ucf_full"))
+def _cost_page(ours: pd.DataFrame, table: int, text: str, main: str, full: str) -> ResultPage:
+    """Tables 6, 7: each step of CLAUS in ``main`` with its cost, and the ``full`` reference."""
+    page = ResultPage(RESULT_TITLES[f"table{table}"], text)
+    _cost_table(ours, page, table, main, full)
+    page.verdicts.append(_fraction_of_full(ours, main, full))
     return page
+
+
+def _table6(ours: pd.DataFrame, root: str) -> ResultPage:
+    return _cost_page(ours, 6, "Each step of CLAUS on SynthUCF24 with its annotation cost, and the fully "
+                      "supervised reference. The paper reaches 72.3 v-mAP@0.5 at 5 % against 75.3 fully "
+                      "supervised (96 %).", "ucf_main", "ucf_full")
 
 
 def _table7(ours: pd.DataFrame, root: str) -> ResultPage:
-    page = ResultPage(RESULT_TITLES["table7"],
-                      "Each step of CLAUS on SynthJHMDB21 and the fully supervised reference. The paper "
-                      "reaches 71.5 v-mAP@0.5 at 5.4 % against 75.8 fully supervised (94 %).")
-    _cost_table(ours, page, 7, "jhmdb_main", "jhmdb_full")
-    page.verdicts.append(_fraction_of_full(ours, "jhmdb_main", "jhmdb_full"))
-    return page
+    return _cost_page(ours, 7, "Each step of CLAUS on SynthJHMDB21 and the fully supervised reference. The "
+                      "paper reaches 71.5 v-mAP@0.5 at 5.4 % against 75.8 fully supervised (94 %).",
+                      "jhmdb_main", "jhmdb_full")
 
 
 def _table9(ours: pd.DataFrame, root: str) -> ResultPage:
