@@ -372,10 +372,6 @@ class _Group:
     def matrix(self, cells: np.ndarray) -> np.ndarray:  # [member, width] a view of ``cells``
         return cells[self.first : self.first + len(self.rows) * self.width].reshape(-1, self.width)
 
-    def active(self, step: int) -> int:
-        """Members still picking at ``step`` (a prefix, since ``ks`` is descending)."""
-        return int(np.searchsorted(-self.ks, -step, "left"))
-
 
 @dataclass(frozen=True)
 class _Layout:
@@ -564,8 +560,6 @@ class _PoolGeometry:
     offsets: np.ndarray  # [video + 1] video v owns frames [offsets[v], offsets[v + 1])
     boxes: np.ndarray  # [frame] GT boxes on each frame, videos back to back
     boxed_frames: np.ndarray  # [video] frames with at least one box
-    empty_video: np.ndarray  # [e] video of each frame without a box
-    empty_frame: np.ndarray  # [e] that frame's index in its video
 
     def video_boxes(self, video: int) -> np.ndarray:  # [frame]
         return self.boxes[self.offsets[video] : self.offsets[video + 1]]
@@ -593,15 +587,8 @@ def _geometry(pool: VideoPool) -> _PoolGeometry:
     )
     boxes = np.cumsum(steps)[:total]  # [frame]
     boxed = np.concatenate([[0], np.cumsum(boxes > 0)])
-    empty = np.flatnonzero(boxes == 0)  # [e]
-    empty_video = np.searchsorted(offsets, empty, "right") - 1
     geometry = _PoolGeometry(
-        tuple(pool.names),
-        offsets,
-        boxes,
-        boxed[offsets[1:]] - boxed[offsets[:-1]],
-        empty_video,
-        empty - offsets[empty_video],
+        tuple(pool.names), offsets, boxes, boxed[offsets[1:]] - boxed[offsets[:-1]]
     )
     for array in (geometry.offsets, geometry.boxes, geometry.boxed_frames):
         array.setflags(write=False)
@@ -638,14 +625,16 @@ class _Candidates:
         allowed[self.annotated_frames[self.annotated_rows == row]] = False
         return np.flatnonzero(allowed)
 
-    def blocked(self) -> tuple[np.ndarray, np.ndarray]:  # (rows, frames) never to be picked
+    def blocked_frames(self, rows: np.ndarray) -> np.ndarray | None:  # [frame] or None
+        """Which frames of ``rows`` (back to back, in that order) may never be picked: those
+        without a box; None when every frame may be."""
         if not self.only_boxed:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        row_of = np.full(len(self.pool), -1, dtype=np.int64)  # [video]
-        row_of[self.videos] = np.arange(len(self.videos))
-        rows = row_of[self.geometry.empty_video]
-        keep = rows >= 0
-        return rows[keep], self.geometry.empty_frame[keep]
+            return None
+        videos = self.videos[rows]
+        lengths = np.diff(self.geometry.offsets)[videos]  # [row]
+        shift = self.geometry.offsets[videos] - np.cumsum(lengths) + lengths  # [row]
+        frames = np.repeat(shift, lengths) + np.arange(int(lengths.sum()))  # [frame] in the pool
+        return self.geometry.boxes[frames] == 0
 
 
 def _candidates(
@@ -739,14 +728,9 @@ def _layout(cands: _Candidates, ks: np.ndarray, window: int) -> _Layout:
     cache = _LAYOUTS.setdefault(cands.pool, {})
     if key in cache:
         return cache[key]
-    geometry = cands.geometry
-    lengths = np.diff(geometry.offsets)  # [video]
-    blocked = None
-    if cands.only_boxed:
-        chosen = np.zeros(len(lengths), dtype=bool)
-        chosen[cands.videos] = True
-        blocked = geometry.boxes[np.repeat(chosen, lengths)] == 0  # [flat frame]
-    layout = _Layout.build(lengths[cands.videos], ks, window, blocked)
+    every = np.arange(len(cands.videos))
+    lengths = np.diff(cands.geometry.offsets)[cands.videos]  # [row]
+    layout = _Layout.build(lengths, ks, window, cands.blocked_frames(every))
     while len(cache) >= _LAYOUT_CACHE_SIZE:
         del cache[next(iter(cache))]
     cache[key] = layout
@@ -985,12 +969,12 @@ class _RankedRows:
         self,
         flat: np.ndarray,  # [frame + 1] scores back to back, then -inf
         cands: _Candidates,
+        lengths: np.ndarray,  # [row] frames
         ks: np.ndarray,  # [row] picks wanted
         config: SelectionConfig,
         largest: float,  # largest |score| in ``flat``
     ) -> None:
-        self.flat, self.cands, self.ks, self.config = flat, cands, ks, config
-        self.lengths = np.diff(cands.geometry.offsets)[cands.videos]  # [row]
+        self.flat, self.cands, self.lengths, self.ks, self.config = flat, cands, lengths, ks, config
         self.offsets = np.zeros(len(ks) + 1, dtype=np.int64)  # [row + 1] row r in flat from
         np.cumsum(self.lengths, out=self.offsets[1:])
         kmax = int(ks.max()) if len(ks) else 0
@@ -1090,16 +1074,12 @@ class _RankedRows:
                 first_step=self.first_steps,
             )
         else:
-            ks = self.ks[rows]
-            blocked = None
-            if self.cands.only_boxed:
-                geometry = self.cands.geometry
-                lengths = self.lengths[rows]
-                first = geometry.offsets[self.cands.videos[rows]]  # [row] frame 0 in the pool
-                shift = np.repeat(first - np.cumsum(lengths) + lengths, lengths)
-                blocked = geometry.boxes[shift + np.arange(len(shift))] == 0  # [frame]
             layout = _Layout.build(
-                self.lengths[rows], ks, self.config.window, blocked, growth=_FINISH_GROWTH
+                self.lengths[rows],
+                self.ks[rows],
+                self.config.window,
+                self.cands.blocked_frames(rows),
+                growth=_FINISH_GROWTH,
             )
             picks = np.full((len(rows), self.picks.shape[1]), -1, dtype=np.int64)
             pick_values = np.full(picks.shape, np.nan)
@@ -1162,9 +1142,9 @@ def _ranked(
     if not (cands.available > 0).any():
         return ledger.result(context.state, notes)
     ks = _frames_per_video(cands, budget, config)  # [row]
-    rows, _ = _score_rows(context, kind, cands, strategy)
+    rows, lengths = _score_rows(context, kind, cands, strategy)
     flat, scale = _flat_scores(rows, cands, kind, config.mode)
-    ranked = _RankedRows(flat, cands, ks, config, scale)
+    ranked = _RankedRows(flat, cands, lengths, ks, config, scale)
 
     clusters = context.clusters if use_clusters and new else None
     limit = None if clusters is None else _ClusterLimit(clusters, context, budget, config)
