@@ -47,7 +47,14 @@ from claus_core.losses import (
 from claus_core.model.checkpoint import load_detector, save_detector
 from claus_core.model.config import DetectorConfig
 from claus_core.model.detector import CapsuleDetector
-from claus_core.selection import STRATEGIES, SelectionContext, SelectionResult, initial_selection
+from claus_core.score_table import ScoreTable
+from claus_core.selection import (
+    SCORE_KINDS,
+    STRATEGIES,
+    SelectionContext,
+    SelectionResult,
+    initial_selection,
+)
 from claus_core.store import (
     RunDir,
     StoreError,
@@ -414,17 +421,18 @@ class Experiment:
         timings: dict[str, float],
     ) -> AnnotationState:
         config = self.config
-        scores: dict[str, dict[str, np.ndarray]] = {}
+        scores: dict[str, ScoreTable] = {}
         assignments = None
         if config.strategy not in SCORELESS_STRATEGIES:
             t0 = time.perf_counter()
             scored = self._score_pool(r, model)
             timings["score"] = time.perf_counter() - t0
-            for kind in ("uncertainty", "entropy"):
-                scores[kind] = {n: s[kind] for n, s in scored.items() if kind in s}
             write_npz(folder / "scores.npz", {
-                f"{kind}/{name}": values for kind, per in scores.items() for name, values in per.items()
+                f"{kind}/{name}": per[kind] for kind in SCORE_KINDS for name, per in scored.items() if kind in per
             })
+            for kind in SCORE_KINDS:
+                in_pool_order = [(n, scored[n][kind]) for n in self.pool.names if kind in scored.get(n, {})]
+                scores[kind] = ScoreTable.from_arrays(in_pool_order, what=f"{kind!r} scores")
             if clusters is not None:
                 assignments = clusters.assign_videos({n: s["latent"] for n, s in scored.items()})
                 write_json(folder / "clusters.json", assignments)
@@ -501,14 +509,15 @@ def load_round_metrics(folder: Path) -> list[dict[str, Any]]:
     return [read_json(run.round_dir(r) / "metrics.json") for r in run.finished_rounds()]
 
 
-def load_scores(folder: Path, round_index: int) -> dict[str, dict[str, np.ndarray]]:
-    """``scores[kind][video]`` of one round (as the selection saw them)."""
+def load_scores(folder: Path, round_index: int) -> dict[str, ScoreTable]:
+    """``scores[kind]`` of one round, a table of each video's ``[frame]`` scores (as the
+    selection saw them)."""
     arrays = read_npz(RunDir(folder).round_dir(round_index) / "scores.npz")
-    out: dict[str, dict[str, np.ndarray]] = {}
+    per_kind: dict[str, list[tuple[str, np.ndarray]]] = {}
     for key, values in arrays.items():
         kind, name = key.split("/", 1)
-        out.setdefault(kind, {})[name] = values
-    return out
+        per_kind.setdefault(kind, []).append((name, values))
+    return {kind: ScoreTable.from_arrays(rows, what=f"{kind!r} scores") for kind, rows in per_kind.items()}
 
 
 __all__ = [

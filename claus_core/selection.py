@@ -54,7 +54,9 @@ Readings of the algorithm (each is a documented choice):
   ``B_v`` and the cluster limit do not apply).
 
 Scores must be finite for every frame of every candidate video (and ``>= 0`` under
-``mode="multiply"``); otherwise :class:`~claus_core.data.types.DataError` names the video. The
+``mode="multiply"``); otherwise :class:`~claus_core.data.types.DataError` names the video.
+They arrive best as one :class:`~claus_core.score_table.ScoreTable` per kind (all videos back
+to back, checked when built), which selection reads without copying. The
 greedy picking runs for all candidate videos at once (rows grouped by length in padded
 matrices, one ``argmax`` per group and pick step), with results identical to the one-video
 loop; a video's picks are computed only when its rank is needed (:class:`_RankedRows`: an
@@ -91,6 +93,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from claus_core.cost import CostModel
 from claus_core.data.types import AnnotationState, DataError, VideoPool, VideoRecord
+from claus_core.score_table import ScoreTable, check_finite
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +118,6 @@ _FINISH_GROWTH = 4.0  # the same for the few rows finished together: fewer matri
 _MEAN_FIRST_STEPS = 5  # picks every row takes before bounding its mean video score
 _FIRST_CHUNK = 64  # rows finished at once when ranks are needed (doubles each time)
 _LAYOUT_CACHE_SIZE = 4  # candidate-set layouts kept per pool
-_MINUS_INF = np.array([-np.inf])
 
 
 # --------------------------------------------------------------------------- public data types
@@ -182,7 +184,10 @@ class SelectionContext:
     """What one selection step sees.
 
     ``scores[kind][video]`` is a ``[frame]`` array (kinds: ``"uncertainty"``, ``"entropy"``) for
-    every video a strategy may pick from; ``clusters[video]`` the cluster id of every pool video
+    every video a strategy may pick from. ``scores[kind]`` is best a
+    :class:`~claus_core.score_table.ScoreTable` (what the active-learning loop passes: selection
+    reads it in place); any other mapping of per-video arrays is copied into one first.
+    ``clusters[video]`` the cluster id of every pool video
     (``None`` without clustering); ``round_index`` defaults to ``state.round`` and the selected
     state is ``round_index + 1``.
     """
@@ -227,7 +232,8 @@ class SelectionResult:
     def records(self) -> tuple[dict[str, Any], ...]:
         """One dict per chosen frame, keys :data:`RECORD_COLUMNS`."""
         return tuple(
-            dict(zip(RECORD_COLUMNS, row, strict=True)) for row in zip(*self.columns.values(), strict=True)
+            dict(zip(RECORD_COLUMNS, row, strict=True))
+            for row in zip(*self.columns.values(), strict=True)
         )
 
     def to_dataframe(self) -> pd.DataFrame:
@@ -296,7 +302,14 @@ def pick_frames(
     if outside.size:
         raise ValueError(f"annotated frames must lie in [0, {len(values)}), got {outside.tolist()}")
     count = min(int(k), len(values) - len(marks))
-    layout = _Layout.build(np.array([len(values)]), np.array([count]), window)
+    layout = _Layout.build(
+        np.array([len(values)]),
+        np.array([count]),
+        window,
+        None,
+        starts=np.zeros(1, np.int64),
+        sentinel=-1,
+    )
     cells = layout.fill(np.append(values, -np.inf))  # [cell]
     rows = np.zeros(len(marks), dtype=np.int64)
     _damp_annotated(cells, layout.row_start, rows, marks, window, sigma, mode)
@@ -347,12 +360,7 @@ def _check_scores(
     values: np.ndarray, mode: str, what: str, error: type[ValueError] = ValueError
 ) -> None:
     """Raise ``error`` on NaN / infinite scores, or negative ones under ``mode="multiply"``."""
-    bad = ~np.isfinite(values)
-    if bad.any():
-        if np.isnan(values).all():
-            raise error(f"{what}: every score is NaN")
-        kind = "NaN" if np.isnan(values).any() else "infinite"
-        raise error(f"{what}: {kind} score at frames {np.flatnonzero(bad)[:5].tolist()}")
+    check_finite(values, what, error)
     if mode == "multiply" and values.size and values.min() < 0:
         raise error(
             f"{what}: negative score at frames {np.flatnonzero(values < 0)[:5].tolist()}; "
@@ -383,14 +391,14 @@ class _Layout:
     sorted by their number of picks, descending, so the rows still picking are always a prefix.
     Every row sees exactly the operations, in the same order, that a one-row loop would apply:
     the grouping never changes a result. ``gather`` lays the rows out in one ``np.take`` from
-    the rows back to back followed by one -inf cell (padding and blocked frames read that).
+    a flat score array (:attr:`ScoreTable.padded`) where row ``r`` starts at ``starts[r]`` and
+    index ``sentinel`` reads -inf (padding and blocked frames read that).
     """
 
     groups: tuple[_Group, ...]
     row_start: np.ndarray  # [row] cell of each row's frame 0
     group_of: np.ndarray  # [row] index of the row's group
-    gather: np.ndarray  # [cell] position in the flat rows (its length: the -inf cell)
-    flat_offsets: np.ndarray  # [row + 1] row r is flat[flat_offsets[r] : flat_offsets[r + 1]]
+    gather: np.ndarray  # [cell] position in the flat scores
     window: int
 
     @classmethod
@@ -399,8 +407,10 @@ class _Layout:
         lengths: np.ndarray,  # [row]
         ks: np.ndarray,  # [row] picks wanted
         window: int,
-        blocked: np.ndarray | None = None,  # [flat frame] True: never picked, never damps
+        blocked: np.ndarray | None,  # [row frame] rows back to back; True: never picked or damps
         *,
+        starts: np.ndarray,  # [row] where each row starts in the flat scores
+        sentinel: int,  # where the flat scores hold -inf
         growth: float = _BUCKET_GROWTH,
     ) -> _Layout:
         by_length = np.argsort(lengths, kind="stable")
@@ -420,19 +430,22 @@ class _Layout:
             groups.append(_Group(members, ks[members], width, size))
             size += len(members) * width
             begin = end
-        flat_offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=flat_offsets[1:])
-        total = int(flat_offsets[-1])
-        frame_cells = np.repeat(row_start - flat_offsets[:-1], lengths) + np.arange(total)
-        gather = np.full(size, total, dtype=np.int64)
-        keep = np.arange(total) if blocked is None else np.flatnonzero(~blocked)
-        gather[frame_cells[keep]] = keep
-        for array in (row_start, group_of, gather, flat_offsets):
+        row_first = np.cumsum(lengths) - lengths  # [row] first frame in rows back to back
+        total = int(lengths.sum())
+        frame = np.arange(total) - np.repeat(row_first, lengths)  # [row frame] in its row
+        frame_cells = np.repeat(row_start, lengths) + frame  # [row frame]
+        sources = np.repeat(starts, lengths) + frame  # [row frame]
+        gather = np.full(size, sentinel, dtype=np.int64)
+        if blocked is None:
+            gather[frame_cells] = sources
+        else:
+            gather[frame_cells[~blocked]] = sources[~blocked]
+        for array in (row_start, group_of, gather):
             array.setflags(write=False)
-        return cls(tuple(groups), row_start, group_of, gather, flat_offsets, window)
+        return cls(tuple(groups), row_start, group_of, gather, window)
 
-    def fill(self, flat: np.ndarray) -> np.ndarray:  # [cell] float64
-        """The cells from ``flat`` (float64: the rows back to back, then one -inf)."""
+    def fill(self, flat: np.ndarray) -> np.ndarray:  # [cell] float64, a fresh array
+        """The cells from ``flat`` (the scores the layout was built for)."""
         return np.take(flat, self.gather)
 
     def extract(
@@ -543,7 +556,11 @@ def _greedy(
         if len(columns) == 1:
             column, row, start = columns[0], rows[0], starts[0]
         else:
-            column, row, start = np.concatenate(columns), np.concatenate(rows), np.concatenate(starts)
+            column, row, start = (
+                np.concatenate(columns),
+                np.concatenate(rows),
+                np.concatenate(starts),
+            )
         frame = column - window
         pick_values[row, step] = damp(start + frame)
         picks[row, step] = frame
@@ -690,81 +707,75 @@ def _frames_per_video(cands: _Candidates, budget: Budget, config: SelectionConfi
     return np.minimum(wanted.astype(np.int64), cands.available)
 
 
-def _score_rows(
-    context: SelectionContext, kind: str, cands: _Candidates, strategy: str
-) -> tuple[list[np.ndarray], np.ndarray]:  # rows, [row] lengths
-    """The ``kind`` score array of every candidate video (DataError naming a bad video)."""
+def _score_source(
+    context: SelectionContext, kind: str, cands: _Candidates, strategy: str, mode: str
+) -> tuple[ScoreTable, np.ndarray]:  # the scores, [row] each row's video in them
+    """The ``kind`` scores of every candidate video, checked (DataError naming a bad video).
+
+    A :class:`ScoreTable` is read in place; any other mapping of per-video arrays is first
+    copied into one (candidate videos only).
+    """
     if kind not in context.scores:
         raise ValueError(
             f"strategy {strategy!r} needs {kind!r} scores; the context has {sorted(context.scores)}"
         )
     table = context.scores[kind]
     every_name = cands.geometry.names
-    names = list(map(every_name.__getitem__, cands.videos.tolist()))
-    try:
-        rows = list(map(table.__getitem__, names))
-        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-    except (KeyError, TypeError):
-        lengths = None
-    expected = np.diff(cands.geometry.offsets)[cands.videos]
-    if lengths is None or not np.array_equal(lengths, expected):
-        for name, frames in zip(names, expected.tolist(), strict=True):
-            if name not in table:
-                raise DataError(f"no {kind!r} scores for video {name!r}") from None
-            if np.shape(table[name]) != (frames,):
-                raise DataError(
-                    f"{kind!r} scores of video {name!r} have shape {np.shape(table[name])}, "
-                    f"expected ({frames},)"
-                )
-    return rows, expected
+    if isinstance(table, ScoreTable):
+        rows = table.positions(every_name)[cands.videos]  # [row] table row, -1: missing
+    else:
+        names = list(map(every_name.__getitem__, cands.videos.tolist()))
+        missing = [name for name in names if name not in table]
+        if missing:
+            raise DataError(f"no {kind!r} scores for video {missing[0]!r}")
+        arrays = zip(names, map(table.__getitem__, names), strict=True)
+        table = ScoreTable.from_arrays(arrays, what=f"{kind!r} scores")
+        rows = np.arange(len(names), dtype=np.int64)
+    if (rows < 0).any():
+        name = every_name[int(cands.videos[np.flatnonzero(rows < 0)[0]])]
+        raise DataError(f"no {kind!r} scores for video {name!r}")
+    lengths = np.diff(table.offsets)[rows]  # [row]
+    expected = np.diff(cands.geometry.offsets)[cands.videos]  # [row]
+    if not np.array_equal(lengths, expected):
+        wrong = int(np.flatnonzero(lengths != expected)[0])
+        raise DataError(
+            f"{kind!r} scores of video {every_name[int(cands.videos[wrong])]!r} have shape "
+            f"({int(lengths[wrong])},), expected ({int(expected[wrong])},)"
+        )
+    if mode == "multiply" and table.lowest < 0:
+        for row, video in enumerate(rows.tolist()):
+            values = table.values[table.offsets[video] : table.offsets[video + 1]]
+            what = f"{kind!r} scores of video {every_name[int(cands.videos[row])]!r}"
+            _check_scores(values, mode, what, DataError)
+    return table, rows
 
 
 _LAYOUTS: weakref.WeakKeyDictionary[VideoPool, dict[tuple, _Layout]] = weakref.WeakKeyDictionary()
 
 
-def _layout(cands: _Candidates, ks: np.ndarray, window: int) -> _Layout:
+def _layout(
+    cands: _Candidates, ks: np.ndarray, window: int, starts: np.ndarray, sentinel: int
+) -> _Layout:
     """The layout of the candidate rows, cached per pool for the last few candidate sets."""
-    key = (window, cands.only_boxed, cands.videos.tobytes(), ks.tobytes())
+    key = (
+        window,
+        cands.only_boxed,
+        cands.videos.tobytes(),
+        ks.tobytes(),
+        starts.tobytes(),
+        sentinel,
+    )
     cache = _LAYOUTS.setdefault(cands.pool, {})
     if key in cache:
         return cache[key]
     every = np.arange(len(cands.videos))
     lengths = np.diff(cands.geometry.offsets)[cands.videos]  # [row]
-    layout = _Layout.build(lengths, ks, window, cands.blocked_frames(every))
+    blocked = cands.blocked_frames(every)
+    layout = _Layout.build(lengths, ks, window, blocked, starts=starts, sentinel=sentinel)
     while len(cache) >= _LAYOUT_CACHE_SIZE:
         del cache[next(iter(cache))]
     cache[key] = layout
     return layout
-
-
-def _flat_scores(
-    rows: list[np.ndarray], cands: _Candidates, kind: str, mode: str
-) -> tuple[np.ndarray, float]:  # [frame + 1] float64 ending in -inf; largest |score|
-    """The score rows back to back, checked: NaN, infinite or (multiply) negative scores raise
-    DataError naming the video."""
-    try:
-        flat = np.concatenate([*rows, _MINUS_INF])
-        if flat.dtype.kind not in "biuf":
-            raise TypeError(f"dtype {flat.dtype}")
-        flat = flat.astype(np.float64, copy=False)
-    except (ValueError, TypeError) as err:
-        _explain_bad_rows(rows, cands, kind, mode)
-        raise DataError(f"{kind!r} scores: cannot lay out the score arrays ({err})") from err
-    scores = flat[:-1]  # [frame]
-    lowest, highest = scores.min(initial=np.inf), scores.max(initial=-np.inf)
-    if not (-np.inf < lowest and highest < np.inf) or (mode == "multiply" and lowest < 0):
-        _explain_bad_rows(rows, cands, kind, mode)
-    return flat, max(abs(float(lowest)), abs(float(highest)), 0.0) if len(scores) else 0.0
-
-
-def _explain_bad_rows(rows: list[np.ndarray], cands: _Candidates, kind: str, mode: str) -> None:
-    """Raise DataError naming the first video whose scores are not usable."""
-    for row, values in enumerate(rows):
-        what = f"{kind!r} scores of video {cands.record(row).name!r}"
-        array = np.asarray(values)
-        if array.ndim != 1 or not np.issubdtype(array.dtype, np.number):
-            raise DataError(f"{what}: not a 1-d numeric array ({array.dtype}, {array.shape})")
-        _check_scores(array.astype(np.float64), mode, what, DataError)
 
 
 # --------------------------------------------------------------------------- budget spending
@@ -846,8 +857,12 @@ class _Ledger:
         self.frames.setdefault(name, []).extend(frame_list)
         columns = self.columns
         for column, value in (
-            ("strategy", self.strategy), ("round", self.round), ("video", name),
-            ("cluster", cluster), ("video_rank", video_rank), ("video_score", video_score),
+            ("strategy", self.strategy),
+            ("round", self.round),
+            ("video", name),
+            ("cluster", cluster),
+            ("video_rank", video_rank),
+            ("video_score", video_score),
             ("reason", reason),
         ):
             columns[column] += [value] * count
@@ -967,16 +982,16 @@ class _RankedRows:
 
     def __init__(
         self,
-        flat: np.ndarray,  # [frame + 1] scores back to back, then -inf
+        table: ScoreTable,
+        table_rows: np.ndarray,  # [row] each row's video in the table
         cands: _Candidates,
-        lengths: np.ndarray,  # [row] frames
         ks: np.ndarray,  # [row] picks wanted
         config: SelectionConfig,
-        largest: float,  # largest |score| in ``flat``
     ) -> None:
-        self.flat, self.cands, self.lengths, self.ks, self.config = flat, cands, lengths, ks, config
-        self.offsets = np.zeros(len(ks) + 1, dtype=np.int64)  # [row + 1] row r in flat from
-        np.cumsum(self.lengths, out=self.offsets[1:])
+        self.flat = table.padded  # [frame + 1] the scores, then -inf
+        self.starts = table.offsets[table_rows]  # [row] where each row starts in the scores
+        self.cands, self.ks, self.config = cands, ks, config
+        self.lengths = np.diff(cands.geometry.offsets)[cands.videos]  # [row] frames
         kmax = int(ks.max()) if len(ks) else 0
         self.picks = np.full((len(ks), kmax), -1, dtype=np.int64)  # [row, kmax] frames
         self.pick_values = np.full((len(ks), kmax), np.nan)  # [row, kmax] scores when picked
@@ -988,12 +1003,12 @@ class _RankedRows:
             finished = np.zeros(0, dtype=np.int64)
             waiting = np.flatnonzero(ks > 0)  # [w]
             # the largest score of each row, blocked frames included: a looser bound, still one
-            largest_left = np.maximum.reduceat(flat, self.offsets[:-1])[waiting]  # [w]
+            largest_left = self._video_maxima(table)[table_rows[waiting]]  # [w]
             bound = ks[waiting] * largest_left
         else:
             first_steps = kmax if config.video_score == "raw_sum" else _MEAN_FIRST_STEPS
             self.first_steps = first_steps = max(1, min(first_steps, kmax))
-            self.layout = _layout(cands, ks, config.window)
+            self.layout = _layout(cands, ks, config.window, self.starts, len(self.flat) - 1)
             self.cells = self._laid_out(self.layout, None)
             _greedy(
                 self.cells,
@@ -1010,7 +1025,7 @@ class _RankedRows:
             last = self.pick_values[waiting, first_steps - 1]
             bound = (partial + (ks[waiting] - first_steps) * last) / ks[waiting]
         # a frame is damped at most 2 * window times, by g(d) <= 1 each (mode="subtract")
-        scale = largest + (2 * config.window if config.mode == "subtract" else 0)
+        scale = table.largest + (2 * config.window if config.mode == "subtract" else 0)
         tol = 1e-12 * (kmax + 1) * scale
         order = np.argsort(-bound, kind="stable")
         self.queue, self.bounds = waiting[order], bound[order] + tol  # [w] highest bound first
@@ -1020,18 +1035,20 @@ class _RankedRows:
         self.ready: list[int] = []
         self.position = 0
 
+    @staticmethod
+    def _video_maxima(table: ScoreTable) -> np.ndarray:  # [video] -inf for a video without frames
+        nonempty = np.flatnonzero(np.diff(table.offsets))  # [video]
+        maxima = np.full(len(table), -np.inf)
+        if len(nonempty):
+            maxima[nonempty] = np.maximum.reduceat(table.values, table.offsets[nonempty])
+        return maxima
+
     def _laid_out(self, layout: _Layout, rows: np.ndarray | None) -> np.ndarray:  # [cell]
         """The cells of ``layout`` (a layout of ``rows``; None: of every row, in order) from
-        ``flat``, the annotated frames of those rows already damped."""
+        the scores, the annotated frames of those rows already damped."""
         if rows is None:
             rows = np.arange(len(self.ks))
-            cells = layout.fill(self.flat)
-        else:
-            starts = self.offsets[rows] - layout.flat_offsets[:-1]  # [row] shift into flat
-            index = np.append(np.repeat(starts, self.lengths[rows]), 0)  # [frame + 1]
-            index += np.arange(len(index))
-            index[-1] = len(self.flat) - 1  # the -inf cell
-            cells = self.flat[index[layout.gather]]
+        cells = layout.fill(self.flat)
         cands = self.cands
         if len(cands.annotated_rows):
             position = np.full(len(self.ks), -1, dtype=np.int64)  # [row] its place in rows
@@ -1053,7 +1070,7 @@ class _RankedRows:
         ks = self.ks[rows]
         if self.config.video_score == "raw_sum":
             frames = self.picks[rows]  # [rows, kmax]
-            cells = self.offsets[rows][:, None] + np.maximum(frames, 0)
+            cells = self.starts[rows][:, None] + np.maximum(frames, 0)
             taken = np.where(frames >= 0, self.flat[cells], np.nan)
         else:
             taken = self.pick_values[rows]
@@ -1079,6 +1096,8 @@ class _RankedRows:
                 self.ks[rows],
                 self.config.window,
                 self.cands.blocked_frames(rows),
+                starts=self.starts[rows],
+                sentinel=len(self.flat) - 1,
                 growth=_FINISH_GROWTH,
             )
             picks = np.full((len(rows), self.picks.shape[1]), -1, dtype=np.int64)
@@ -1142,9 +1161,8 @@ def _ranked(
     if not (cands.available > 0).any():
         return ledger.result(context.state, notes)
     ks = _frames_per_video(cands, budget, config)  # [row]
-    rows, lengths = _score_rows(context, kind, cands, strategy)
-    flat, scale = _flat_scores(rows, cands, kind, config.mode)
-    ranked = _RankedRows(flat, cands, lengths, ks, config, scale)
+    table, table_rows = _score_source(context, kind, cands, strategy, config.mode)
+    ranked = _RankedRows(table, table_rows, cands, ks, config)
 
     clusters = context.clusters if use_clusters and new else None
     limit = None if clusters is None else _ClusterLimit(clusters, context, budget, config)
@@ -1168,7 +1186,7 @@ def _ranked(
             cluster=_cluster_of(context, cands.record(row).name),
             video_rank=rank,
             video_score=float(ranked.scores[row]),
-            frame_scores=flat[ranked.offsets[row] + frames],
+            frame_scores=table.values[ranked.starts[row] + frames],
             pick_scores=pick_scores,
             reason=reason,
         )

@@ -3,6 +3,7 @@ cluster-limited budget loop) and every baseline strategy of Tables 2, 5 and 8.""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from claus_core.cost import CostModel, annotation_cost
 from claus_core.data.types import AnnotationState, DataError, Tube, VideoPool, VideoRecord
+from claus_core.score_table import ScoreTable
 from claus_core.selection import (
     RECORD_COLUMNS,
     STRATEGIES,
@@ -538,6 +540,30 @@ def test_bad_scores_name_the_video() -> None:
         )
 
 
+def test_bad_score_tables_name_the_video() -> None:
+    pool = four_video_pool()
+    rng = np.random.default_rng(0)
+    arrays = dict(uniform_scores(pool)["uncertainty"])
+
+    def select(table: ScoreTable, state: AnnotationState | None = None) -> SelectionResult:
+        context = SelectionContext(pool, state or AnnotationState.empty(), {"uncertainty": table})
+        return uncertainty(context, Budget(1, 10), SelectionConfig(), rng)
+
+    without_c = ScoreTable.from_arrays({n: a for n, a in arrays.items() if n != "c"})
+    with pytest.raises(DataError, match="no 'uncertainty' scores for video 'c'"):
+        select(without_c)
+    with pytest.raises(DataError, match="'c' have shape \\(7,\\), expected \\(10,\\)"):
+        select(ScoreTable.from_arrays({**arrays, "c": np.zeros(7)}))
+    negative_c = ScoreTable.from_arrays({**arrays, "c": np.array([0.1] * 9 + [-1.0])})
+    with pytest.raises(DataError, match="'c'.*negative score at frames \\[9\\]"):
+        select(negative_c)
+    # a video that is no candidate any more (already selected) is not checked
+    state = AnnotationState(1, ("c",), {"c": (0,)})
+    assert select(negative_c, state).state.videos[1:] == ("a",)
+    with pytest.raises(DataError, match="'c'.*NaN score at frames \\[9\\]"):
+        ScoreTable.from_arrays({**arrays, "c": np.array([0.1] * 9 + [math.nan])})
+
+
 def test_unknown_strategy_lists_the_known_names() -> None:
     with pytest.raises(ValueError, match="known: .*'claus'.*'intra_sample'"):
         get_strategy("oracle")
@@ -661,6 +687,15 @@ def test_selection_invariants(problem: tuple) -> None:
     # same seed, same result
     again = STRATEGIES[name](context, budget, config, np.random.default_rng(seed))
     assert again.records == result.records and again.state == result.state
+    # the same scores as ScoreTables, in reverse order and with an unrelated video: same result
+    tables = {
+        kind: ScoreTable.from_arrays([("other", np.full(3, 9.0)), *reversed(per.items())])
+        for kind, per in context.scores.items()
+    }
+    from_tables = STRATEGIES[name](
+        dataclasses.replace(context, scores=tables), budget, config, np.random.default_rng(seed)
+    )
+    assert from_tables.records == result.records and from_tables.state == result.state
 
 
 @settings(max_examples=40, deadline=None)
