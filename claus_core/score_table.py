@@ -41,8 +41,10 @@ class ScoreTable(Mapping[str, np.ndarray]):
 
     Video ``v`` owns ``values[offsets[v] : offsets[v + 1]]``. ``values`` is float64 and
     read-only; ``padded`` is the same followed by one ``-inf`` (index ``len(values)`` reads it),
-    for gathers that need a filler. ``lowest`` / ``highest`` are the extreme scores. ``what``
-    names the scores in error messages (e.g. ``"'uncertainty' scores"``).
+    for gathers that need a filler. ``video_min`` / ``video_max`` (``[video]``, computed once
+    when the table is built, with the finiteness check) are each video's extreme scores
+    (``+inf`` / ``-inf`` for a video without frames); ``lowest`` / ``highest`` those of the
+    whole table. ``what`` names the scores in error messages (e.g. ``"'uncertainty' scores"``).
     """
 
     def __init__(
@@ -74,22 +76,29 @@ class ScoreTable(Mapping[str, np.ndarray]):
         padded[:-1] = values
         padded[-1] = -np.inf
         scores = padded[:-1]  # [frame]
-        lowest = float(scores.min(initial=np.inf))
-        highest = float(scores.max(initial=-np.inf))
+        video_min = np.full(len(names), np.inf)  # [video]
+        video_max = np.full(len(names), -np.inf)  # [video]
+        nonempty = np.flatnonzero(lengths)  # [video] a segment ends where the next one starts
+        if len(nonempty):
+            video_min[nonempty] = np.minimum.reduceat(scores, offsets[nonempty])
+            video_max[nonempty] = np.maximum.reduceat(scores, offsets[nonempty])
+        lowest = float(video_min.min(initial=np.inf))
+        highest = float(video_max.max(initial=-np.inf))
         if not (-np.inf < lowest and highest < np.inf) and len(scores):
             first_bad = int(np.flatnonzero(~np.isfinite(scores))[0])
             video = int(np.searchsorted(offsets, first_bad, "right")) - 1
             check_finite(
                 scores[offsets[video] : offsets[video + 1]], f"{what} of video {names[video]!r}"
             )
-        padded.setflags(write=False)
-        scores.setflags(write=False)
         offsets = offsets.astype(np.int64)
-        offsets.setflags(write=False)
+        for array in (padded, scores, offsets, video_min, video_max):
+            array.setflags(write=False)
         self.names = names
         self.offsets = offsets
         self.padded = padded
         self.values = scores
+        self.video_min = video_min
+        self.video_max = video_max
         self.lowest = lowest if len(scores) else 0.0
         self.highest = highest if len(scores) else 0.0
         self.what = what

@@ -743,7 +743,9 @@ def _score_source(
             f"({int(lengths[wrong])},), expected ({int(expected[wrong])},)"
         )
     if mode == "multiply" and table.lowest < 0:
-        for row, video in enumerate(rows.tolist()):
+        negative = np.flatnonzero(table.video_min[rows] < 0)  # [row]
+        if len(negative):
+            row, video = int(negative[0]), int(rows[negative[0]])
             values = table.values[table.offsets[video] : table.offsets[video + 1]]
             what = f"{kind!r} scores of video {every_name[int(cands.videos[row])]!r}"
             _check_scores(values, mode, what, DataError)
@@ -1003,7 +1005,7 @@ class _RankedRows:
             finished = np.zeros(0, dtype=np.int64)
             waiting = np.flatnonzero(ks > 0)  # [w]
             # the largest score of each row, blocked frames included: a looser bound, still one
-            largest_left = self._video_maxima(table)[table_rows[waiting]]  # [w]
+            largest_left = table.video_max[table_rows[waiting]]  # [w]
             bound = ks[waiting] * largest_left
         else:
             first_steps = kmax if config.video_score == "raw_sum" else _MEAN_FIRST_STEPS
@@ -1034,14 +1036,6 @@ class _RankedRows:
         self.pending_rows, self.pending_scores = finished, self.scores[finished]
         self.ready: list[int] = []
         self.position = 0
-
-    @staticmethod
-    def _video_maxima(table: ScoreTable) -> np.ndarray:  # [video] -inf for a video without frames
-        nonempty = np.flatnonzero(np.diff(table.offsets))  # [video]
-        maxima = np.full(len(table), -np.inf)
-        if len(nonempty):
-            maxima[nonempty] = np.maximum.reduceat(table.values, table.offsets[nonempty])
-        return maxima
 
     def _laid_out(self, layout: _Layout, rows: np.ndarray | None) -> np.ndarray:  # [cell]
         """The cells of ``layout`` (a layout of ``rows``; None: of every row, in order) from
