@@ -995,8 +995,13 @@ class _RankedRows:
         self.cands, self.ks, self.config = cands, ks, config
         self.lengths = np.diff(cands.geometry.offsets)[cands.videos]  # [row] frames
         kmax = int(ks.max()) if len(ks) else 0
-        self.picks = np.full((len(ks), kmax), -1, dtype=np.int64)  # [row, kmax] frames
-        self.pick_values = np.full((len(ks), kmax), np.nan)  # [row, kmax] scores when picked
+        # [row, kmax] frames and their scores when picked; a row's first ks[row] entries are
+        # written when it is finished (sum: only rows finished are ever read)
+        self.picks = np.empty((len(ks), kmax), dtype=np.int64)
+        self.pick_values = np.empty((len(ks), kmax))
+        if config.video_score != "sum":
+            self.picks.fill(-1)
+            self.pick_values.fill(np.nan)
         self.scores = np.full(len(ks), np.nan)  # [row] video score, once finished
         self.damping = (config.window, config.sigma, config.mode)
         self.cells: np.ndarray | None = None  # [cell] every row laid out ("mean", "raw_sum")
