@@ -435,11 +435,10 @@ class _Layout:
         frame = np.arange(total) - np.repeat(row_first, lengths)  # [row frame] in its row
         frame_cells = np.repeat(row_start, lengths) + frame  # [row frame]
         sources = np.repeat(starts, lengths) + frame  # [row frame]
+        if blocked is not None:
+            sources[blocked] = sentinel
         gather = np.full(size, sentinel, dtype=np.int64)
-        if blocked is None:
-            gather[frame_cells] = sources
-        else:
-            gather[frame_cells[~blocked]] = sources[~blocked]
+        gather[frame_cells] = sources
         for array in (row_start, group_of, gather):
             array.setflags(write=False)
         return cls(tuple(groups), row_start, group_of, gather, window)
