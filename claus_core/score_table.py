@@ -41,10 +41,11 @@ class ScoreTable(Mapping[str, np.ndarray]):
 
     Video ``v`` owns ``values[offsets[v] : offsets[v + 1]]``. ``values`` is float64 and
     read-only; ``padded`` is the same followed by one ``-inf`` (index ``len(values)`` reads it),
-    for gathers that need a filler. ``video_min`` / ``video_max`` (``[video]``, computed once
-    when the table is built, with the finiteness check) are each video's extreme scores
-    (``+inf`` / ``-inf`` for a video without frames); ``lowest`` / ``highest`` those of the
-    whole table. ``what`` names the scores in error messages (e.g. ``"'uncertainty' scores"``).
+    for gathers that need a filler. ``video_max`` (``[video]``, computed once when the table is
+    built, with the finiteness check) is each video's highest score (``-inf`` for a video
+    without frames), :meth:`video_min` each one's lowest; ``lowest`` / ``highest`` are those of
+    the whole table. ``what`` names the scores in error messages (e.g.
+    ``"'uncertainty' scores"``).
     """
 
     def __init__(
@@ -63,8 +64,7 @@ class ScoreTable(Mapping[str, np.ndarray]):
                 f"{what}: offsets must be {len(names) + 1} integers (one more than the videos), "
                 f"got {offsets.dtype} of shape {offsets.shape}"
             )
-        lengths = np.diff(offsets)  # [video]
-        if offsets[0] != 0 or (lengths < 0).any():
+        if offsets[0] != 0 or (np.diff(offsets) < 0).any():
             raise ValueError(f"{what}: offsets must start at 0 and never decrease")
         if values.ndim != 1 or values.dtype.kind not in "biuf":
             raise DataError(f"{what}: not a 1-d numeric array ({values.dtype}, {values.shape})")
@@ -74,15 +74,17 @@ class ScoreTable(Mapping[str, np.ndarray]):
             )
         padded = np.empty(len(values) + 1, dtype=np.float64)  # [frame + 1]
         padded[:-1] = values
+        self._adopt(names, offsets.astype(np.int64), padded, what)
+
+    def _adopt(
+        self, names: tuple[str, ...], offsets: np.ndarray, padded: np.ndarray, what: str
+    ) -> None:
+        """Take ``padded`` (float64 ``[frame + 1]``, the scores then one free cell) as this
+        table's storage, without a copy, and check the scores."""
         padded[-1] = -np.inf
         scores = padded[:-1]  # [frame]
-        video_min = np.full(len(names), np.inf)  # [video]
-        video_max = np.full(len(names), -np.inf)  # [video]
-        nonempty = np.flatnonzero(lengths)  # [video] a segment ends where the next one starts
-        if len(nonempty):
-            video_min[nonempty] = np.minimum.reduceat(scores, offsets[nonempty])
-            video_max[nonempty] = np.maximum.reduceat(scores, offsets[nonempty])
-        lowest = float(video_min.min(initial=np.inf))
+        video_max = self._per_video(np.maximum, scores, offsets, -np.inf)  # [video]
+        lowest = float(scores.min(initial=np.inf))
         highest = float(video_max.max(initial=-np.inf))
         if not (-np.inf < lowest and highest < np.inf) and len(scores):
             first_bad = int(np.flatnonzero(~np.isfinite(scores))[0])
@@ -90,19 +92,33 @@ class ScoreTable(Mapping[str, np.ndarray]):
             check_finite(
                 scores[offsets[video] : offsets[video + 1]], f"{what} of video {names[video]!r}"
             )
-        offsets = offsets.astype(np.int64)
-        for array in (padded, scores, offsets, video_min, video_max):
+        for array in (padded, scores, offsets, video_max):
             array.setflags(write=False)
         self.names = names
         self.offsets = offsets
         self.padded = padded
         self.values = scores
-        self.video_min = video_min
         self.video_max = video_max
         self.lowest = lowest if len(scores) else 0.0
         self.highest = highest if len(scores) else 0.0
         self.what = what
         self._index: dict[str, int] | None = None
+
+    @staticmethod
+    def _per_video(
+        reduce: np.ufunc, scores: np.ndarray, offsets: np.ndarray, empty: float
+    ) -> np.ndarray:  # [video]
+        """``reduce`` (np.minimum, np.maximum) over each video's scores; ``empty`` for a video
+        without frames."""
+        result = np.full(len(offsets) - 1, empty)  # [video]
+        nonempty = np.flatnonzero(np.diff(offsets))  # a segment ends where the next one starts
+        if len(nonempty):
+            result[nonempty] = reduce.reduceat(scores, offsets[nonempty])
+        return result
+
+    def video_min(self) -> np.ndarray:  # [video] +inf for a video without frames
+        """Each video's lowest score (computed on each call)."""
+        return self._per_video(np.minimum, self.values, self.offsets, np.inf)
 
     @classmethod
     def from_arrays(
@@ -111,21 +127,28 @@ class ScoreTable(Mapping[str, np.ndarray]):
         *,
         what: str = "scores",
     ) -> ScoreTable:
-        """One table from per-video ``[frame]`` arrays, in the mapping's order."""
+        """One table from per-video ``[frame]`` arrays, in the mapping's order (one copy, into
+        the table)."""
         items = list(arrays.items() if isinstance(arrays, Mapping) else arrays)
-        names = [name for name, _ in items]
-        rows = []
-        for name, array in items:
-            row = np.asarray(array)
-            if row.ndim != 1 or row.dtype.kind not in "biuf":
-                raise DataError(
-                    f"{what} of video {name!r}: not a 1-d numeric array ({row.dtype}, {row.shape})"
-                )
-            rows.append(row)
-        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum([len(row) for row in rows], out=offsets[1:])
-        values = np.concatenate(rows) if rows else np.zeros(0)
-        return cls(names, offsets, values, what=what)
+        names = tuple(name for name, _ in items)
+        rows = [np.asarray(array) for _, array in items]
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)  # [video + 1]
+        try:
+            np.cumsum(np.fromiter(map(len, rows), np.int64, len(rows)), out=offsets[1:])
+            padded = np.empty(int(offsets[-1]) + 1)  # [frame + 1]
+            if rows:  # "same_kind" casting to float64 refuses any non-numeric row
+                np.concatenate(rows, out=padded[:-1], casting="same_kind")
+        except (TypeError, ValueError) as err:
+            for name, row in zip(names, rows, strict=True):
+                if row.ndim != 1 or row.dtype.kind not in "biuf":
+                    raise DataError(
+                        f"{what} of video {name!r}: not a 1-d numeric array "
+                        f"({row.dtype}, {row.shape})"
+                    ) from err
+            raise DataError(f"{what}: cannot lay out the score arrays ({err})") from err
+        table = cls.__new__(cls)
+        table._adopt(names, offsets, padded, what)
+        return table
 
     # ----------------------------------------------------------------------- lookups
 

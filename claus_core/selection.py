@@ -742,7 +742,7 @@ def _score_source(
             f"({int(lengths[wrong])},), expected ({int(expected[wrong])},)"
         )
     if mode == "multiply" and table.lowest < 0:
-        negative = np.flatnonzero(table.video_min[rows] < 0)  # [row]
+        negative = np.flatnonzero(table.video_min()[rows] < 0)  # [row]
         if len(negative):
             row, video = int(negative[0]), int(rows[negative[0]])
             values = table.values[table.offsets[video] : table.offsets[video + 1]]

@@ -21,7 +21,7 @@ def test_from_arrays_lays_videos_back_to_back() -> None:
     assert table.values.dtype == np.float64
     assert table.padded.tolist() == [0.2, 0.7, 3.0, -math.inf]
     assert (table.lowest, table.highest, table.largest) == (0.2, 3.0, 3.0)
-    assert table.video_min.tolist() == [0.2, 3.0, math.inf]
+    assert table.video_min().tolist() == [0.2, 3.0, math.inf]
     assert table.video_max.tolist() == [0.7, 3.0, -math.inf]
     assert table["a"].tolist() == [0.2, 0.7] and table["c"].tolist() == []
     assert list(table) == ["a", "b", "c"] and len(table) == 3
@@ -103,7 +103,7 @@ def test_every_video_reads_back_its_scores(rows: list[list[float]]) -> None:
     for name, array in arrays.items():
         np.testing.assert_array_equal(table[name], array)
     for video, row in enumerate(rows):
-        assert table.video_min[video] == (min(row) if row else math.inf)
+        assert table.video_min()[video] == (min(row) if row else math.inf)
         assert table.video_max[video] == (max(row) if row else -math.inf)
     flat = [value for row in rows for value in row]
     assert table.lowest == (min(flat) if flat else 0.0)
