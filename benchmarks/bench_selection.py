@@ -7,7 +7,7 @@ once with :func:`reference_claus`, the same algorithm written as plain Python lo
 ``claus`` reads the scores from a :class:`~claus_core.score_table.ScoreTable` in pool order, the
 form the active-learning loop hands to selection; the reference reads the same values from a dict
 of per-video arrays. Building the table from those arrays (one concatenation, the finiteness
-check and each video's lowest and highest score) happens once per round, after scoring; its
+check and each video's highest score) happens once per round, after scoring; its
 time is printed, and the speed-up is printed a second time with it counted in.
 It asserts that both select IDENTICAL videos and frames (same order, same records) and prints
 the measured speed-up, median CPU time of several runs each, all in this one run (the machine
@@ -293,8 +293,8 @@ def main() -> None:
         f"scores: one ScoreTable in pool order, as the active-learning loop builds after scoring "
         f"(the reference loop reads the same values from a dict of per-video arrays); building "
         f"it from the {len(scores)} arrays (concatenation, finiteness check, each video's "
-        f"lowest and highest score) takes {table_cpu * 1e3:.2f} ms CPU (median), once per "
-        "round, outside the timings below"
+        f"highest score) takes {table_cpu * 1e3:.2f} ms CPU (median), once per round, "
+        "outside the timings below"
     )
     clusters = {v.name: int(rng.integers(NUM_CLUSTERS)) for v in pool.videos}
     budget = Budget(videos=round(0.05 * len(pool)), frame_cost=1000)
