@@ -48,6 +48,11 @@ Choices where Table 11 leaves room, following the authors' released model:
   only the ground-truth class's poses (``labels``) or, without labels, the predicted class's
   (VideoCapsuleNet). The study uses the default, unmasked.
 
+On a CPU the decoder's inputs are laid out ``channels_last_3d``, where PyTorch's transposed
+3D convolutions run about 3x faster (paper preset ``ConvTr_4``: 0.34 s against 1.11 s per clip,
+one thread); the values are the same up to float rounding. On other devices the layout is
+left as it is.
+
 MC dropout (Gal & Ghahramani 2016; Algorithm 1 line 4): ``head(features, n_samples=S)`` runs the
 S samples batched on one encoding. Dropout is active when the model is training or when
 ``n_samples > 1`` (batch norm, only in the encoder, then stays in eval mode); ``dropout=`` forces
@@ -70,6 +75,11 @@ from torch import Tensor, nn
 from claus_core.model.capsules import ConvCapsules, PrimaryCapsules
 from claus_core.model.config import DetectorConfig
 from claus_core.model.i3d import I3DEncoder
+
+
+def _decoder_layout(t: Tensor) -> Tensor:  # [R, C, T, H, W]
+    """``t`` as a decoder convolution input: ``channels_last_3d`` on a CPU (see above)."""
+    return t.contiguous(memory_format=torch.channels_last_3d) if t.device.type == "cpu" else t
 
 
 @dataclass(frozen=True)
@@ -268,16 +278,18 @@ class CapsuleDetector(nn.Module):
         grid = cfg.capsule_grid
         y = poses.reshape(rows, cfg.conv_capsules * cfg.pose_dim, 1, grid, grid)
 
-        y = F.relu(self.conv_tr_1(y), inplace=True)  # [R, d1, 1, F, F]
+        y = F.relu(self.conv_tr_1(_decoder_layout(y)), inplace=True)  # [R, d1, 1, F, F]
         skip_4f = F.relu(self.skip_4f(mixed), inplace=True).unsqueeze(2)  # [R, skip, 1, F, F]
-        y = torch.cat([y, skip_4f], dim=1)  # Concat_1
-        y = torch.cat([F.relu(self.conv_tr_2(y), inplace=True), x.skip_2c], dim=1)  # Concat_2
-        y = torch.cat([F.relu(self.conv_tr_3(y), inplace=True), x.skip_1a], dim=1)  # Concat_3
+        y = _decoder_layout(torch.cat([y, skip_4f], dim=1))  # Concat_1
+        y = F.relu(self.conv_tr_2(y), inplace=True)
+        y = _decoder_layout(torch.cat([y, x.skip_2c], dim=1))  # Concat_2
+        y = F.relu(self.conv_tr_3(y), inplace=True)
+        y = _decoder_layout(torch.cat([y, x.skip_1a], dim=1))  # Concat_3
         y = F.relu(self.conv_tr_4(y), inplace=True)  # [R, d4, T, H, W]
         if masks is not None:  # in place when scoring: this is the largest tensor
             mask = masks[1][:, :, None, None, None]
             y = y * mask if torch.is_grad_enabled() else y.mul_(mask)
-        logits = self.conv3d_out(y)[:, 0]  # [R, T, H, W]
+        logits = self.conv3d_out(_decoder_layout(y))[:, 0]  # [R, T, H, W]
         return logits, class_scores, latent, capsules.activations
 
     def _check_labels(self, labels: Tensor | None, batch: int) -> Tensor | None:
