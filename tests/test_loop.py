@@ -17,7 +17,8 @@ import yaml
 
 from claus_core.cost import annotation_cost
 from claus_core.data.types import AnnotationState
-from claus_core.loop import Experiment, make_sources
+from claus_core.loop import Experiment, load_scores, make_sources
+from claus_core.score_table import ScoreTable
 from claus_core.store import StoreError
 
 pytestmark = pytest.mark.slow
@@ -45,6 +46,15 @@ def test_two_round_experiment_persists_every_round(tmp_path, smoke_config) -> No
     metrics = json.loads((tmp_path / "run" / "round1" / "metrics.json").read_text())
     assert set(metrics["metrics"]) == {f"{m}@{t}" for m in ("f-mAP", "v-mAP") for t in (0.1, 0.2, 0.3, 0.5)}
     assert all(0.0 <= v <= 1.0 for v in metrics["metrics"].values())
+    # the stored scores are the ones the selection saw: one table per kind, every pool video
+    scores = load_scores(tmp_path / "run", 0)
+    assert set(scores) == {"uncertainty", "entropy"}
+    table = scores["uncertainty"]
+    assert isinstance(table, ScoreTable) and set(table) == set(pool.names)
+    assert all(len(table[v.name]) == v.num_frames for v in pool.videos)
+    records = json.loads((tmp_path / "run" / "round0" / "selection.json").read_text())["records"]
+    scored = [r for r in records if r["frame_score"] == r["frame_score"]]  # not NaN
+    assert scored and all(table[r["video"]][r["frame"]] == r["frame_score"] for r in scored)
     again = Experiment(config, tmp_path / "run", progress=False).run_all()
     assert again == summaries  # finished rounds are reused, not recomputed
 
