@@ -624,6 +624,7 @@ class _Candidates:
     new: bool  # True: videos not selected yet (sample+frame); False: selected ones (only_frame)
     only_boxed: bool  # only frames with a GT box may be chosen
     videos: np.ndarray  # [row] pool index of each candidate video
+    lengths: np.ndarray  # [row] frames of each candidate video
     annotated_rows: np.ndarray  # [a] annotated frames of candidate rows, by row then frame
     annotated_frames: np.ndarray  # [a]
     base_frames: np.ndarray  # [row] candidate frames, annotated ones included (for A_t)
@@ -646,8 +647,7 @@ class _Candidates:
         without a box; None when every frame may be."""
         if not self.only_boxed:
             return None
-        videos = self.videos[rows]
-        lengths = np.diff(self.geometry.offsets)[videos]  # [row]
+        videos, lengths = self.videos[rows], self.lengths[rows]  # [row]
         shift = self.geometry.offsets[videos] - np.cumsum(lengths) + lengths  # [row]
         frames = np.repeat(shift, lengths) + np.arange(int(lengths.sum()))  # [frame] in the pool
         return self.geometry.boxes[frames] == 0
@@ -687,6 +687,7 @@ def _candidates(
         new,
         only_boxed,
         videos,
+        lengths,
         annotated_rows,
         annotated_frames,
         base,
@@ -734,12 +735,11 @@ def _score_source(
         name = every_name[int(cands.videos[np.flatnonzero(rows < 0)[0]])]
         raise DataError(f"no {kind!r} scores for video {name!r}")
     lengths = np.diff(table.offsets)[rows]  # [row]
-    expected = np.diff(cands.geometry.offsets)[cands.videos]  # [row]
-    if not np.array_equal(lengths, expected):
-        wrong = int(np.flatnonzero(lengths != expected)[0])
+    if not np.array_equal(lengths, cands.lengths):
+        wrong = int(np.flatnonzero(lengths != cands.lengths)[0])
         raise DataError(
             f"{kind!r} scores of video {every_name[int(cands.videos[wrong])]!r} have shape "
-            f"({int(lengths[wrong])},), expected ({int(expected[wrong])},)"
+            f"({int(lengths[wrong])},), expected ({int(cands.lengths[wrong])},)"
         )
     if mode == "multiply" and table.lowest < 0:
         negative = np.flatnonzero(table.video_min()[rows] < 0)  # [row]
@@ -769,10 +769,8 @@ def _layout(
     cache = _LAYOUTS.setdefault(cands.pool, {})
     if key in cache:
         return cache[key]
-    every = np.arange(len(cands.videos))
-    lengths = np.diff(cands.geometry.offsets)[cands.videos]  # [row]
-    blocked = cands.blocked_frames(every)
-    layout = _Layout.build(lengths, ks, window, blocked, starts=starts, sentinel=sentinel)
+    blocked = cands.blocked_frames(np.arange(len(cands.videos)))
+    layout = _Layout.build(cands.lengths, ks, window, blocked, starts=starts, sentinel=sentinel)
     while len(cache) >= _LAYOUT_CACHE_SIZE:
         del cache[next(iter(cache))]
     cache[key] = layout
@@ -992,7 +990,6 @@ class _RankedRows:
         self.flat = table.padded  # [frame + 1] the scores, then -inf
         self.starts = table.offsets[table_rows]  # [row] where each row starts in the scores
         self.cands, self.ks, self.config = cands, ks, config
-        self.lengths = np.diff(cands.geometry.offsets)[cands.videos]  # [row] frames
         kmax = int(ks.max()) if len(ks) else 0
         # [row, kmax] frames and their scores when picked; a row's first ks[row] entries are
         # written when it is finished (sum: only rows finished are ever read)
@@ -1090,7 +1087,7 @@ class _RankedRows:
             )
         else:
             layout = _Layout.build(
-                self.lengths[rows],
+                self.cands.lengths[rows],
                 self.ks[rows],
                 self.config.window,
                 self.cands.blocked_frames(rows),
