@@ -232,20 +232,23 @@ def reference_claus(
 # --------------------------------------------------------------------------- timing
 
 
+def timed_call(function: Callable[[], T]) -> tuple[T, tuple[float, float]]:
+    """``function()`` and its (wall, CPU) seconds, CPU time being ``time.process_time``. Like
+    timeit, the garbage collector is off inside the timing, after collecting what earlier
+    calls left."""
+    gc.collect()
+    gc.disable()
+    try:
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = function()
+        return result, (time.perf_counter() - wall, time.process_time() - cpu)
+    finally:
+        gc.enable()
+
+
 def back_to_back(function: Callable[[], T], rounds: int) -> tuple[float, float]:
-    """Median (wall, CPU) seconds of ``rounds`` calls in a row (warm caches), garbage collector
-    off inside each timing."""
-    times = []
-    for _ in range(rounds):
-        gc.collect()
-        gc.disable()
-        try:
-            wall, cpu = time.perf_counter(), time.process_time()
-            function()
-            times.append((time.perf_counter() - wall, time.process_time() - cpu))
-        finally:
-            gc.enable()
-    wall, cpu = np.median(times, axis=0).tolist()
+    """Median (wall, CPU) seconds of ``rounds`` calls in a row (warm caches)."""
+    wall, cpu = np.median([timed_call(function)[1] for _ in range(rounds)], axis=0).tolist()
     return wall, cpu
 
 
@@ -253,20 +256,14 @@ def interleaved(
     fast: Callable[[], T], slow: Callable[[], T], rounds: int
 ) -> tuple[tuple[float, float], tuple[float, float], list[T], list[T]]:
     """Median (wall, CPU) seconds of ``fast`` and of ``slow``, called alternately ``rounds``
-    times each (so both meet the same load on a shared machine), and every call's result.
-    CPU time is ``time.process_time``."""
+    times each (so both meet the same load on a shared machine), and every call's result."""
     times: dict[str, list[tuple[float, float]]] = {"fast": [], "slow": []}
     results: dict[str, list[T]] = {"fast": [], "slow": []}
     for _ in range(rounds):
         for name, function in (("fast", fast), ("slow", slow)):
-            gc.collect()
-            gc.disable()  # like timeit: no collection of the other's garbage inside a timing
-            try:
-                wall, cpu = time.perf_counter(), time.process_time()
-                results[name].append(function())
-                times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
-            finally:
-                gc.enable()
+            result, seconds = timed_call(function)
+            results[name].append(result)
+            times[name].append(seconds)
     fast_time, slow_time = (tuple(np.median(times[n], axis=0).tolist()) for n in ("fast", "slow"))
     return fast_time, slow_time, results["fast"], results["slow"]
 
@@ -283,12 +280,8 @@ def main() -> None:
         f"max {frames.max()}) from {source}"
     )
     scores = {v.name: rng.random(v.num_frames) for v in pool.videos}  # [frame] per video
-    table_times = []
-    for _ in range(args.repeats):
-        start = time.process_time()
-        table = ScoreTable.from_arrays(scores, what="'uncertainty' scores")
-        table_times.append(time.process_time() - start)
-    table_cpu = float(np.median(table_times))
+    table = ScoreTable.from_arrays(scores, what="'uncertainty' scores")
+    table_cpu = back_to_back(lambda: ScoreTable.from_arrays(scores), args.repeats)[1]
     print(
         f"scores: one ScoreTable in pool order, as the active-learning loop builds after scoring "
         f"(the reference loop reads the same values from a dict of per-video arrays); building "
