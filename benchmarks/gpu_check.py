@@ -16,13 +16,13 @@ be checked on a machine without a GPU:
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from bench_scoring import channels_last_copy  # benchmarks/, this script's folder
 
 from claus_core.model.config import DetectorConfig
 from claus_core.model.detector import CapsuleDetector
@@ -83,10 +83,7 @@ def variant_rows(
                          repeats)
     rows = [("scoring bf16 autocast speed-up", f"{baseline_seconds / seconds:.2f}")]
     rows += changes("bf16", shared_probabilities(model, clips, samples, bf16=True))
-    last = copy.deepcopy(model)
-    for module in last.modules():
-        if isinstance(module, torch.nn.Conv3d | torch.nn.ConvTranspose3d):
-            module.to(memory_format=torch.channels_last_3d)
+    last = channels_last_copy(model)
     last_clips = clips.contiguous(memory_format=torch.channels_last_3d)
     seconds, _ = measure(device, lambda: shared_probabilities(last, last_clips, samples), repeats)
     rows.append(("scoring channels_last_3d speed-up", f"{baseline_seconds / seconds:.2f}"))
