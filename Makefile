@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint pytest book book-smoke check-book bench clean
+.PHONY: setup test lint pytest test-lab book book-smoke check-book bench clean
 
 setup: $(STAMP)
 
@@ -35,9 +35,18 @@ book-smoke: $(STAMP)
 	$(BIN)/python scripts/execute_notebooks.py --profile smoke
 	$(BIN)/jupyter-book build -W -n --keep-going .
 
+# every page of the built book in headless Chromium: maths typeset, figures loaded, widgets
+# rendered from their saved state, the kernel-free STeW explorer redrawn by each control
 check-book: $(STAMP)
-	$(BIN)/python scripts/check_book.py _build/html index.html book/generated/table5.html \
-		book/generated/stew.html book/generated/data.html --min-images 1
+	$(BIN)/python scripts/check_book.py _build/html --screenshots _build/screenshots \
+		--expect book/metrics.html:typeset=50 --expect book/generated/stew.html:explorers=1 \
+		--expect book/generated/stew.html:widget_elements=5 --expect book/generated/data.html:figures=1 \
+		--expect book/generated/table5.html:figures=1
+
+# the live STeW explorer in JupyterLab on 127.0.0.1, driven by headless Chromium
+test-lab: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[lab]"
+	$(BIN)/python -m pytest -q -m lab tests/browser
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_selection.py

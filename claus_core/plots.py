@@ -7,7 +7,6 @@ dashed / hollow and labeled "paper"; ours solid and labeled "ours".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -142,58 +141,35 @@ def stew_panel(
     return fig
 
 
-def stew_animation(
-    frames: np.ndarray, weights: np.ndarray, annotated: np.ndarray, *, interval: int = 150
-) -> str:
-    """A self-contained HTML player (matplotlib ``to_jshtml``) of frames beside STeW weights.
-
-    Works in the static book, where no kernel runs.
-    """
-    from matplotlib.animation import FuncAnimation
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(5.0, 2.4))
-    image = left.imshow(frames[0])
-    weight = right.imshow(weights[0], vmin=0.0, vmax=1.0, cmap="inferno")
-    for ax in (left, right):
-        ax.axis("off")
-    right.set_title("STeW weight", fontsize=8)
-
-    def draw(f: int) -> tuple[Any, ...]:
-        image.set_data(frames[f])
-        weight.set_data(weights[f])
-        left.set_title(f"frame {f}" + (" (annotated)" if annotated[f] else ""), fontsize=8)
-        return image, weight
-
-    animation = FuncAnimation(fig, draw, frames=len(frames), interval=interval, blit=False)
-    html = animation.to_jshtml(default_mode="loop")
-    plt.close(fig)
-    return html
-
-
 def per_class_selection(counts: pd.DataFrame, *, title: str) -> Figure:
     """Figure 2: selected videos per class (rows: classes; one column per strategy)."""
-    fig, ax = plt.subplots(figsize=(9.0, 3.4))
+    fig, ax = plt.subplots(figsize=(9.0, 3.8))
     width = 0.8 / max(len(counts.columns), 1)
     x = np.arange(len(counts))
     for k, strategy in enumerate(counts.columns):
         ax.bar(x + (k - (len(counts.columns) - 1) / 2) * width, counts[strategy], width=width,
                label=strategy, color=strategy_color(strategy))
     ax.set_xticks(x, [str(c) for c in counts.index], rotation=70, ha="right")
-    ax.set(title=title, ylabel="selected videos")
-    ax.legend(ncol=min(len(counts.columns), 5), fontsize=7)
+    ax.set(ylabel="selected videos")
+    ax.set_title(title, pad=28)
+    ax.legend(ncol=len(counts.columns), fontsize=9, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout()
     return fig
 
 
 def frames_vs_annotated(table: pd.DataFrame, *, title: str) -> Figure:
-    """Figure 3: per class, mean frames of the selected videos vs mean annotated frames."""
-    fig, ax = plt.subplots(figsize=(9.0, 3.2))
+    """Figure 3: per class (rows), one bar per column (mean frame counts), log scale."""
+    fig, ax = plt.subplots(figsize=(9.0, 3.6))
     x = np.arange(len(table))
-    ax.bar(x - 0.2, table["mean frames"], width=0.4, label="mean frames per selected video", color=PALETTE[0])
-    ax.bar(x + 0.2, table["mean annotated frames"], width=0.4, label="mean annotated frames", color=PALETTE[1])
+    width = 0.8 / max(len(table.columns), 1)
+    for k, column in enumerate(table.columns):
+        ax.bar(x + (k - (len(table.columns) - 1) / 2) * width, table[column], width=width,
+               label=str(column), color=PALETTE[k % len(PALETTE)])
     ax.set_xticks(x, [str(c) for c in table.index], rotation=70, ha="right")
-    ax.set(title=title, ylabel="frames")
-    ax.legend(fontsize=7)
+    ax.set_yscale("log")
+    ax.set(ylabel="frames (log scale)")
+    ax.set_title(title, pad=28)
+    ax.legend(ncol=len(table.columns), fontsize=9, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout()
     return fig
 

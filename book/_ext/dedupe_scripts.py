@@ -1,8 +1,14 @@
-"""Sphinx extension: drop repeated inline scripts from each page.
+"""Sphinx extension: drop repeated scripts from each page, keeping every other script.
 
 Jupyter Book 1.0.4 with sphinx-thebe 0.3.1 registers thebe's inline configuration twice, so every
 page declares ``const THEBE_JS_URL`` twice and the browser reports a SyntaxError. This keeps the
 first copy of every identical script (same file, same inline body, same attributes).
+
+It runs *last* among the ``html-page-context`` handlers and edits the page's script list in place.
+Sphinx's MathJax extension and myst-nb add their scripts (MathJax, the ipywidgets state,
+``require.js``, ``embed-amd.js``) to that same list during this event: a handler that replaced the
+list with a new one, or ran before them, would drop them from the page. (Every handler of the
+event runs; ``emit_firstresult`` only picks the first template name returned.)
 """
 
 from __future__ import annotations
@@ -22,11 +28,9 @@ def _dedupe(app: Any, pagename: str, templatename: str, context: dict, doctree: 
         if key not in seen:
             seen.add(key)
             kept.append(script)
-    context["script_files"] = kept
+    scripts[:] = kept
 
 
 def setup(app: Any) -> dict[str, Any]:
-    # early: `html-page-context` is emitted with emit_firstresult, so a theme handler that
-    # returns a template name would stop a later one from running
-    app.connect("html-page-context", _dedupe, priority=100)
+    app.connect("html-page-context", _dedupe, priority=999)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
