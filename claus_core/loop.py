@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -148,10 +148,16 @@ def _device(config: ExperimentConfig) -> torch.device:
 
 @dataclass(frozen=True)
 class TrainStats:
+    """What one round of training did. ``terms`` splits ``losses`` into its weighted parts
+    (``localization``, ``classification``, and ``cluster`` when the cluster loss is on), which
+    sum to it; ``margins`` is the spread-loss margin at the end of each epoch (Section 7.3)."""
+
     steps: int
     seconds: float
     final_loss: float
-    losses: tuple[float, ...]  # mean loss per epoch
+    losses: tuple[float, ...]  # [epoch] mean total loss
+    terms: dict[str, tuple[float, ...]] = field(default_factory=dict)  # name -> [epoch] mean
+    margins: tuple[float, ...] = ()  # [epoch]
 
 
 def _video_latents(model: CapsuleDetector, source: FrameSource, names: Sequence[str], size: int) -> np.ndarray:
@@ -194,11 +200,14 @@ def train_round(
     per_rank = int(np.ceil(len(items) / world))
     total_steps = config.train.epochs * int(np.ceil(per_rank / config.train.batch_size))
     step, epoch_losses, start = 0, [], time.perf_counter()
+    epoch_terms: dict[str, list[float]] = {}
+    margins: list[float] = []
+    margin = spread_margin(0.0, config.loss)
     bar = tqdm(total=total_steps, desc=f"train round {round_index}", unit="step", disable=not progress)
     net.train()
     for _epoch in range(config.train.epochs):
         order = distributed.rank_indices(rng.permutation(len(items)), rank, world)
-        running = []
+        running, running_parts = [], {}
         for first in range(0, len(order), config.train.batch_size):
             names = [items[i] for i in order[first : first + config.train.batch_size]]
             clips, masks, weights = [], [], []
@@ -215,34 +224,47 @@ def train_round(
             clip_batch = torch.stack(clips).to(device)  # [B, 3, T, H, W]
             label_batch = torch.tensor([labels[n] for n in names], device=device)  # [B]
             out = net(clip_batch, labels=label_batch, generator=generator)
-            loss = config.train.localization_weight * localization_loss(
-                out.mask_logits, torch.stack(masks).to(device), torch.stack(weights).to(device), config.loss
-            )
+            parts = {
+                "localization": config.train.localization_weight * localization_loss(
+                    out.mask_logits, torch.stack(masks).to(device), torch.stack(weights).to(device), config.loss
+                )
+            }
             fraction = step / max(total_steps - 1, 1) if config.loss.margin_schedule else 0.0
             margin = spread_margin(fraction, config.loss)
-            loss = loss + config.train.classification_weight * spread_loss(out.class_scores, label_batch, margin)
+            parts["classification"] = config.train.classification_weight * spread_loss(
+                out.class_scores, label_batch, margin
+            )
             if clusters is not None and config.train.cluster_loss:
                 # every rank updates the centroids with the latents of all ranks: [world * B, D]
                 latents = distributed.all_gather_rows(out.latent.detach().float()).cpu().numpy()
                 assigned_all = clusters.assign(latents)
                 assigned = assigned_all[rank * len(names) : (rank + 1) * len(names)]
                 centroids = torch.as_tensor(clusters.centroids, dtype=torch.float32, device=device)
-                loss = loss + cluster_loss(
+                parts["cluster"] = cluster_loss(
                     out.latent, centroids, torch.as_tensor(assigned, device=device), beta=config.cluster.beta
                 )
                 clusters.update(latents, assigned_all)
+            loss = sum(parts.values())
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"round {round_index}: training loss became {loss.item()}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             running.append(float(loss.item()))
+            for name, part in parts.items():
+                running_parts.setdefault(name, []).append(float(part.item()))
             step += 1
             bar.update(1)
         epoch_losses.append(distributed.mean_over_ranks(float(np.mean(running))))
+        for name, values in running_parts.items():
+            epoch_terms.setdefault(name, []).append(distributed.mean_over_ranks(float(np.mean(values))))
+        margins.append(margin)
     bar.close()
     model.eval()
-    return TrainStats(step, time.perf_counter() - start, epoch_losses[-1], tuple(epoch_losses))
+    return TrainStats(
+        step, time.perf_counter() - start, epoch_losses[-1], tuple(epoch_losses),
+        {name: tuple(values) for name, values in epoch_terms.items()}, tuple(margins),
+    )  # fmt: skip
 
 
 # ---- one experiment -------------------------------------------------------------------------
@@ -398,6 +420,8 @@ class Experiment:
             "cost": cost,
             "full_cost": full_cost(self.pool),
             "train_loss": stats.losses,
+            "train_loss_terms": stats.terms,
+            "spread_margin": stats.margins,
             "metrics": _metrics_dict(result.table),
         }
         if r + 1 < self.num_rounds:

@@ -174,39 +174,75 @@ def frames_vs_annotated(table: pd.DataFrame, *, title: str) -> Figure:
     return fig
 
 
-def metric_curves(table: pd.DataFrame, *, title: str, ylabel: str) -> Figure:
-    """Ours (mean ± std, solid) and the paper's (dashed) per method against the step.
+def _method_color(method: str, k: int) -> str:
+    return strategy_color(method.lower()) if method.lower() in STRATEGY_COLORS else PALETTE[k % len(PALETTE)]
 
-    ``table`` has the columns of :func:`claus_core.report.beside_paper`.
+
+def metric_curves(table: pd.DataFrame, *, title: str, ylabel: str) -> Figure:
+    """Ours (mean with its 95 % interval as a band) and the paper's, against % annotated.
+
+    ``table`` has the columns of :func:`claus_core.report.beside_paper`. The paper's panel is
+    drawn only where the paper prints numbers.
     """
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 3.0), sharex=True)
+    has_paper = table["paper"].notna().any()
+    fig, axes = plt.subplots(1, 2 if has_paper else 1, figsize=(8.6 if has_paper else 5.0, 3.2), squeeze=False)
+    left = axes[0, 0]
     for k, (method, rows) in enumerate(table.groupby("method", sort=False)):
-        color = strategy_color(method.lower()) if method.lower() in STRATEGY_COLORS else PALETTE[k % len(PALETTE)]
-        right.plot(rows["step"], rows["paper"], "o--", color=color, mfc="none", label=method)
-        left.errorbar(rows["step"], rows["ours (mean)"], yerr=rows["ours (std)"], fmt="o-", color=color,
-                      capsize=2, label=method)
-    left.set(title="ours", xlabel="active-learning step", ylabel=ylabel)
-    right.set(title="paper", xlabel="active-learning step")
+        color = _method_color(method, k)
+        rows = rows.dropna(subset=["ours (mean)"])
+        left.plot(rows["ours % annotated"], rows["ours (mean)"], "o-", color=color, label=method)
+        left.fill_between(rows["ours % annotated"], rows["ours (low)"], rows["ours (high)"], color=color, alpha=0.15)
+    left.set(title="ours (band: 95 % CI over seeds)", xlabel="% of the full annotation cost", ylabel=ylabel)
     left.legend(fontsize=7)
+    if has_paper:
+        right = axes[0, 1]
+        for k, (method, rows) in enumerate(table.groupby("method", sort=False)):
+            rows = rows.dropna(subset=["paper"])
+            right.plot(rows["paper % annotated"], rows["paper"], "o--", color=_method_color(method, k),
+                       mfc="none", label=method)  # fmt: skip
+        right.set(title="paper", xlabel="% frames annotated (paper)", ylabel=ylabel)
+        right.legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
 
 
 def cost_curves(table: pd.DataFrame, *, title: str) -> Figure:
-    """Figure 4: performance per step (lines) with the annotation cost of each step (shaded bars)."""
-    fig, ax = plt.subplots(figsize=(7.0, 3.2))
+    """Figure 4: performance against % annotated (lines, 95 % CI bands) with each step's cost (bars)."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.4))
     costs = ax.twinx()
-    steps = sorted(table["step"].unique())
+    methods = table["method"].unique()
     for k, (method, rows) in enumerate(table.groupby("method", sort=False)):
-        color = strategy_color(method.lower()) if method.lower() in STRATEGY_COLORS else PALETTE[k]
-        ax.errorbar(rows["step"], rows["ours (mean)"], yerr=rows["ours (std)"], fmt="o-", color=color,
-                    capsize=2, label=f"{method} (ours)")
-        width = 0.8 / table["method"].nunique()
-        costs.bar(rows["step"] + (k - 0.5) * width, rows["ours cost"], width=width, color=color, alpha=0.15)
-    ax.set(title=title, xlabel="active-learning step", ylabel="v-mAP@0.5 (%)", xticks=steps)
+        color = _method_color(method, k)
+        ax.plot(rows["ours % annotated"], rows["ours (mean)"], "o-", color=color, label=f"{method} (ours)")
+        ax.fill_between(rows["ours % annotated"], rows["ours (low)"], rows["ours (high)"], color=color, alpha=0.15)
+        width = 0.6 * float(np.diff(np.sort(rows["ours % annotated"].unique())).min(initial=1.0)) / len(methods)
+        costs.bar(rows["ours % annotated"] + (k - (len(methods) - 1) / 2) * width, rows["ours cost"],
+                  width=width, color=color, alpha=0.15)  # fmt: skip
+    ax.set(title=title, xlabel="% of the full annotation cost", ylabel="v-mAP@0.5 (%)")
     costs.set_ylabel("annotation cost (boxes, bars)")
     costs.grid(False)
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(table: pd.DataFrame, *, title: str) -> Figure:
+    """Each loss term (one panel) against the epoch counted over all rounds, one line per run
+    label; dotted lines mark where a round starts. ``table``: label, round, epoch, term, value."""
+    terms = [t for t in ("total", "localization", "classification", "cluster") if t in set(table["term"])]
+    fig, axes = plt.subplots(1, len(terms), figsize=(2.6 * len(terms) + 1.0, 2.8), squeeze=False)
+    for ax, term in zip(axes[0], terms, strict=True):
+        rows = table[table["term"] == term]
+        for k, (label, line) in enumerate(rows.groupby("label", sort=False)):
+            line = line.sort_values(["round", "epoch"])
+            ax.plot(np.arange(len(line)), line["value"], "-", color=PALETTE[k % len(PALETTE)], label=label, lw=1.2)
+            starts = np.flatnonzero(np.diff(line["round"].to_numpy())) + 0.5
+            for x in starts:
+                ax.axvline(x, color="#999999", lw=0.6, ls=":")
+        ax.set(title=term, xlabel="epoch (all rounds)")
+    axes[0, 0].set_ylabel("loss (mean over the epoch)")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig

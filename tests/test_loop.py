@@ -18,6 +18,7 @@ import yaml
 from claus_core.cost import annotation_cost
 from claus_core.data.types import AnnotationState
 from claus_core.loop import Experiment, load_scores, make_sources
+from claus_core.report import resampled_test_intervals
 from claus_core.score_table import ScoreTable
 from claus_core.store import StoreError
 
@@ -46,6 +47,12 @@ def test_two_round_experiment_persists_every_round(tmp_path, smoke_config) -> No
     metrics = json.loads((tmp_path / "run" / "round1" / "metrics.json").read_text())
     assert set(metrics["metrics"]) == {f"{m}@{t}" for m in ("f-mAP", "v-mAP") for t in (0.1, 0.2, 0.3, 0.5)}
     assert all(0.0 <= v <= 1.0 for v in metrics["metrics"].values())
+    # the loss terms are logged apart and add up to the total of every epoch
+    terms = metrics["train_loss_terms"]
+    assert set(terms) == {"localization", "classification", "cluster"}  # claus: cluster loss on
+    for epoch, total in enumerate(metrics["train_loss"]):
+        assert sum(values[epoch] for values in terms.values()) == pytest.approx(total, rel=1e-5)
+    assert len(metrics["spread_margin"]) == config.train.epochs
     # the stored scores are the ones the selection saw: one table per kind, every pool video
     scores = load_scores(tmp_path / "run", 0)
     assert set(scores) == {"uncertainty", "entropy"}
@@ -113,3 +120,30 @@ def test_more_clusters_than_labeled_videos_are_initialized_on_the_pool(tmp_path,
     Experiment(config, tmp_path / "run", progress=False).run_all()
     clusters = np.load(tmp_path / "run" / "round0" / "clusters.npz")
     assert clusters["centroids"].shape[0] == 10 > config.initial_budget.videos
+
+
+def test_seed_k_of_every_strategy_is_paired(tmp_path, smoke_config) -> None:
+    """The paired differences of the book need seed k of every strategy to share the initial
+    selection, the initial weights and the data order: round 0 of two strategies that train
+    alike (no cluster loss) is then identical, weights and metrics included."""
+    torch.set_num_threads(1)
+    runs = {}
+    for strategy in ("random", "equidistant", "claus"):
+        config = smoke_config("paired", strategy=strategy, rounds=0)
+        Experiment(config, tmp_path / "g" / strategy / "seed0", progress=False).run_all()
+        runs[strategy] = tmp_path / "g" / strategy / "seed0" / "round0"
+    states = {s: (folder / "state.json").read_text() for s, folder in runs.items()}
+    assert states["random"] == states["equidistant"] == states["claus"]  # the same initial selection
+    metrics = {s: json.loads((folder / "metrics.json").read_text()) for s, folder in runs.items()}
+    assert metrics["random"]["train_loss"] == metrics["equidistant"]["train_loss"]
+    assert metrics["random"]["metrics"] == metrics["equidistant"]["metrics"]
+    weights = {s: torch.load(folder / "checkpoint.pt", weights_only=True)["state_dict"] for s, folder in runs.items()}
+    assert all(torch.equal(weights["random"][k], weights["equidistant"][k]) for k in weights["random"])
+    # CLAUS trains with the cluster loss on: same start, different round-0 weights
+    assert not all(torch.equal(weights["random"][k], weights["claus"][k]) for k in weights["random"])
+    # the test-set resampling starts from the very v-mAP the run stored
+    noise = resampled_test_intervals(tmp_path, [("random", "g", "random")])
+    assert noise["v-mAP@0.5"].tolist() == [pytest.approx(100 * metrics["random"]["metrics"]["v-mAP@0.5"])]
+    other_seed = smoke_config("paired", strategy="random", rounds=0, seed=1)
+    Experiment(other_seed, tmp_path / "seed1", progress=False).run_all()
+    assert (tmp_path / "seed1" / "round0" / "state.json").read_text() != states["random"]

@@ -1,0 +1,209 @@
+"""The supplementary's claims, one row each, and their verdicts on our runs (issue 13).
+
+A claim is an ordering the paper states or tabulates: "A is above B" (Tables 2, 3, 4, 5, 8, 10,
+Figures 1 and 4), "static above moving" (Table 9), or "CLAUS at the last step comes close to
+full supervision" (Tables 6, 7). For each one this module computes, per seed, the same summary
+on our runs and on the paper's numbers, and turns the per-seed values into a paired
+:class:`claus_core.stats.Comparison` with its verdict::
+
+    collect(root) --per seed--> A[k], B[k] --A[k]-B[k]--> stats.compare --> verdict vs paper sign
+
+Summaries, fixed before any verdict was read (see the book's claims page):
+
+- ``"mean_after_round0"``: the mean over rounds 1, 2, ... of v-mAP@0.5. Round 0 trains on the
+  same random initial selection for every strategy of a seed (CLAUS with its cluster loss, the
+  others without), so it holds no difference of *selection* and is left out, for every claim
+  alike (Table 10's loss variants differ there too). The paper's effect is the mean of A - B
+  over its rows.
+- ``"last_round"``: the value at the study's last round (the paper: its last row).
+- Tables 6 and 7: CLAUS's last round as a percentage of the fully supervised reference of the
+  same seed; "comparable" is read as at least ``LABEL_EFFICIENCY_BAR`` = 90 % (the paper:
+  96 % on UCF-101-24, 94 % on J-HMDB-21).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from claus_core.data.synthetic import UCF_MOVING_CLASSES
+from claus_core.paper import paper_table
+from claus_core.stats import Comparison, compare, paired_differences, seeds_needed
+
+Summary = Literal["mean_after_round0", "last_round"]
+LABEL_EFFICIENCY_BAR = 90.0  # percent of the fully supervised v-mAP@0.5
+METRIC, THRESHOLD = "v-mAP", 0.5
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One ordering of the paper. ``a`` and ``b`` are our (group, strategy) runs; ``paper`` the
+    paper's table and its two row groups (None where the paper prints no number)."""
+
+    key: str
+    page: str
+    text: str
+    kind: Literal["difference", "static_moving", "share_of_full"]
+    a: tuple[str, str]
+    b: tuple[str, str]
+    summary: Summary
+    paper: tuple[int, str, str] | None
+    paper_sign: int = 1  # the paper's direction when it prints no number
+
+
+def _difference(key: str, page: str, text: str, a: tuple[str, str], b: tuple[str, str],
+                summary: Summary, paper: tuple[int, str, str] | None) -> Claim:  # fmt: skip
+    return Claim(key, page, text, "difference", a, b, summary, paper)
+
+
+MAIN = "ucf_main"
+CLAIMS: tuple[Claim, ...] = (
+    _difference("table2_sample", "table2", "Hybrid (CLAUS) above sample selection, UCF",
+                (MAIN, "claus"), ("ucf_selection", "sample"), "last_round", (2, "Hybrid (our)", "Sample")),
+    _difference("table2_intra", "table2", "Hybrid (CLAUS) above intra-sample selection, UCF",
+                (MAIN, "claus"), ("ucf_selection", "intra_sample"), "last_round",
+                (2, "Hybrid (our)", "Intra-sample")),
+    _difference("table3", "table3", "CLAUS above uncertainty without clusters, UCF",
+                (MAIN, "claus"), (MAIN, "uncertainty"), "mean_after_round0",
+                (3, "With Cluster", "Without Cluster")),
+    _difference("table4", "table4", "CLAUS above uncertainty without clusters, J-HMDB",
+                ("jhmdb_main", "claus"), ("jhmdb_main", "uncertainty"), "mean_after_round0",
+                (4, "With Cluster", "Without Cluster")),
+    *(
+        _difference(f"table5_{s}", "table5", f"CLAUS above {name}, UCF", (MAIN, "claus"), (MAIN, s),
+                    "mean_after_round0", (5, "CLAUS", name.capitalize()))
+        for s, name in (("entropy", "entropy"), ("uncertainty", "uncertainty"),
+                        ("equidistant", "equidistant"), ("random", "random"))
+    ),
+    Claim("table6", "table6", "CLAUS at the last step within 10 % of full supervision, UCF",
+          "share_of_full", (MAIN, "claus"), ("ucf_full", "random"), "last_round", (6, "CLAUS", "CLAUS")),
+    Claim("table7", "table7", "CLAUS at the last step within 10 % of full supervision, J-HMDB",
+          "share_of_full", ("jhmdb_main", "claus"), ("jhmdb_full", "random"), "last_round",
+          (7, "CLAUS", "CLAUS")),
+    _difference("table8", "table8", "Sample+frame increments above only-frame increments, UCF",
+                (MAIN, "claus"), ("ucf_only_frame", "claus"), "mean_after_round0",
+                (8, "Sample+Frame", "Only Frame")),
+    Claim("table9", "table9", "Static classes above moving classes (CLAUS), UCF", "static_moving",
+          (MAIN, "claus"), (MAIN, "claus"), "last_round", (9, "Static", "Moving")),
+    _difference("table10_interpolate", "table10", "STeW above plain interpolation, UCF",
+                (MAIN, "claus"), ("ucf_loss_interpolate", "claus"), "mean_after_round0",
+                (10, "STeW", "Interpolate")),
+    _difference("table10_frame", "table10", "STeW above frame-only training, UCF",
+                (MAIN, "claus"), ("ucf_loss_frame", "claus"), "mean_after_round0", (10, "STeW", "Frame")),
+    _difference("figure1_k10", "figure1", "K = 5 clusters above K = 10, UCF",
+                (MAIN, "claus"), ("ucf_k10", "claus"), "mean_after_round0", None),
+    _difference("figure1_k15", "figure1", "K = 5 clusters above K = 15, UCF",
+                (MAIN, "claus"), ("ucf_k15", "claus"), "mean_after_round0", None),
+    _difference("figure4", "figure4", "CLAUS above random at the last step, UCF",
+                (MAIN, "claus"), (MAIN, "random"), "last_round", (5, "CLAUS", "Random")),
+)
+
+
+def _per_seed(results: pd.DataFrame, run: tuple[str, str], summary: Summary) -> dict[int, float]:
+    """Seed -> the summary of v-mAP@0.5 of one (group, strategy) over its finished rounds."""
+    rows = results[(results["group"] == run[0]) & (results["strategy"] == run[1])
+                   & (results["metric"] == METRIC) & np.isclose(results["threshold"], THRESHOLD)]  # fmt: skip
+    out = {}
+    for seed, by_seed in rows.groupby("seed"):
+        series = by_seed.set_index("round")["value"].sort_index()
+        if summary == "last_round":
+            out[int(seed)] = float(series.iloc[-1])
+        elif len(series) > 1:
+            out[int(seed)] = float(series.iloc[1:].mean())
+    return out
+
+
+def _static_minus_moving(per_class: pd.DataFrame, run: tuple[str, str]) -> dict[int, float]:
+    rows = per_class[(per_class["group"] == run[0]) & (per_class["strategy"] == run[1])]
+    out = {}
+    for seed, by_seed in rows.groupby("seed"):
+        last = by_seed[by_seed["round"] == by_seed["round"].max()]
+        moving = last["class_name"].isin(UCF_MOVING_CLASSES)
+        if moving.any() and (~moving).any():
+            out[int(seed)] = float(last.loc[~moving, "value"].mean() - last.loc[moving, "value"].mean())
+    return out
+
+
+def paper_effect(claim: Claim) -> float:
+    """The paper's value of the claim's quantity (NaN where the paper prints no number)."""
+    if claim.paper is None:
+        return float("nan")
+    number, group_a, group_b = claim.paper
+    table = paper_table(number)
+    table = table[(table["metric"] == METRIC) & np.isclose(table["threshold"], THRESHOLD)]
+    if number == 2:
+        table = table[table["dataset"] == "ucf101_24"]
+    if claim.kind == "share_of_full":  # the last active-learning row (5 %, 5.4 %) over the 100 % row
+        rows = table[table["group"] == group_a]
+        learning = rows[rows["percent"] < 50]["value"].to_numpy()
+        full = rows[rows["percent"] == 100]["value"].to_numpy()
+        return float(100.0 * learning[-1] / full[-1])
+    a = table[table["group"] == group_a]["value"].to_numpy()
+    b = table[table["group"] == group_b]["value"].to_numpy()
+    if claim.summary == "last_round" or claim.kind == "static_moving":
+        return float(a[-1] - b[-1])
+    return float(np.mean(a - b))
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claim: Claim
+    paper: float
+    ours: Comparison | None  # None: our runs for it are missing, or the share is undefined
+    verdict: str
+    seeds_for_paper_effect: int | None
+    reference: float
+
+    def row(self) -> dict[str, object]:
+        ours = self.ours
+        effect = "—" if ours is None else ours.label()
+        return {
+            "claim": self.claim.text,
+            "page": self.claim.page,
+            "paper": "direction only" if np.isnan(self.paper) else f"{self.paper:+.2f}",
+            "ours [95 % CI]": effect,
+            "verdict": self.verdict,
+            "seeds": "0" if ours is None else str(ours.seeds),
+            "MDE": "—" if ours is None or not np.isfinite(ours.mde) else f"{ours.mde:.1f}",
+            "seeds for the paper's effect": str(self.seeds_for_paper_effect or "—"),
+        }
+
+
+def evaluate(claim: Claim, results: pd.DataFrame, per_class: pd.DataFrame, *, seed: int = 0) -> ClaimResult:
+    """One claim's verdict on our runs (``collect`` and ``collect_per_class`` of a study)."""
+    paper = paper_effect(claim)
+    rng = np.random.default_rng([seed, sum(map(ord, claim.key))])
+    reference = 0.0
+    if claim.kind == "static_moving":
+        values = _static_minus_moving(per_class, claim.a)
+        differences = np.asarray([values[k] for k in sorted(values)])
+    else:
+        a = _per_seed(results, claim.a, claim.summary)
+        b = _per_seed(results, claim.b, claim.summary)
+        common = set(a) & set(b)
+        a, b = {k: a[k] for k in common}, {k: b[k] for k in common}
+        if claim.kind == "share_of_full":
+            reference = LABEL_EFFICIENCY_BAR
+            if any(b[k] <= 0 for k in common):
+                return ClaimResult(claim, paper, None, "undefined: the fully supervised v-mAP@0.5 is 0",
+                                   None, reference)  # fmt: skip
+            differences = np.asarray([100.0 * a[k] / b[k] for k in sorted(common)])
+        else:
+            differences = paired_differences(a, b, what=claim.key)
+    if differences.size == 0:
+        return ClaimResult(claim, paper, None, "runs missing", None, reference)
+    ours = compare(differences, rng=rng)
+    sign = claim.paper_sign if np.isnan(paper) else float(np.sign(paper - reference) or 1)
+    needed = None
+    if not np.isnan(paper) and ours.seeds >= 2 and claim.kind != "share_of_full":
+        needed = seeds_needed(paper, ours.sd)
+    return ClaimResult(claim, paper, ours, ours.verdict(sign, reference=reference), needed, reference)
+
+
+def claims_table(results: pd.DataFrame, per_class: pd.DataFrame, *, page: str | None = None) -> pd.DataFrame:
+    """Every claim (or those of one ``page``) as one row: the book's "Which claims hold" table."""
+    chosen = [c for c in CLAIMS if page is None or c.page == page]
+    return pd.DataFrame([evaluate(c, results, per_class).row() for c in chosen])

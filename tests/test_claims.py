@@ -1,0 +1,104 @@
+"""Claims: per-seed summaries, the paper's effects and verdicts, on hand-made run tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from claus_core.claims import CLAIMS, LABEL_EFFICIENCY_BAR, evaluate, paper_effect
+from claus_core.paper import paper_table
+from claus_core.report import paper_inconsistencies
+
+CLAIM = {c.key: c for c in CLAIMS}
+
+
+def _rows(group: str, strategy: str, values: dict[int, list[float]], metric: str = "v-mAP") -> list[dict]:
+    """``values``: seed -> v-mAP@0.5 per round."""
+    return [
+        {"group": group, "strategy": strategy, "seed": seed, "round": r, "metric": metric, "threshold": 0.5,
+         "value": v, "videos": 1, "frames": 1, "cost": 1, "cost_percent": 1.0}
+        for seed, per_round in values.items() for r, v in enumerate(per_round)
+    ]  # fmt: skip
+
+
+def _results(*pieces: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([row for piece in pieces for row in piece])
+
+
+NO_CLASSES = pd.DataFrame(columns=["group", "strategy", "seed", "round", "class_name", "value"])
+
+
+def test_every_claim_names_a_page_and_a_paper_effect_with_a_direction() -> None:
+    assert len({c.key for c in CLAIMS}) == len(CLAIMS)
+    for claim in CLAIMS:
+        effect = paper_effect(claim)
+        assert claim.paper is None or effect == effect, claim.key  # not NaN when the paper has numbers
+
+
+def test_paper_effects_hand_computed() -> None:
+    assert paper_effect(CLAIM["table2_sample"]) == pytest.approx(72.2 - 36.2)
+    assert paper_effect(CLAIM["figure4"]) == pytest.approx(65.55 - 62.04)  # Table 5's last row
+    table5 = [45.00 - 37.93, 54.34 - 43.56, 57.68 - 47.14, 61.84 - 52.66, 65.55 - 62.04]
+    assert paper_effect(CLAIM["table5_random"]) == pytest.approx(sum(table5) / 5)
+    assert paper_effect(CLAIM["table6"]) == pytest.approx(100 * 72.28 / 75.29)
+    assert paper_effect(CLAIM["table7"]) == pytest.approx(100 * 71.50 / 75.81)
+    assert paper_effect(CLAIM["table9"]) == pytest.approx(79.0 - 59.9)
+
+
+def test_mean_after_round0_leaves_out_the_shared_round() -> None:
+    results = _results(
+        _rows("ucf_main", "claus", {0: [0.0, 12.0, 14.0], 1: [5.0, 10.0, 13.0], 2: [1.0, 11.0, 16.0]}),
+        _rows("ucf_main", "random", {0: [0.0, 10.0, 10.0], 1: [5.0, 9.0, 10.0], 2: [1.0, 10.0, 11.0]}),
+    )
+    outcome = evaluate(CLAIM["table5_random"], results, NO_CLASSES)
+    # per seed: mean of rounds 1, 2: (13 - 10, 11.5 - 9.5, 13.5 - 10.5) = (3, 2, 3)
+    assert outcome.ours.mean == pytest.approx(8 / 3)
+    assert outcome.ours.seeds == 3 and outcome.ours.low >= 2.0 and outcome.ours.high <= 3.0
+    assert outcome.verdict == "agrees"
+
+
+def test_a_reversed_ordering_contradicts_and_a_mixed_one_is_inconclusive() -> None:
+    claus = _rows("ucf_main", "claus", {0: [0.0, 10.0], 1: [0.0, 10.0], 2: [0.0, 10.0]})
+    worse = _rows("ucf_loss_frame", "claus", {0: [0.0, 14.0], 1: [0.0, 13.0], 2: [0.0, 15.0]})
+    mixed = _rows("ucf_loss_interpolate", "claus", {0: [0.0, 14.0], 1: [0.0, 7.0], 2: [0.0, 9.0]})
+    results = _results(claus, worse, mixed)
+    assert evaluate(CLAIM["table10_frame"], results, NO_CLASSES).verdict == "contradicts"
+    assert evaluate(CLAIM["table10_interpolate"], results, NO_CLASSES).verdict == "inconclusive"
+
+
+def test_one_seed_gives_no_interval_and_missing_runs_are_said() -> None:
+    results = _results(_rows("ucf_main", "claus", {0: [0.0, 30.0]}), _rows("ucf_main", "random", {0: [0.0, 10.0]}))
+    assert evaluate(CLAIM["table5_random"], results, NO_CLASSES).verdict == "no interval"
+    assert evaluate(CLAIM["table3"], results, NO_CLASSES).verdict == "runs missing"
+
+
+def test_label_efficiency_is_a_share_of_the_same_seeds_full_reference() -> None:
+    main = _rows("ucf_main", "claus", {0: [10.0, 57.0], 1: [10.0, 58.0], 2: [10.0, 56.0]})
+    full = _rows("ucf_full", "random", {0: [60.0], 1: [60.0], 2: [60.0]})
+    outcome = evaluate(CLAIM["table6"], _results(main, full), NO_CLASSES)
+    assert outcome.reference == LABEL_EFFICIENCY_BAR
+    assert outcome.ours.mean == pytest.approx(100 * 57 / 60)  # 95 %
+    assert outcome.verdict == "agrees"
+    zero = _rows("ucf_full", "random", {0: [0.0], 1: [60.0], 2: [60.0]})
+    assert evaluate(CLAIM["table6"], _results(main, zero), NO_CLASSES).verdict.startswith("undefined")
+
+
+def test_static_minus_moving_from_the_last_round_per_class() -> None:
+    rows = []
+    for seed, (static, moving) in enumerate([(50.0, 30.0), (40.0, 30.0), (45.0, 20.0)]):
+        for r in (0, 1):
+            rows += [
+                {"group": "ucf_main", "strategy": "claus", "seed": seed, "round": r, "class_name": "Basketball",
+                 "value": static if r else 0.0},
+                {"group": "ucf_main", "strategy": "claus", "seed": seed, "round": r, "class_name": "Biking",
+                 "value": moving if r else 0.0},
+            ]  # fmt: skip
+    outcome = evaluate(CLAIM["table9"], _results(), pd.DataFrame(rows))
+    assert outcome.ours.mean == pytest.approx((20 + 10 + 25) / 3)
+    assert outcome.verdict == "agrees"
+
+
+def test_the_paper_typo_in_table10_is_flagged_and_nothing_else() -> None:
+    flagged = {n: paper_inconsistencies(paper_table(n)) for n in (2, 3, 4, 5, 6, 7, 8, 9, 10)}
+    assert [n for n, notes in flagged.items() if notes] == [10]
+    assert "Interpolate row at 0.25 % prints v-mAP@0.2 = 95.90 above v-mAP@0.1 = 92.03" in flagged[10][0]
