@@ -188,3 +188,25 @@ def resampled_test_intervals(root: str | Path, runs: Sequence[tuple[str, str, st
                          "test-video 95 % CI": f"[{100 * low:.1f}, {100 * high:.1f}]",
                          "interval width": round(100 * (high - low), 1)})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def collect_rounds(root: str | Path) -> pd.DataFrame:
+    """One row per finished round: its seconds per stage, annotated videos and frames, and the
+    test videos it was evaluated on (group, strategy, seed, round, stage columns, ...)."""
+    rows = []
+    for config_path in sorted(Path(root).glob("*/*/seed*/config.json")):
+        run = RunDir(config_path.parent)
+        for r in run.finished_rounds():
+            folder = run.round_dir(r)
+            m = read_json(folder / "metrics.json")
+            state = read_json(folder / "state.json")
+            per_video = [len(f) for f in state["frames"].values()]
+            rows.append({
+                "group": config_path.parts[-4], "strategy": config_path.parts[-3],
+                "seed": int(config_path.parent.name[4:]), "round": r,
+                **{f"{stage} (s)": seconds for stage, seconds in m.get("seconds", {}).items()},
+                "videos": len(state["videos"]), "frames": sum(per_video),
+                "frames per video": float(np.mean(per_video)) if per_video else 0.0,
+                "test videos": len(read_json(folder / "evaluation.json")["videos"]),
+            })  # fmt: skip
+    return pd.DataFrame(rows)

@@ -18,7 +18,7 @@ import yaml
 from claus_core.cost import annotation_cost
 from claus_core.data.types import AnnotationState
 from claus_core.loop import Experiment, load_scores, make_sources
-from claus_core.report import resampled_test_intervals
+from claus_core.report import collect_rounds, resampled_test_intervals
 from claus_core.score_table import ScoreTable
 from claus_core.store import StoreError
 
@@ -144,6 +144,11 @@ def test_seed_k_of_every_strategy_is_paired(tmp_path, smoke_config) -> None:
     # the test-set resampling starts from the very v-mAP the run stored
     noise = resampled_test_intervals(tmp_path, [("random", "g", "random")])
     assert noise["v-mAP@0.5"].tolist() == [pytest.approx(100 * metrics["random"]["metrics"]["v-mAP@0.5"])]
+    rounds = collect_rounds(tmp_path)
+    assert sorted(rounds["strategy"]) == ["claus", "equidistant", "random"] and set(rounds["round"]) == {0}
+    initial = AnnotationState.from_json(states["random"])
+    assert rounds["frames"].tolist() == [initial.num_frames()] * 3
+    assert (rounds["train (s)"] > 0).all() and (rounds["test videos"] == noise["test videos"].iloc[0]).all()
     other_seed = smoke_config("paired", strategy="random", rounds=0, seed=1)
     Experiment(other_seed, tmp_path / "seed1", progress=False).run_all()
     assert (tmp_path / "seed1" / "round0" / "state.json").read_text() != states["random"]
