@@ -29,10 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 REFRESH = re.compile(r'http-equiv="refresh" content="0; url=([^"]+)"', re.IGNORECASE)
 SKIPPED = {"genindex.html", "search.html"}
 TIMEOUT_MS = 20_000
+REDRAW_MS = 5_000
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic"]
 
 
@@ -72,6 +74,9 @@ def check_maths(page: Page, report: PageReport) -> None:
     count = page.locator(".math").count()
     report.facts["formulas"] = count
     if count == 0:
+        return
+    if not page.locator('script[src*="mathjax" i]').count():
+        report.problems.append(f"{count} formulas but the page loads no MathJax: none is typeset")
         return
     try:
         page.wait_for_function(
@@ -122,8 +127,8 @@ def _picture(page: Page, explorer: int, panel: str) -> str:
     )
 
 
-def _set(page: Page, explorer: int, name: str, value: str) -> None:
-    """Set one control like a reader would, and wait until both panels are redrawn."""
+def _set(page: Page, explorer: int, name: str, value: str) -> bool:
+    """Set one control like a reader would; True once both panels are redrawn (within 5 s)."""
     page.evaluate(
         """([k, name, value]) => {
                const root = document.querySelectorAll('[data-stew-explorer]')[k];
@@ -133,12 +138,16 @@ def _set(page: Page, explorer: int, name: str, value: str) -> None:
            }""",
         [explorer, name, value],
     )
-    page.wait_for_function(
-        "k => [...document.querySelectorAll('[data-stew-explorer]')[k].querySelectorAll('canvas.view')]"
-        ".every(c => c.dataset.drawn)",
-        arg=explorer,
-        timeout=TIMEOUT_MS,
-    )
+    try:
+        page.wait_for_function(
+            "k => [...document.querySelectorAll('[data-stew-explorer]')[k].querySelectorAll('canvas.view')]"
+            ".every(c => c.dataset.drawn)",
+            arg=explorer,
+            timeout=REDRAW_MS,
+        )
+    except PlaywrightTimeout:
+        return False
+    return True
 
 
 def _values(page: Page, explorer: int, name: str) -> list[str]:
@@ -165,9 +174,18 @@ def check_explorers(page: Page, report: PageReport) -> None:
             timeout=TIMEOUT_MS,
         )
         for name, panel in (("video", "frame"), ("frame", "frame")):
-            values = _values(page, k, name)
+            current = page.evaluate(
+                "([k, name]) => document.querySelectorAll('[data-stew-explorer]')[k]"
+                ".querySelector(`[data-control=\"${name}\"]`).value",
+                [k, name],
+            )
+            others = [v for v in _values(page, k, name) if v != current]
+            if not others:  # one video only: nothing to move to
+                continue
             before = _picture(page, k, panel)
-            _set(page, k, name, values[len(values) // 2] if len(values) > 2 else values[-1])
+            if not _set(page, k, name, others[len(others) // 2]):
+                report.problems.append(f"explorer {k}: moving '{name}' did not redraw the picture")
+                return
             if _picture(page, k, panel) == before:
                 report.problems.append(f"explorer {k}: moving '{name}' left the {panel} unchanged")
         # sigma, window and spacing change the weight map on most frames, not on all (an
@@ -177,11 +195,10 @@ def check_explorers(page: Page, report: PageReport) -> None:
             values = _values(page, k, name)
             changed = False
             for frame in frames[1:-1]:
-                _set(page, k, "frame", frame)
-                _set(page, k, name, values[0])
+                if not (_set(page, k, "frame", frame) and _set(page, k, name, values[0])):
+                    break
                 before = _picture(page, k, "weight")
-                _set(page, k, name, values[-1])
-                if _picture(page, k, "weight") != before:
+                if _set(page, k, name, values[-1]) and _picture(page, k, "weight") != before:
                     changed = True
                     break
             if not changed:

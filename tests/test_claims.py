@@ -102,3 +102,17 @@ def test_the_paper_typo_in_table10_is_flagged_and_nothing_else() -> None:
     flagged = {n: paper_inconsistencies(paper_table(n)) for n in (2, 3, 4, 5, 6, 7, 8, 9, 10)}
     assert [n for n, notes in flagged.items() if notes] == [10]
     assert "Interpolate row at 0.25 % prints v-mAP@0.2 = 95.90 above v-mAP@0.1 = 92.03" in flagged[10][0]
+
+
+def test_summarize_gives_the_mean_and_its_interval_per_round() -> None:
+    from claus_core.report import interval_label, summarize
+
+    results = _results(_rows("ucf_main", "claus", {0: [1.0, 10.0], 1: [3.0, 10.0], 2: [2.0, 13.0]}))
+    summary = summarize(results).set_index("round")
+    assert summary.loc[0, "mean"] == pytest.approx(2.0) and summary.loc[0, "std"] == pytest.approx(1.0)
+    assert 1.0 <= summary.loc[0, "low"] <= 2.0 <= summary.loc[0, "high"] <= 3.0
+    assert summary.loc[1, "seeds"] == 3
+    one = summarize(_results(_rows("ucf_main", "claus", {0: [4.0]})))
+    assert one["low"].isna().all() and one["std"].tolist() == [0.0]
+    assert interval_label(4.0, float("nan"), float("nan")) == "4.0"
+    assert interval_label(4.0, 3.25, 4.75) == "4.0 [3.2, 4.8]"
