@@ -12,7 +12,7 @@ claims live in :mod:`claus_core.claims`. All values are in percent, like the pap
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,15 @@ from claus_core.store import RunDir, read_json
 KEYS = ["group", "strategy", "seed", "round"]
 
 
+
+def study_runs(root: str | Path, group: str = "*", strategy: str = "*") -> Iterator[tuple[dict[str, object], RunDir]]:
+    """Every run of a study, ``runs/<study>/<group>/<strategy>/seed<k>``, as its key (group,
+    strategy, seed) and its :class:`RunDir`, in path order."""
+    for config_path in sorted(Path(root).glob(f"{group}/{strategy}/seed*/config.json")):
+        folder = config_path.parent
+        key = {"group": folder.parent.parent.name, "strategy": folder.parent.name, "seed": int(folder.name[4:])}
+        yield key, RunDir(folder)
+
 def collect(root: str | Path) -> pd.DataFrame:
     """One row per (group, strategy, seed, round, metric, threshold) of every finished round.
 
@@ -31,10 +40,7 @@ def collect(root: str | Path) -> pd.DataFrame:
     threshold, value (percent).
     """
     rows = []
-    for config_path in sorted(Path(root).glob("*/*/seed*/config.json")):
-        run = RunDir(config_path.parent)
-        group, strategy = config_path.parts[-4], config_path.parts[-3]
-        seed = int(config_path.parent.name[4:])
+    for key, run in study_runs(root):
         for r in run.finished_rounds():
             m = read_json(run.round_dir(r) / "metrics.json")
             values = [(*key.split("@"), value) for key, value in m["metrics"].items()]
@@ -44,7 +50,7 @@ def collect(root: str | Path) -> pd.DataFrame:
                        ("video-AP", iou, detection["video_ap"]["mean"])]  # fmt: skip
             for metric, threshold, value in values:
                 rows.append({
-                    "group": group, "strategy": strategy, "seed": seed, "round": r,
+                    **key, "round": r,
                     "videos": m["videos"], "frames": m["frames"], "cost": m["cost"],
                     "cost_percent": 100.0 * m["cost"] / m["full_cost"], "metric": metric,
                     "threshold": float(threshold), "value": 100.0 * value,
@@ -56,15 +62,13 @@ def collect(root: str | Path) -> pd.DataFrame:
 def collect_per_class(root: str | Path, *, metric: str = "v-mAP", threshold: float = 0.5) -> pd.DataFrame:
     """Per-class values (percent) of every finished round: group, strategy, seed, round, class_name, value."""
     rows = []
-    for config_path in sorted(Path(root).glob("*/*/seed*/config.json")):
-        run = RunDir(config_path.parent)
+    for key, run in study_runs(root):
         for r in run.finished_rounds():
             payload = json.loads((run.round_dir(r) / "evaluation.json").read_text())
             for row in payload["per_class"]:
                 if row["metric"] == metric and abs(row["threshold"] - threshold) < 1e-9:
                     rows.append({
-                        "group": config_path.parts[-4], "strategy": config_path.parts[-3],
-                        "seed": int(config_path.parent.name[4:]), "round": r,
+                        **key, "round": r,
                         "class_name": row["class_name"], "value": 100.0 * row["value"],
                     })
     return pd.DataFrame(rows, columns=KEYS + ["class_name", "value"])
@@ -74,10 +78,7 @@ def collect_training(root: str | Path) -> pd.DataFrame:
     """The loss terms of every epoch of every finished round: group, strategy, seed, round, epoch,
     term (``total``, ``localization``, ``classification``, ``cluster``), value, margin."""
     rows = []
-    for config_path in sorted(Path(root).glob("*/*/seed*/config.json")):
-        run = RunDir(config_path.parent)
-        key = {"group": config_path.parts[-4], "strategy": config_path.parts[-3],
-               "seed": int(config_path.parent.name[4:])}  # fmt: skip
+    for key, run in study_runs(root):
         for r in run.finished_rounds():
             m = read_json(run.round_dir(r) / "metrics.json")
             terms = {"total": m["train_loss"], **m.get("train_loss_terms", {})}
@@ -172,15 +173,14 @@ def resampled_test_intervals(root: str | Path, runs: Sequence[tuple[str, str, st
     (:func:`claus_core.stats.video_bootstrap_vmap`), in percent."""
     rows = []
     for label, group, strategy in runs:
-        for config_path in sorted(Path(root).glob(f"{group}/{strategy}/seed*/config.json")):
-            run = RunDir(config_path.parent)
+        for key, run in study_runs(root, group, strategy):
             finished = run.finished_rounds()
             if not finished:
                 continue
             videos = read_json(run.round_dir(finished[-1]) / "evaluation.json")["videos"]
             ious = np.asarray([v["iou"] for v in videos], dtype=np.float64)
             labels = np.asarray([v["label"] for v in videos])
-            seed = int(config_path.parent.name[4:])
+            seed = int(key["seed"])
             low, high = video_bootstrap_vmap(ious, labels, threshold=threshold, rng=np.random.default_rng(seed))
             observed = np.mean([np.mean(ious[labels == c] >= threshold) for c in np.unique(labels)])
             rows.append({"method": label, "seed": seed, "round": finished[-1], "test videos": len(videos),
@@ -194,16 +194,14 @@ def collect_rounds(root: str | Path) -> pd.DataFrame:
     """One row per finished round: its seconds per stage, annotated videos and frames, and the
     test videos it was evaluated on (group, strategy, seed, round, stage columns, ...)."""
     rows = []
-    for config_path in sorted(Path(root).glob("*/*/seed*/config.json")):
-        run = RunDir(config_path.parent)
+    for key, run in study_runs(root):
         for r in run.finished_rounds():
             folder = run.round_dir(r)
             m = read_json(folder / "metrics.json")
             state = read_json(folder / "state.json")
             per_video = [len(f) for f in state["frames"].values()]
             rows.append({
-                "group": config_path.parts[-4], "strategy": config_path.parts[-3],
-                "seed": int(config_path.parent.name[4:]), "round": r,
+                **key, "round": r,
                 **{f"{stage} (s)": seconds for stage, seconds in m.get("seconds", {}).items()},
                 "videos": len(state["videos"]), "frames": sum(per_video),
                 "frames per video": float(np.mean(per_video)) if per_video else 0.0,
