@@ -65,6 +65,21 @@ def bootstrap_ci(
     return float(low), float(high)
 
 
+def simulated_coverage(
+    n: int, *, rng: np.random.Generator, confidence: float = 0.95, n_studies: int = 1_000, n_resamples: int = 2_000
+) -> float:
+    """How often :func:`bootstrap_ci` of ``n`` normal values holds their true mean (simulated).
+
+    The percentile bootstrap is exact only for large ``n``: with 3 seeds a nominal 95 % interval
+    covers about three times in four, which the book states beside its verdicts.
+    """
+    hits = 0
+    for _ in range(n_studies):
+        low, high = bootstrap_ci(rng.normal(0.0, 1.0, size=n), confidence=confidence, n_resamples=n_resamples, rng=rng)
+        hits += low <= 0.0 <= high
+    return hits / n_studies
+
+
 def paired_differences(a: Mapping[int, float], b: Mapping[int, float], *, what: str = "A - B") -> np.ndarray:
     """``a[k] - b[k]`` for every seed k, in seed order; both must hold the same seeds."""
     if set(a) != set(b):

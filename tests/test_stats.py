@@ -16,6 +16,7 @@ from claus_core.stats import (
     minimum_detectable_effect,
     paired_differences,
     seeds_needed,
+    simulated_coverage,
     video_bootstrap_vmap,
 )
 
@@ -140,3 +141,9 @@ def test_video_bootstrap_brackets_the_observed_vmap() -> None:
     assert all_hit == (1.0, 1.0)
     with pytest.raises(ValueError, match="two equal"):
         video_bootstrap_vmap(ious, labels[:3], threshold=0.5, rng=np.random.default_rng(0))
+
+
+def test_the_percentile_bootstrap_under_covers_with_few_seeds() -> None:
+    three = simulated_coverage(3, rng=np.random.default_rng(0), n_studies=600, n_resamples=1_000)
+    twenty = simulated_coverage(20, rng=np.random.default_rng(0), n_studies=600, n_resamples=1_000)
+    assert 0.65 <= three <= 0.85 < twenty
