@@ -44,6 +44,10 @@ class TrainConfig:
     ``clips_per_video``: clips drawn from each labeled video per epoch; ``skip_rates``: the frame
     skip of a clip, drawn per clip (Section 7.1: 1 and 2). ``warm_start``: start from the previous
     round's weights (Section 7.3). ``cluster_loss``: add the deep-clustering loss (Section 7.2).
+    ``lr_schedule``: ``"constant"`` (the paper's) or ``"cosine"`` (from ``learning_rate`` to 0
+    over each round); ``ema_decay``: evaluate, score and warm-start from an exponential moving
+    average of the weights with this decay per step (None: the last weights). The last two are
+    departures from the paper, levers against seed-to-seed variance.
     """
 
     epochs: int = 20
@@ -56,9 +60,16 @@ class TrainConfig:
     classification_weight: float = 1.0
     localization_weight: float = 1.0
     device: str = "auto"
+    # levers against training variance (issue 13); added later, so hash-neutral at their defaults
+    lr_schedule: Literal["constant", "cosine"] = field(default="constant", metadata={"added": True})
+    ema_decay: float | None = field(default=None, metadata={"added": True})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "skip_rates", tuple(int(s) for s in self.skip_rates))
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be None or lie strictly between 0 and 1, got {self.ema_decay}")
         for name in ("epochs", "batch_size", "clips_per_video"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -195,9 +206,18 @@ def dump_yaml(config: ExperimentConfig) -> str:
 
 
 def to_plain(value: Any) -> Any:
-    """Dataclasses -> dicts, tuples -> lists, recursively (JSON/YAML-compatible)."""
+    """Dataclasses -> dicts, tuples -> lists, recursively (JSON/YAML-compatible).
+
+    A field declared with ``metadata={"added": True}`` is left out while it holds its default:
+    fields added to a config after runs were made with it leave those runs' hashes (and so their
+    reuse) unchanged until a config sets them.
+    """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: to_plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not (f.metadata.get("added") and getattr(value, f.name) == f.default)
+        }
     if isinstance(value, tuple | list):
         return [to_plain(v) for v in value]
     if isinstance(value, dict):

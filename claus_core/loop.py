@@ -197,6 +197,8 @@ def train_round(
     items = [n for n in state.videos for _ in range(config.train.clips_per_video)]
     net = distributed.wrap_model(model)  # DistributedDataParallel when distributed
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
+    decay = config.train.ema_decay  # None: evaluate the last weights
+    ema = None if decay is None else {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
     per_rank = int(np.ceil(len(items) / world))
     total_steps = config.train.epochs * int(np.ceil(per_rank / config.train.batch_size))
     step, epoch_losses, start = 0, [], time.perf_counter()
@@ -247,9 +249,17 @@ def train_round(
             loss = sum(parts.values())
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"round {round_index}: training loss became {loss.item()}")
+            if config.train.lr_schedule == "cosine":  # from the base rate to 0 over the round
+                for group in optimizer.param_groups:
+                    group["lr"] = 0.5 * config.train.learning_rate * (1 + np.cos(np.pi * step / max(total_steps, 1)))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if ema is not None:
+                with torch.no_grad():
+                    for name, value in model.state_dict().items():
+                        if name in ema:
+                            ema[name].mul_(decay).add_(value.detach(), alpha=1.0 - decay)
             running.append(float(loss.item()))
             for name, part in parts.items():
                 running_parts.setdefault(name, []).append(float(part.item()))
@@ -260,6 +270,8 @@ def train_round(
             epoch_terms.setdefault(name, []).append(distributed.mean_over_ranks(float(np.mean(values))))
         margins.append(margin)
     bar.close()
+    if ema is not None:  # the round's result is the exponential moving average of its weights
+        model.load_state_dict({**model.state_dict(), **ema})
     model.eval()
     return TrainStats(
         step, time.perf_counter() - start, epoch_losses[-1], tuple(epoch_losses),

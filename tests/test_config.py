@@ -57,3 +57,20 @@ def test_missing_and_malformed_files(tmp_path) -> None:
     bad.write_text("a: [1,\n")
     with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
         load_study(bad)
+
+
+def test_added_fields_leave_old_hashes_alone_until_set() -> None:
+    """lr_schedule and ema_decay were added after runs existed: at their defaults they are not
+    written, so those runs keep their config hash; once set they are written and read back."""
+    from claus_core.config import ExperimentConfig, TrainConfig
+
+    plain = ExperimentConfig().to_dict()
+    assert "lr_schedule" not in plain["train"] and "ema_decay" not in plain["train"]
+    tuned = ExperimentConfig(train=TrainConfig(lr_schedule="cosine", ema_decay=0.99))
+    data = tuned.to_dict()
+    assert data["train"]["lr_schedule"] == "cosine" and data["train"]["ema_decay"] == 0.99
+    assert ExperimentConfig.from_dict(data) == tuned
+    with pytest.raises(ValueError, match="lr_schedule must be"):
+        TrainConfig(lr_schedule="step")
+    with pytest.raises(ValueError, match="ema_decay must be None or lie strictly between 0 and 1"):
+        TrainConfig(ema_decay=1.0)

@@ -152,3 +152,17 @@ def test_seed_k_of_every_strategy_is_paired(tmp_path, smoke_config) -> None:
     other_seed = smoke_config("paired", strategy="random", rounds=0, seed=1)
     Experiment(other_seed, tmp_path / "seed1", progress=False).run_all()
     assert (tmp_path / "seed1" / "round0" / "state.json").read_text() != states["random"]
+
+
+def test_cosine_schedule_and_ema_weights_train_and_change_the_result(tmp_path, smoke_config) -> None:
+    torch.set_num_threads(1)
+    weights = {}
+    for name, changes in (("plain", {}), ("cosine", {"train.lr_schedule": "cosine"}),
+                          ("ema", {"train.ema_decay": 0.5})):  # fmt: skip
+        config = smoke_config("levers", strategy="random", rounds=0, **changes)
+        Experiment(config, tmp_path / name, progress=False).run_all()
+        metrics = json.loads((tmp_path / name / "round0" / "metrics.json").read_text())
+        assert all(np.isfinite(metrics["train_loss"]))
+        weights[name] = torch.load(tmp_path / name / "round0" / "checkpoint.pt", weights_only=True)["state_dict"]
+    for lever in ("cosine", "ema"):
+        assert not all(torch.equal(weights["plain"][k], weights[lever][k]) for k in weights["plain"]), lever
