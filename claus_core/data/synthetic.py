@@ -29,7 +29,7 @@ import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -100,6 +100,14 @@ class SynthConfig:
     a moving camera as a fraction of the frame size. ``noise_std``: Gaussian pixel noise in
     grey levels (0-255). ``moving_classes``: SynthUCF24 classes filmed by a moving camera
     (SynthJHMDB21 reads camera motion from the J-HMDB names instead).
+
+    ``grouped`` (SynthUCF24): the pool is drawn group by group (whole UCF-101 groups
+    ``v_<Class>_gNN``, whose clips c01, c02, ... are cut from one long video), and the clips of
+    a group share their scene, actor look and camera path, as the real clips do; only the
+    distractors, gain and noise differ per clip. ``class_frequencies``: each class keeps a share
+    of the ``videos_per_class x classes`` total proportional to its share of the real split
+    (at least one video), instead of the same count. Both were added after runs existed and are
+    hash-neutral while off.
     """
 
     size: str = "default"
@@ -113,6 +121,8 @@ class SynthConfig:
     camera_amplitude: float = 0.15
     noise_std: float = 6.0
     moving_classes: tuple[str, ...] = UCF_MOVING_CLASSES
+    grouped: bool = field(default=False, metadata={"added": True})
+    class_frequencies: bool = field(default=False, metadata={"added": True})
 
     def __post_init__(self) -> None:
         if self.size not in _SIZES:
@@ -306,6 +316,69 @@ def pool_fingerprint(pool: VideoPool) -> str:
     return digest.hexdigest()
 
 
+_GROUP = re.compile(r"^(?P<group>.*_g\d+)_c\d+$")
+
+
+def ucf_group(name: str) -> str:
+    """The UCF-101 group of a clip (``Class/v_Class_g05_c02`` -> ``Class/v_Class_g05``); a name
+    without a group (J-HMDB-21) is its own group."""
+    match = _GROUP.match(name)
+    return match.group("group") if match else name
+
+
+def class_quotas(counts: Sequence[int], per_class: int, *, frequencies: bool) -> list[int]:
+    """Videos to keep per class: ``per_class`` each, or, with ``frequencies``, the same total
+    (``per_class`` x the classes present) shared in proportion to ``counts``: one video per class
+    present first, the rest by largest remainders; never more than a class has."""
+    counts = np.asarray(counts, dtype=np.int64)  # [class]
+    if not frequencies:
+        return np.minimum(counts, per_class).tolist()
+    base = (counts > 0).astype(np.int64)  # [class]
+    rest = per_class * int(base.sum()) - int(base.sum())
+    weights = counts - base
+    exact = rest * weights / max(int(weights.sum()), 1)  # [class]
+    extra = np.floor(exact).astype(np.int64)
+    order = np.argsort(-(exact - extra), kind="stable")
+    extra[order[: rest - int(extra.sum())]] += 1
+    return np.minimum(base + extra, counts).tolist()
+
+
+def select_grouped_subset(
+    pool: VideoPool,
+    per_class: int,
+    *,
+    seed: int,
+    keep: Callable[[VideoRecord], bool] | None = None,
+    by_group: bool = True,
+    frequencies: bool = False,
+) -> VideoPool:
+    """A reproducible subset drawn whole group by whole group (``by_group``) to each class's
+    quota (:func:`class_quotas`); the last group drawn is cut to fit. Pool order is preserved.
+
+    Each class draws from its own generator seeded by (seed, dataset, split, class name).
+    """
+    if per_class < 1:
+        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    candidates = [
+        sorted(v.name for v in pool.videos if v.label == label and (keep is None or keep(v)))
+        for label in range(len(pool.classes))
+    ]
+    quotas = class_quotas([len(c) for c in candidates], per_class, frequencies=frequencies)
+    chosen: set[str] = set()
+    for class_name, names, quota in zip(pool.classes, candidates, quotas, strict=True):
+        units: dict[str, list[str]] = {}
+        for name in names:
+            units.setdefault(ucf_group(name) if by_group else name, []).append(name)
+        rng = np.random.default_rng(stable_seed(seed, pool.dataset, pool.split, class_name, "groups"))
+        taken: list[str] = []
+        for k in rng.permutation(len(units)):
+            taken += list(units.values())[k][: quota - len(taken)]
+            if len(taken) >= quota:
+                break
+        chosen.update(taken)
+    return pool.subset([v.name for v in pool.videos if v.name in chosen])
+
+
 def select_balanced_subset(
     pool: VideoPool,
     per_class: int | None,
@@ -397,19 +470,24 @@ class _SyntheticSource(ABC):
 
     def _camera_scene(
         self, name: str
-    ) -> tuple[np.random.Generator, int, np.ndarray, np.ndarray]:
-        """The video's generator, camera margin, background [S', S', 3] and offsets [frame, 2].
+    ) -> tuple[np.random.Generator, np.random.Generator, int, np.ndarray, np.ndarray]:
+        """The video's look and clip generators, camera margin, background [S', S', 3] and
+        camera offsets [frame, 2].
 
-        The first draws of every rendered video, in this order, shared by both benchmarks.
+        The look generator draws the scene, the camera path and then the actors' looks; the clip
+        generator everything else. They are one generator unless ``config.grouped``, where the
+        look generator belongs to the clip's UCF-101 group (:func:`ucf_group`), shared by its
+        clips. The first draws of every rendered video, in this order, shared by both benchmarks.
         """
         video = self.pool[name]
         size = self.config.frame_size
         rng = video_rng(self.config.seed, self.dataset, name)
+        look = video_rng(self.config.seed, self.dataset, ucf_group(name)) if self.config.grouped else rng
         moving = self.is_moving(name)
         margin = int(round(self.config.camera_amplitude * size)) if moving else 0
-        scene = background_canvas(rng, size + 2 * margin, size + 2 * margin)
-        offsets = camera_offsets(rng, video.num_frames, margin, moving=moving)
-        return rng, margin, scene, offsets
+        scene = background_canvas(look, size + 2 * margin, size + 2 * margin)
+        offsets = camera_offsets(look, video.num_frames, margin, moving=moving)
+        return look, rng, margin, scene, offsets
 
     def _gt_boxes(self, video: VideoRecord) -> list[np.ndarray]:  # per frame: [k, 4]
         per_frame: list[list[np.ndarray]] = [[] for _ in range(video.num_frames)]
@@ -446,8 +524,8 @@ class SynthUCF24(_SyntheticSource):
         video = self.pool[name]
         cfg = self.config
         size, num_frames = cfg.frame_size, video.num_frames
-        rng, margin, scene, offsets = self._camera_scene(name)
-        styles = [_actor_style(rng, tube) for tube in video.tubes]
+        look, rng, margin, scene, offsets = self._camera_scene(name)
+        styles = [_actor_style(look, tube) for tube in video.tubes]
         gt_boxes = self._gt_boxes(video)
         distractors = [
             _distractor(
@@ -549,7 +627,7 @@ class SynthJHMDB21(_SyntheticSource):
         video = self.pool[name]
         cfg = self.config
         size, num_frames = cfg.frame_size, video.num_frames
-        rng, margin, scene, offsets = self._camera_scene(name)
+        _, rng, margin, scene, offsets = self._camera_scene(name)  # one generator: no UCF groups
         person = _SilhouetteLook.draw(rng)
         masks = video.masks
         if not isinstance(masks, ResizedMasks):
@@ -730,9 +808,11 @@ def _subset_for(pool: VideoPool, config: SynthConfig, split: str) -> VideoPool:
         kept = kept_source_frames(video, frame_step=config.frame_step, max_frames=config.max_frames)
         return any(((kept >= t.start) & (kept < t.end)).any() for t in video.tubes)
 
-    return select_balanced_subset(
-        pool, config.videos_per_class(split), seed=config.seed, keep=keeps_a_tube
-    )
+    per_class = config.videos_per_class(split)
+    if per_class is not None and (config.grouped or config.class_frequencies):
+        return select_grouped_subset(pool, per_class, seed=config.seed, keep=keeps_a_tube,
+                                     by_group=config.grouped, frequencies=config.class_frequencies)  # fmt: skip
+    return select_balanced_subset(pool, per_class, seed=config.seed, keep=keeps_a_tube)
 
 
 def render_all(

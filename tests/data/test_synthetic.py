@@ -463,3 +463,49 @@ def test_smoke_synth_jhmdb21_on_the_shipped_annotations() -> None:
     assert source.frames(video.name).shape == (video.num_frames, 32, 32, 3)
     full = make_synth_jhmdb21("train", SynthConfig.default("jhmdb21"))
     assert len(full.pool) == 660 and full_cost(full.pool) == 22712
+
+
+def test_ucf_group_of_a_clip() -> None:
+    from claus_core.data.synthetic import ucf_group
+
+    assert ucf_group("Basketball/v_Basketball_g05_c02") == "Basketball/v_Basketball_g05"
+    assert ucf_group("brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0") == "brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0"
+
+
+def test_class_quotas_hand_computed() -> None:
+    from claus_core.data.synthetic import class_quotas
+
+    assert class_quotas([10, 30, 0, 20], 2, frequencies=False) == [2, 2, 0, 2]
+    assert class_quotas([10, 30, 0, 20], 2, frequencies=True) == [1, 3, 0, 2]  # 6 x (1/6, 1/2, 0, 1/3)
+    assert class_quotas([1, 99], 3, frequencies=True) == [1, 5]  # at least one; 6 in all
+    assert class_quotas([2, 2], 3, frequencies=True) == [2, 2]  # never more than a class has
+
+
+def test_grouped_pools_keep_whole_groups_and_share_their_scene() -> None:
+    from claus_core.data.synthetic import ucf_group
+
+    base = SynthConfig.smoke()
+    plain = make_synth_ucf24("train", dataclasses.replace(base, train_videos_per_class=4))
+    grouped = make_synth_ucf24("train", dataclasses.replace(base, train_videos_per_class=4, grouped=True))
+    assert len(grouped.pool) == len(plain.pool) == 4 * 24
+    groups = {ucf_group(n) for n in grouped.pool.names}
+    assert len(groups) < len({ucf_group(n) for n in plain.pool.names})  # redundant, like the real split
+    by_group: dict[str, list[str]] = {}
+    for name in grouped.pool.names:
+        by_group.setdefault(ucf_group(name), []).append(name)
+    a, b = next(names for names in by_group.values() if len(names) >= 2)[:2]
+    other = next(names[0] for g, names in by_group.items() if g != ucf_group(a))
+    scene = {n: grouped._camera_scene(n)[3] for n in (a, b, other)}
+    assert np.array_equal(scene[a], scene[b]) and not np.array_equal(scene[a], scene[other])
+    # the pixels still differ per clip (distractors, noise), and ungrouped renders are unchanged
+    assert not np.array_equal(grouped.frames(a)[0], grouped.frames(b)[0])
+    assert np.array_equal(plain.frames(plain.pool.names[0]), make_synth_ucf24("train", dataclasses.replace(
+        base, train_videos_per_class=4)).frames(plain.pool.names[0]))  # fmt: skip
+
+
+def test_grouped_and_frequency_fields_are_hash_neutral_while_off() -> None:
+    from claus_core.config import ExperimentConfig
+
+    assert "grouped" not in ExperimentConfig().to_dict()["synth"]
+    on = ExperimentConfig(synth=dataclasses.replace(SynthConfig.smoke(), grouped=True, class_frequencies=True))
+    assert on.to_dict()["synth"]["grouped"] is True and ExperimentConfig.from_dict(on.to_dict()) == on
