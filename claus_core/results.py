@@ -529,7 +529,7 @@ DESIGN_CHOICE = (
     "videos, one annotated frame per selected video) and a pilot of the training levers "
     "(`configs/pilot_training.yaml`: on the fully supervised SynthUCF24 reference, 3 seeds, a cosine "
     "learning-rate schedule lifted v-mAP@0.5 from 32.6 to 41.7 (mean over seeds) and cut its seed-to-seed "
-    "sd from 7.9 to 2.1 points at the same cost; twice the epochs gave 41.7 (sd 2.9, 2 seeds) at 2.4x the "
+    "sd from 7.9 to 2.1 points at the same cost; twice the epochs gave 41.7 (sd 2.9) on the 2 seeds finished at the time, 40.3 (sd 3.2) on all 3, at 2.4x the "
     "cost; EMA weights 25.7 (sd 8.4)). Rerun the pilot with "
     "`claus run configs/pilot_training.yaml --jobs 2`; its table then appears here."
 )
