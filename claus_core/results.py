@@ -241,13 +241,13 @@ def _claims_page(study: Study) -> ResultPage:
         page.tables["Test-set noise: v-mAP@0.5 of each seed's last round, interval from resampling its test videos"] = noise
     seeds = sorted({int(n) for n in table["seeds"] if str(n).isdigit() and int(n) >= 2})
     if seeds:
-        coverage = ", ".join(
-            f"{n} seeds {simulated_coverage(n, rng=np.random.default_rng(n)):.0%}" for n in seeds
+        coverage = " and ".join(
+            f"{simulated_coverage(n, rng=np.random.default_rng(n)):.0%} (with {n} seeds)" for n in seeds
         )
         page.notes.append(
             "How far to trust a 95 % percentile-bootstrap interval over few seeds: in 1,000 simulated "
-            f"studies of normal values it held the true mean with {coverage} of the time (the percentile "
-            "bootstrap is exact only for many seeds), so with 3 seeds an *agrees* or *contradicts* is "
+            f"studies of normal values it held the true mean {coverage} of the time (the percentile "
+            "bootstrap is exact only for many seeds), so with few seeds an *agrees* or *contradicts* is "
             "weaker than its 95 % suggests."
         )
     counts = table["verdict"].value_counts()
