@@ -104,10 +104,12 @@ class SynthConfig:
     ``grouped`` (SynthUCF24): the pool is drawn group by group (whole UCF-101 groups
     ``v_<Class>_gNN``, whose clips c01, c02, ... are cut from one long video), and the clips of
     a group share their scene, actor look and camera path, as the real clips do; only the
-    distractors, gain and noise differ per clip. ``class_frequencies``: each class keeps a share
-    of the ``videos_per_class x classes`` total proportional to its share of the real split
-    (at least one video), instead of the same count. Both were added after runs existed and are
-    hash-neutral while off.
+    distractors, gain and noise differ per clip. ``class_frequencies``: in the train split each
+    class keeps a share of the ``videos_per_class x classes`` total proportional to its share of
+    the real split (at least one video), instead of the same count; the test split stays
+    balanced, so that every class weighs the same in the mean over classes. Both were added
+    after runs existed and are hash-neutral while off (also in :meth:`to_dict`, the frame cache's
+    key).
     """
 
     size: str = "default"
@@ -202,8 +204,12 @@ class SynthConfig:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (what cache manifests record and hash)."""
-        out = dataclasses.asdict(self)
+        """JSON-ready fields (what cache manifests record and hash); the added fields only when set."""
+        out = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if not (f.metadata.get("added") and getattr(self, f.name) == f.default)
+        }
         out["moving_classes"] = list(self.moving_classes)
         return out
 
@@ -471,23 +477,29 @@ class _SyntheticSource(ABC):
     def _camera_scene(
         self, name: str
     ) -> tuple[np.random.Generator, np.random.Generator, int, np.ndarray, np.ndarray]:
-        """The video's look and clip generators, camera margin, background [S', S', 3] and
-        camera offsets [frame, 2].
+        """The generator of the actors' looks, the clip's generator, the camera margin, the
+        background [S', S', 3] and the camera offsets [frame, 2].
 
-        The look generator draws the scene, the camera path and then the actors' looks; the clip
-        generator everything else. They are one generator unless ``config.grouped``, where the
-        look generator belongs to the clip's UCF-101 group (:func:`ucf_group`), shared by its
-        clips. The first draws of every rendered video, in this order, shared by both benchmarks.
+        Ungrouped (and for every J-HMDB-21 video, which has no group) one generator draws the
+        scene, the camera path, the actors' looks and then everything else, in this order. With
+        ``config.grouped`` a SynthUCF24 clip takes its scene, camera path and actors' looks from
+        three generators of its UCF-101 group (:func:`ucf_group`), so the clips of a group share
+        them whatever their lengths; the clip's own generator draws the rest.
         """
         video = self.pool[name]
         size = self.config.frame_size
         rng = video_rng(self.config.seed, self.dataset, name)
-        look = video_rng(self.config.seed, self.dataset, ucf_group(name)) if self.config.grouped else rng
+        group = ucf_group(name)
+        shared = self.config.grouped and group != name
+
+        def part(what: str) -> np.random.Generator:
+            return video_rng(self.config.seed, self.dataset, f"{group}#{what}") if shared else rng
+
         moving = self.is_moving(name)
         margin = int(round(self.config.camera_amplitude * size)) if moving else 0
-        scene = background_canvas(look, size + 2 * margin, size + 2 * margin)
-        offsets = camera_offsets(look, video.num_frames, margin, moving=moving)
-        return look, rng, margin, scene, offsets
+        scene = background_canvas(part("scene"), size + 2 * margin, size + 2 * margin)
+        offsets = camera_offsets(part("camera"), video.num_frames, margin, moving=moving)
+        return part("actors"), rng, margin, scene, offsets
 
     def _gt_boxes(self, video: VideoRecord) -> list[np.ndarray]:  # per frame: [k, 4]
         per_frame: list[list[np.ndarray]] = [[] for _ in range(video.num_frames)]
@@ -627,7 +639,7 @@ class SynthJHMDB21(_SyntheticSource):
         video = self.pool[name]
         cfg = self.config
         size, num_frames = cfg.frame_size, video.num_frames
-        _, rng, margin, scene, offsets = self._camera_scene(name)  # one generator: no UCF groups
+        _, rng, margin, scene, offsets = self._camera_scene(name)  # J-HMDB names have no group: one generator
         person = _SilhouetteLook.draw(rng)
         masks = video.masks
         if not isinstance(masks, ResizedMasks):
@@ -779,8 +791,9 @@ def make_synth_ucf24(
 ) -> SynthUCF24:
     """SynthUCF24 over the shipped real UCF-101-24 split-1 annotations (``train`` or ``test``).
 
-    Keeps ``config.videos_per_class(split)`` videos per class (class-balanced, reproducible
-    from ``config.seed``), among the videos that keep at least one tube after subsampling.
+    Keeps ``config.videos_per_class(split)`` videos per class (class-balanced unless
+    ``config.class_frequencies``, drawn by group with ``config.grouped``, reproducible from
+    ``config.seed``), among the videos that keep at least one tube after subsampling.
     """
     from claus_core.data.ucf101_24 import load_ucf101_24
 
@@ -809,9 +822,10 @@ def _subset_for(pool: VideoPool, config: SynthConfig, split: str) -> VideoPool:
         return any(((kept >= t.start) & (kept < t.end)).any() for t in video.tubes)
 
     per_class = config.videos_per_class(split)
-    if per_class is not None and (config.grouped or config.class_frequencies):
+    frequencies = config.class_frequencies and split == "train"  # the test split stays balanced
+    if per_class is not None and (config.grouped or frequencies):
         return select_grouped_subset(pool, per_class, seed=config.seed, keep=keeps_a_tube,
-                                     by_group=config.grouped, frequencies=config.class_frequencies)  # fmt: skip
+                                     by_group=config.grouped, frequencies=frequencies)  # fmt: skip
     return select_balanced_subset(pool, per_class, seed=config.seed, keep=keeps_a_tube)
 
 

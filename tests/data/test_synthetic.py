@@ -495,12 +495,44 @@ def test_grouped_pools_keep_whole_groups_and_share_their_scene() -> None:
         by_group.setdefault(ucf_group(name), []).append(name)
     a, b = next(names for names in by_group.values() if len(names) >= 2)[:2]
     other = next(names[0] for g, names in by_group.items() if g != ucf_group(a))
-    scene = {n: grouped._camera_scene(n)[3] for n in (a, b, other)}
-    assert np.array_equal(scene[a], scene[b]) and not np.array_equal(scene[a], scene[other])
-    # the pixels still differ per clip (distractors, noise), and ungrouped renders are unchanged
+    scene = {n: grouped._camera_scene(n) for n in (a, b, other)}
+    assert np.array_equal(scene[a][3], scene[b][3]) and not np.array_equal(scene[a][3], scene[other][3])
+    # the actors' looks come from the group too, whatever the clips' lengths
+    assert scene[a][0].random() == scene[b][0].random() != scene[other][0].random()
+    # the pixels still differ per clip (distractors, noise)
     assert not np.array_equal(grouped.frames(a)[0], grouped.frames(b)[0])
-    assert np.array_equal(plain.frames(plain.pool.names[0]), make_synth_ucf24("train", dataclasses.replace(
-        base, train_videos_per_class=4)).frames(plain.pool.names[0]))  # fmt: skip
+
+
+def test_renders_without_the_new_options_are_the_ones_made_before_them() -> None:
+    """Pinned before ``grouped`` and ``class_frequencies`` existed: pools and pixels unchanged
+    while they are off, and SynthJHMDB21 (no groups) unchanged even with ``grouped`` on."""
+    import hashlib
+
+    def digest(frames: np.ndarray) -> str:
+        return hashlib.sha256(frames.tobytes()).hexdigest()[:16]
+
+    ucf = make_synth_ucf24("train", SynthConfig.smoke())
+    assert ucf.pool.names[:2] == ["Basketball/v_Basketball_g25_c04", "Basketball/v_Basketball_g25_c06"]
+    assert digest(ucf.frames(ucf.pool.names[3])) == "785cbbec12427a7e"
+    jhmdb = make_synth_jhmdb21("train", SynthConfig.smoke("jhmdb21"))
+    name = jhmdb.pool.names[2]
+    assert digest(jhmdb.frames(name)) == "83fbb417b5065d73"
+    from claus_core.data.synthetic import SynthJHMDB21
+
+    grouped = SynthJHMDB21(jhmdb.source_pool, dataclasses.replace(SynthConfig.smoke("jhmdb21"), grouped=True))
+    assert digest(grouped.frames(name)) == "83fbb417b5065d73"  # a J-HMDB video is its own group
+    assert "grouped" not in SynthConfig.smoke().to_dict()  # the frame cache's key is unchanged too
+
+
+def test_class_frequencies_leave_the_test_split_balanced() -> None:
+    config = dataclasses.replace(SynthConfig.smoke(), train_videos_per_class=6, test_videos_per_class=3,
+                                 class_frequencies=True)  # fmt: skip
+    train = make_synth_ucf24("train", config).pool
+    test = make_synth_ucf24("test", config).pool
+    train_counts = {c: sum(v.label == k for v in train) for k, c in enumerate(train.classes)}
+    test_counts = {c: sum(v.label == k for v in test) for k, c in enumerate(test.classes)}
+    assert len(train) == 6 * 24 and len(set(train_counts.values())) > 1
+    assert set(test_counts.values()) == {3}
 
 
 def test_grouped_and_frequency_fields_are_hash_neutral_while_off() -> None:
