@@ -102,18 +102,38 @@ CLAIMS: tuple[Claim, ...] = (
 )
 
 
-def _per_seed(results: pd.DataFrame, run: tuple[str, str], summary: Summary) -> dict[int, float]:
-    """Seed -> the summary of v-mAP@0.5 of one (group, strategy) over its finished rounds."""
+def _series(results: pd.DataFrame, run: tuple[str, str]) -> dict[int, pd.Series]:
+    """Seed -> v-mAP@0.5 per finished round of one (group, strategy)."""
     rows = results[(results["group"] == run[0]) & (results["strategy"] == run[1])
                    & (results["metric"] == METRIC) & np.isclose(results["threshold"], THRESHOLD)]  # fmt: skip
-    out = {}
-    for seed, by_seed in rows.groupby("seed"):
-        series = by_seed.set_index("round")["value"].sort_index()
-        if summary == "last_round":
-            out[int(seed)] = float(series.iloc[-1])
-        elif len(series) > 1:
-            out[int(seed)] = float(series.iloc[1:].mean())
-    return out
+    return {int(seed): r.set_index("round")["value"].sort_index() for seed, r in rows.groupby("seed")}
+
+
+def _summary(series: pd.Series, rounds: pd.Index, summary: Summary, *, full: bool) -> float:
+    """The claim's summary of one seed's v-mAP over ``rounds``, the rounds its pair shares."""
+    if full:  # the fully supervised reference has a single round
+        return float(series.iloc[-1])
+    values = series.loc[rounds]
+    if summary == "last_round":
+        return float(values.iloc[-1])
+    return float(values.loc[values.index > 0].mean())
+
+
+def _paired_summaries(claim: Claim, results: pd.DataFrame) -> tuple[dict[int, float], dict[int, float], list[int]]:
+    """Per seed, the summaries of A and B over the rounds both finished (so seed k of A is set
+    beside seed k of B at the same rounds even while a study is incomplete), and the seeds left
+    out for having no partner."""
+    a, b = _series(results, claim.a), _series(results, claim.b)
+    full = claim.kind == "share_of_full"
+    out_a, out_b = {}, {}
+    for seed in sorted(set(a) & set(b)):
+        rounds = a[seed].index if full else a[seed].index.intersection(b[seed].index)
+        if not full and claim.summary == "mean_after_round0" and not (rounds > 0).any():
+            continue
+        if len(rounds):
+            out_a[seed] = _summary(a[seed], rounds, claim.summary, full=False)
+            out_b[seed] = _summary(b[seed], rounds, claim.summary, full=full)
+    return out_a, out_b, sorted((set(a) | set(b)) - set(out_a))
 
 
 def _static_minus_moving(per_class: pd.DataFrame, run: tuple[str, str]) -> dict[int, float]:
@@ -145,7 +165,7 @@ def paper_effect(claim: Claim) -> float:
     b = table[table["group"] == group_b]["value"].to_numpy()
     if claim.summary == "last_round" or claim.kind == "static_moving":
         return float(a[-1] - b[-1])
-    return float(np.mean(a - b))
+    return float(np.mean((a - b)[1:]))  # like ours: the first step left out
 
 
 @dataclass(frozen=True)
@@ -156,6 +176,7 @@ class ClaimResult:
     verdict: str
     seeds_for_paper_effect: int | None
     reference: float
+    unpaired: tuple[int, ...] = ()  # seeds of A or B left out for having no partner
 
     def row(self) -> dict[str, object]:
         ours = self.ours
@@ -166,7 +187,8 @@ class ClaimResult:
             "paper": "direction only" if np.isnan(self.paper) else f"{self.paper:+.2f}",
             "ours [95 % CI]": effect,
             "verdict": self.verdict,
-            "seeds": "0" if ours is None else str(ours.seeds),
+            "seeds": ("0" if ours is None else str(ours.seeds))
+            + (f" ({len(self.unpaired)} unpaired left out)" if self.unpaired else ""),
             "MDE": "—" if ours is None or not np.isfinite(ours.mde) else f"{ours.mde:.1f}",
             "seeds for the paper's effect": str(self.seeds_for_paper_effect or "—"),
         }
@@ -176,34 +198,36 @@ def evaluate(claim: Claim, results: pd.DataFrame, per_class: pd.DataFrame, *, se
     """One claim's verdict on our runs (``collect`` and ``collect_per_class`` of a study)."""
     paper = paper_effect(claim)
     rng = np.random.default_rng([seed, sum(map(ord, claim.key))])
-    reference = 0.0
+    reference, unpaired = 0.0, ()
     if claim.kind == "static_moving":
         values = _static_minus_moving(per_class, claim.a)
         differences = np.asarray([values[k] for k in sorted(values)])
     else:
-        a = _per_seed(results, claim.a, claim.summary)
-        b = _per_seed(results, claim.b, claim.summary)
-        common = set(a) & set(b)
-        a, b = {k: a[k] for k in common}, {k: b[k] for k in common}
+        a, b, left_out = _paired_summaries(claim, results)
+        unpaired = tuple(left_out)
         if claim.kind == "share_of_full":
             reference = LABEL_EFFICIENCY_BAR
-            if any(b[k] <= 0 for k in common):
+            if any(b[k] <= 0 for k in b):
                 return ClaimResult(claim, paper, None, "undefined: the fully supervised v-mAP@0.5 is 0",
-                                   None, reference)  # fmt: skip
-            differences = np.asarray([100.0 * a[k] / b[k] for k in sorted(common)])
+                                   None, reference, unpaired)  # fmt: skip
+            differences = np.asarray([100.0 * a[k] / b[k] for k in sorted(a)])
         else:
             differences = paired_differences(a, b, what=claim.key)
     if differences.size == 0:
-        return ClaimResult(claim, paper, None, "runs missing", None, reference)
+        return ClaimResult(claim, paper, None, "runs missing", None, reference, unpaired)
     ours = compare(differences, rng=rng)
     sign = claim.paper_sign if np.isnan(paper) else float(np.sign(paper - reference) or 1)
     needed = None
     if not np.isnan(paper) and ours.seeds >= 2 and claim.kind != "share_of_full":
         needed = seeds_needed(paper, ours.sd)
-    return ClaimResult(claim, paper, ours, ours.verdict(sign, reference=reference), needed, reference)
+    return ClaimResult(claim, paper, ours, ours.verdict(sign, reference=reference), needed, reference, unpaired)
 
 
-def claims_table(results: pd.DataFrame, per_class: pd.DataFrame, *, page: str | None = None) -> pd.DataFrame:
-    """Every claim (or those of one ``page``) as one row: the book's "Which claims hold" table."""
-    chosen = [c for c in CLAIMS if page is None or c.page == page]
-    return pd.DataFrame([evaluate(c, results, per_class).row() for c in chosen])
+def evaluate_all(results: pd.DataFrame, per_class: pd.DataFrame, *, page: str | None = None) -> list[ClaimResult]:
+    """Every claim (or those of one ``page``), evaluated once."""
+    return [evaluate(c, results, per_class) for c in CLAIMS if page is None or c.page == page]
+
+
+def claims_table(outcomes: list[ClaimResult]) -> pd.DataFrame:
+    """One row per claim: the book's "Which claims hold" table."""
+    return pd.DataFrame([outcome.row() for outcome in outcomes])

@@ -46,7 +46,9 @@ class TrainConfig:
     round's weights (Section 7.3). ``cluster_loss``: add the deep-clustering loss (Section 7.2).
     ``lr_schedule``: ``"constant"`` (the paper's) or ``"cosine"`` (from ``learning_rate`` to 0
     over each round); ``ema_decay``: evaluate, score and warm-start from an exponential moving
-    average of the weights with this decay per step (None: the last weights). The last two are
+    average of the weights with this decay per step, warmed up as ``min(decay, (1+t)/(10+t))``
+    at step t so that a short round is not dominated by its starting weights (None: the last
+    weights). The last two are
     departures from the paper, levers against seed-to-seed variance.
     """
 

@@ -255,11 +255,12 @@ def train_round(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            if ema is not None:
+            if ema is not None:  # warmed up: the decay grows to ema_decay over the first steps
+                rate = min(decay, (1.0 + step) / (10.0 + step))
                 with torch.no_grad():
                     for name, value in model.state_dict().items():
                         if name in ema:
-                            ema[name].mul_(decay).add_(value.detach(), alpha=1.0 - decay)
+                            ema[name].mul_(rate).add_(value.detach(), alpha=1.0 - rate)
             running.append(float(loss.item()))
             for name, part in parts.items():
                 running_parts.setdefault(name, []).append(float(part.item()))

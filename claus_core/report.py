@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from claus_core.data.synth_scene import stable_seed
 from claus_core.stats import bootstrap_ci, video_bootstrap_vmap
 from claus_core.store import RunDir, read_json
 
@@ -95,10 +96,10 @@ def summarize(results: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     standard deviation and seed count, per group/strategy/round/metric/threshold."""
     keys = ["group", "strategy", "round", "metric", "threshold"]
     rows = []
-    rng = np.random.default_rng(seed)
     for key, group in results.groupby(keys, sort=True):
         values = group["value"].to_numpy()
-        low, high = bootstrap_ci(values, rng=rng) if len(values) > 1 else (np.nan, np.nan)
+        rng = np.random.default_rng([seed, stable_seed(*key)])  # an interval depends on its own rows only
+        low, high = interval(values, rng=rng)
         rows.append({
             **dict(zip(keys, key, strict=True)), "mean": float(values.mean()), "low": low, "high": high,
             "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0, "seeds": group["seed"].nunique(),
@@ -106,6 +107,17 @@ def summarize(results: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
         })  # fmt: skip
     columns = keys + ["mean", "low", "high", "std", "seeds", "cost", "cost_percent"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def interval(values: np.ndarray, *, rng: np.random.Generator) -> tuple[float, float]:
+    """:func:`claus_core.stats.bootstrap_ci` of ``values``, or (NaN, NaN) for a single value."""
+    return bootstrap_ci(values, rng=rng) if len(values) > 1 else (np.nan, np.nan)
+
+
+def interval_labels(table: pd.DataFrame, prefix: str = "ours") -> list[str]:
+    """:func:`interval_label` of every row of a table with ``<prefix> (mean)``, ``(low)``, ``(high)``."""
+    columns = [table[f"{prefix} ({c})"] for c in ("mean", "low", "high")]
+    return [interval_label(m, lo, hi) for m, lo, hi in zip(*columns, strict=True)]
 
 
 def interval_label(mean: float, low: float, high: float) -> str:
@@ -177,14 +189,18 @@ def resampled_test_intervals(root: str | Path, runs: Sequence[tuple[str, str, st
             finished = run.finished_rounds()
             if not finished:
                 continue
-            videos = read_json(run.round_dir(finished[-1]) / "evaluation.json")["videos"]
-            ious = np.asarray([v["iou"] for v in videos], dtype=np.float64)
+            evaluation = read_json(run.round_dir(finished[-1]) / "evaluation.json")
+            videos = evaluation["videos"]
+            ious = np.asarray([np.nan if v["iou"] is None else v["iou"] for v in videos], dtype=np.float64)
             labels = np.asarray([v["label"] for v in videos])
-            seed = int(key["seed"])
-            low, high = video_bootstrap_vmap(ious, labels, threshold=threshold, rng=np.random.default_rng(seed))
-            observed = np.mean([np.mean(ious[labels == c] >= threshold) for c in np.unique(labels)])
-            rows.append({"method": label, "seed": seed, "round": finished[-1], "test videos": len(videos),
-                         "v-mAP@0.5": round(100 * observed, 2),
+            correct = None
+            if evaluation["config"].get("require_class"):
+                correct = np.asarray([v["predicted_label"] == v["label"] for v in videos])
+            low, high = video_bootstrap_vmap(ious, labels, threshold=threshold, correct=correct,
+                                             rng=np.random.default_rng(int(key["seed"])))  # fmt: skip
+            stored = read_json(run.round_dir(finished[-1]) / "metrics.json")["metrics"][f"v-mAP@{threshold:g}"]
+            rows.append({"method": label, "seed": key["seed"], "round": finished[-1], "test videos": len(videos),
+                         "v-mAP@0.5": 100 * stored,
                          "test-video 95 % CI": f"[{100 * low:.1f}, {100 * high:.1f}]",
                          "interval width": round(100 * (high - low), 1)})  # fmt: skip
     return pd.DataFrame(rows)

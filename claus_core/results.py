@@ -30,8 +30,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from claus_core import plots
-from claus_core.claims import CLAIMS, LABEL_EFFICIENCY_BAR, claims_table, evaluate
-from claus_core.data.synthetic import UCF_MOVING_CLASSES, SynthConfig, make_synth_ucf24, ucf_group
+from claus_core.claims import LABEL_EFFICIENCY_BAR, claims_table, evaluate_all
+from claus_core.config import ExperimentConfig
+from claus_core.data.synthetic import UCF_MOVING_CLASSES, make_synth_ucf24, ucf_group
 from claus_core.paper import PAPER_ERROR_MARGINS, paper_table
 from claus_core.report import (
     beside_paper,
@@ -39,13 +40,15 @@ from claus_core.report import (
     collect_per_class,
     collect_rounds,
     collect_training,
+    interval,
     interval_label,
+    interval_labels,
     paper_inconsistencies,
     resampled_test_intervals,
     study_runs,
     summarize,
 )
-from claus_core.stats import bootstrap_ci, simulated_coverage
+from claus_core.stats import simulated_coverage
 from claus_core.store import read_json
 
 RESULT_TITLES = {
@@ -115,9 +118,10 @@ class Study:
 
 def _claims(page: ResultPage, study: Study, result: str) -> None:
     """The page's claims table and one verdict sentence per claim."""
-    page.claims = claims_table(study.results, study.per_class, page=result).drop(columns="page")
-    for claim in (c for c in CLAIMS if c.page == result):
-        outcome = evaluate(claim, study.results, study.per_class)
+    outcomes = evaluate_all(study.results, study.per_class, page=result)
+    page.claims = claims_table(outcomes).drop(columns="page")
+    for outcome in outcomes:
+        claim = outcome.claim
         if outcome.ours is None:
             page.verdicts.append(f"**{claim.text}**: {outcome.verdict}.")
             continue
@@ -128,23 +132,18 @@ def _claims(page: ResultPage, study: Study, result: str) -> None:
         if outcome.verdict == "no interval":
             sentence += " (one seed gives no interval, so no verdict)"
         elif np.isfinite(ours.mde):
-            sentence += f" (smallest effect this design detects: {ours.mde:.1f} points"
+            unit = "percentage points of full supervision" if outcome.reference else "points"
+            sentence += f" (smallest effect this design detects, nominally: {ours.mde:.1f} {unit}"
             if outcome.seeds_for_paper_effect:
                 sentence += f"; the paper's effect would need {outcome.seeds_for_paper_effect} seeds"
             sentence += ")"
         page.verdicts.append(sentence + ".")
 
 
-def _beside(study: Study, paper: pd.DataFrame, methods: dict[str, tuple[str, str]], metric: str,
-            threshold: float) -> pd.DataFrame:  # fmt: skip
-    s = study.summary
-    return beside_paper(s, paper, methods, metric=metric, threshold=threshold)
-
-
 def _at_half(study: Study, paper: pd.DataFrame, methods: dict[str, tuple[str, str]], metric: str) -> pd.DataFrame:
     """``metric``@0.5, paper beside ours, one row per (method, step)."""
-    t = _beside(study, paper, methods, metric, 0.5)
-    ours = [interval_label(m, lo, hi) for m, lo, hi in zip(t["ours (mean)"], t["ours (low)"], t["ours (high)"], strict=True)]
+    t = beside_paper(study.summary, paper, methods, metric=metric, threshold=0.5)
+    ours = interval_labels(t)
     return pd.DataFrame({
         "method": t["method"], "step": t["step"], "paper % annotated": t["paper % annotated"],
         "paper": t["paper"], "ours % annotated": t["ours % annotated"].round(2),
@@ -157,13 +156,10 @@ def _every_threshold(study: Study, paper: pd.DataFrame, methods: dict[str, tuple
     pieces = []
     for metric in ("v-mAP", "f-mAP"):
         for threshold in THRESHOLDS:
-            t = _beside(study, paper, methods, metric, threshold)
+            t = beside_paper(study.summary, paper, methods, metric=metric, threshold=threshold)
             pieces.append(pd.DataFrame({
                 "method": t["method"], "step": t["step"], "metric": f"{metric}@{threshold:g}",
-                "paper": t["paper"], "ours [95 % CI]": [
-                    interval_label(m, lo, hi)
-                    for m, lo, hi in zip(t["ours (mean)"], t["ours (low)"], t["ours (high)"], strict=True)
-                ],
+                "paper": t["paper"], "ours [95 % CI]": interval_labels(t),
             }))  # fmt: skip
     return pd.concat(pieces).sort_values(["method", "step"], kind="stable").reset_index(drop=True)
 
@@ -196,7 +192,7 @@ def _compare(page: ResultPage, study: Study, table: int, methods: dict[str, tupl
         page.tables["Detection protocol (ACT), ours only: frame-AP and video-AP at IoU 0.5 (percent)"] = detection
     page.details[f"Table {table}, every threshold (percent)"] = _every_threshold(study, paper, present)
     for metric in ("v-mAP", "f-mAP"):
-        t = _beside(study, paper, present, metric, 0.5)
+        t = beside_paper(study.summary, paper, present, metric=metric, threshold=0.5)
         page.figures.append(plots.metric_curves(t, title=f"Table {table}: {metric}@0.5", ylabel=f"{metric}@0.5 (%)"))
     page.notes += paper_inconsistencies(paper)
 
@@ -224,16 +220,17 @@ def _claims_page(study: Study) -> ResultPage:
         "difference over seeds (seed k of every method shares the initial selection, the initial "
         "weights and the data order) with its 95 % percentile-bootstrap interval; **agrees** means "
         "the interval excludes 0 on the paper's side, **contradicts** on the other side, "
-        "**inconclusive** that it contains 0. *MDE* is the smallest true difference this design "
-        "detects with 80 % power; the last column, how many seeds would resolve the paper's own "
-        "effect at our spread. The summaries were fixed (commit dd9e344) before any verdict of the default study "
+        "**inconclusive** that it contains 0 (for Tables 6 and 7 read 90 % for 0). *MDE* is the "
+        "smallest true difference this design detects with 80 % power, by the normal approximation "
+        "(nominal: with few seeds the bootstrap interval is narrower than that approximation, see the "
+        "notes); the last column, how many seeds would resolve the paper's own effect at our spread. The summaries were fixed (commit dd9e344) before any verdict of the default study "
         "was read: the mean of v-mAP@0.5 over rounds 1, 2, ... (round 0 trains on the same initial selection "
         "for every method, so it holds no difference of selection), the last round for Tables 2, 9 and Figure 4, and for Tables 6 and 7 CLAUS's "
         f"last round as a share of the fully supervised reference of the same seed, tested against "
         f"{LABEL_EFFICIENCY_BAR:.0f} %. Values are percentage points of v-mAP@0.5 (Tables 6, 7: "
         "percent of full supervision).",
     )
-    table = claims_table(study.results, study.per_class)
+    table = claims_table(evaluate_all(study.results, study.per_class))
     table["page"] = [RESULT_TITLES[p].split(":")[0] for p in table["page"]]
     page.claims = table
     noise = resampled_test_intervals(study.root, (("CLAUS", "ucf_main", "claus"), ("Random", "ucf_main", "random")))
@@ -247,7 +244,7 @@ def _claims_page(study: Study) -> ResultPage:
         page.notes.append(
             "How far to trust a 95 % percentile-bootstrap interval over few seeds: in 1,000 simulated "
             f"studies of normal values it held the true mean {coverage} of the time (the percentile "
-            "bootstrap is exact only for many seeds), so with few seeds an *agrees* or *contradicts* is "
+            "bootstrap is only asymptotically correct), so with few seeds an *agrees* or *contradicts* is "
             "weaker than its 95 % suggests."
         )
     counts = table["verdict"].value_counts()
@@ -336,7 +333,7 @@ def _table9(study: Study) -> ResultPage:
     rows = []
     for (r, kind), values in by_seed.groupby(["round", "type"]):
         v = values["value"].to_numpy()
-        low, high = bootstrap_ci(v, rng=rng) if len(v) > 1 else (np.nan, np.nan)
+        low, high = interval(v, rng=rng)
         rows.append({"step": int(r), "type": kind, "seeds": len(v), "v-mAP@0.5 ours [95 % CI]": interval_label(v.mean(), low, high)})
     page.tables["Ours: v-mAP@0.5 per step (percent)"] = pd.DataFrame(rows)
     paper = paper_table(9)[["group", "percent", "value"]].rename(columns={"group": "type", "value": "v-mAP@0.5"})
@@ -355,8 +352,8 @@ def _figure1(study: Study) -> ResultPage:
     if not present:
         return page
     empty = paper_table(5).iloc[0:0]  # no paper numbers
-    t = _beside(study, empty, present, "v-mAP", 0.5)
-    table = t.assign(ours=[interval_label(m, lo, hi) for m, lo, hi in zip(t["ours (mean)"], t["ours (low)"], t["ours (high)"], strict=True)])
+    t = beside_paper(study.summary, empty, present, metric="v-mAP", threshold=0.5)
+    table = t.assign(ours=interval_labels(t))
     page.tables["Ours: v-mAP@0.5 [95 % CI] per K and step (percent)"] = table.pivot_table(
         index="step", columns="method", values="ours", aggfunc="first", sort=False)[list(present)]
     page.figures.append(plots.metric_curves(t, title="Figure 1 (ours): K clusters", ylabel="v-mAP@0.5 (%)"))
@@ -380,9 +377,7 @@ def _figure4(study: Study) -> ResultPage:
     if not rows:
         return page
     table = pd.DataFrame(rows)
-    shown = table.assign(**{"v-mAP@0.5 ours [95 % CI]": [
-        interval_label(m, lo, hi) for m, lo, hi in zip(table["ours (mean)"], table["ours (low)"], table["ours (high)"], strict=True)
-    ]})[["method", "step", "ours % annotated", "ours cost", "v-mAP@0.5 ours [95 % CI]"]]  # fmt: skip
+    shown = table.assign(**{"v-mAP@0.5 ours [95 % CI]": interval_labels(table)    })[["method", "step", "ours % annotated", "ours cost", "v-mAP@0.5 ours [95 % CI]"]]
     page.tables["Ours: v-mAP@0.5 and cost per step"] = shown.round(2)
     page.figures.append(plots.cost_curves(table, title="Figure 4 (ours, SynthUCF24)"))
     return page
@@ -492,10 +487,9 @@ def _design(study: Study) -> ResultPage:
         fact("(f) random rises >= 15 v-mAP@0.5 points over the rounds",
              f"mean rise {rise.mean():.1f} (seeds {', '.join(f'{x:.1f}' for x in rise)}); round-to-round change "
              f"sd over seeds {float(steps.std(ddof=1).mean()):.1f}", bool(rise.mean() >= 15))  # fmt: skip
-    configs = [run.config_path for key, run in study_runs(study.root, "ucf_main")]
+    configs = [run.config_path for _, run in study_runs(study.root, "ucf_main")]
     if configs:
-        synth = SynthConfig(**{k: tuple(v) if isinstance(v, list) else v
-                               for k, v in read_json(configs[0])["synth"].items()})  # fmt: skip
+        synth = ExperimentConfig.from_dict(read_json(configs[0])).synth
         pool = make_synth_ucf24("train", synth).pool
         groups = len({ucf_group(n) for n in pool.names})
         shape = f"{len(pool)} train clips from {groups} UCF-101 groups ({len(pool) / groups:.2f} clips per group)"
@@ -516,7 +510,7 @@ def _design(study: Study) -> ResultPage:
         rows = []
         for group, values in v.groupby("group", sort=False):
             x = values["value"].to_numpy()
-            low, high = bootstrap_ci(x, rng=rng) if len(x) > 1 else (np.nan, np.nan)
+            low, high = interval(x, rng=rng)
             rows.append({"variant": group, "seeds": len(x), "v-mAP@0.5 [95 % CI]": interval_label(x.mean(), low, high),
                          "sd over seeds": round(float(x.std(ddof=1)), 1) if len(x) > 1 else np.nan})  # fmt: skip
         page.tables["Pilot of the training levers: fully supervised SynthUCF24 (runs/pilot_training)"] = pd.DataFrame(rows)

@@ -13,10 +13,12 @@ difference:
 
 With fewer than two seeds no interval exists, and the verdict says so; it never agrees.
 
-Intervals are percentile bootstraps of the mean (Efron & Tibshirani 1993, ch. 13). The
-minimum detectable effect uses the normal approximation the bootstrap itself rests on:
-``MDE = (z_{1-alpha/2} + z_{power}) * sd / sqrt(n)``; with few seeds both are optimistic, which
-the book states beside them.
+Intervals are percentile bootstraps of the mean (Efron & Tibshirani 1993, ch. 13),
+asymptotically correct: with 3 seeds a nominal 95 % interval is the range of the three values
+and holds the true mean about three times in four (:func:`simulated_coverage`). The minimum
+detectable effect is the nominal normal-approximation one,
+``MDE = (z_{1-alpha/2} + z_{power}) * sd / sqrt(n)``; with few seeds it is optimistic too,
+which the book states beside it.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def simulated_coverage(
 ) -> float:
     """How often :func:`bootstrap_ci` of ``n`` normal values holds their true mean (simulated).
 
-    The percentile bootstrap is exact only for large ``n``: with 3 seeds a nominal 95 % interval
+    The percentile bootstrap is only asymptotically correct: with 3 seeds a nominal 95 % interval
     covers about three times in four, which the book states beside its verdicts.
     """
     hits = 0
@@ -164,28 +166,51 @@ def compare(
                       minimum_detectable_effect(sd, array.size, alpha=1 - confidence), confidence)  # fmt: skip
 
 
+def _video_hits(ious: np.ndarray, labels: np.ndarray, threshold: float, correct: np.ndarray | None):
+    """Hits [scored video] and their labels: videos without ground truth (IoU NaN) are not
+    scored, as in :mod:`claus_core.metrics`; ``correct`` [video] adds its class condition."""
+    ious = np.asarray(ious, dtype=np.float64)
+    labels = np.asarray(labels)
+    if ious.shape != labels.shape or ious.ndim != 1 or ious.size == 0:
+        raise ValueError(f"ious and labels must be two equal [video] arrays, got {ious.shape} and {labels.shape}")
+    scored = ~np.isnan(ious)  # [video]
+    hits = np.zeros(ious.shape, dtype=bool)
+    hits[scored] = ious[scored] >= threshold
+    if correct is not None:
+        hits &= np.asarray(correct, dtype=bool)
+    if not scored.any():
+        raise ValueError("no test video has ground truth: v-mAP is undefined")
+    return hits[scored], labels[scored]
+
+
+def vmap_from_videos(
+    ious: np.ndarray, labels: np.ndarray, *, threshold: float, correct: np.ndarray | None = None
+) -> float:
+    """v-mAP from each test video's IoU and class: the mean over classes of the share of their
+    scored videos with IoU >= ``threshold`` (the rule :func:`video_bootstrap_vmap` resamples)."""
+    hits, labels = _video_hits(ious, labels, threshold, correct)
+    return float(np.mean([hits[labels == c].mean() for c in np.unique(labels)]))
+
+
 def video_bootstrap_vmap(
     ious: np.ndarray,
     labels: np.ndarray,
     *,
     threshold: float,
     rng: np.random.Generator,
+    correct: np.ndarray | None = None,
     confidence: float = 0.95,
     n_resamples: int = 2_000,
 ) -> tuple[float, float]:
     """Interval of one run's v-mAP over resampled test videos (the test set's own noise).
 
-    ``ious`` [video]: each test video's video IoU; ``labels`` [video]: its class. v-mAP is the
-    mean over the classes present of the share of their videos with IoU >= ``threshold``
-    (:mod:`claus_core.metrics`). Videos are resampled within each class (a stratified
-    bootstrap), so every class stays present.
+    ``ious`` [video]: each test video's video IoU (NaN: no ground truth, not scored);
+    ``labels`` [video]: its class; ``correct`` [video]: whether the class was predicted right,
+    where the evaluation requires it. Videos are resampled within each class (a stratified
+    bootstrap), so every class stays present, as :func:`vmap_from_videos` needs.
     """
     _check_confidence(confidence)
-    ious = np.asarray(ious, dtype=np.float64)
-    labels = np.asarray(labels)
-    if ious.shape != labels.shape or ious.ndim != 1 or ious.size == 0:
-        raise ValueError(f"ious and labels must be two equal [video] arrays, got {ious.shape} and {labels.shape}")
-    hits = ious >= threshold  # [video]
+    hits, labels = _video_hits(ious, labels, threshold, correct)
     shares = []  # [class] of [resample]
     for c in np.unique(labels):
         members = hits[labels == c]  # [class video]

@@ -237,7 +237,9 @@ _SCRIPT = """(function () {
     ctx.strokeStyle = colour; ctx.lineWidth = 2;
     list.forEach(function (b) { ctx.strokeRect(b[0] * scale, b[1] * scale, b[2] * scale, b[3] * scale); });
   }
+  var generation = 0;  // a picture still loading when a control moves again must not paint
   function draw() {
+    var drawing = ++generation;
     var video = data.videos[control("video").value];
     var frame = control("frame");
     frame.max = video.frames.length - 1;
@@ -253,6 +255,7 @@ _SCRIPT = """(function () {
     var w = video.width, h = video.height, scale = Math.max(1, Math.floor(240 / w));
     function paint(panel, sprite, colour) {
       image(sprite, function (img) {
+        if (drawing !== generation) return;
         var canvas = root.querySelector('[data-panel="' + panel + '"]');
         canvas.width = w * scale; canvas.height = h * scale;
         var ctx = canvas.getContext("2d");

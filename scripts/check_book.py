@@ -11,7 +11,8 @@ On every page it checks that:
 - every figure (``<img>``) has loaded and has a size;
 - every formula is typeset by MathJax (each ``.math`` element holds an ``mjx-container``, none
   holds a MathJax error);
-- every ipywidgets view renders from the saved widget state;
+- the ipywidgets views render from the saved widget state (some widget element appears, and
+  none says "Error rendering widget");
 - every kernel-free STeW explorer (``[data-stew-explorer]``) changes its picture when any of its
   controls (video, frame, sigma, window, spacing) is moved.
 
@@ -185,24 +186,29 @@ def check_explorers(page: Page, report: PageReport) -> None:
             before = _picture(page, k, panel)
             if not _set(page, k, name, others[len(others) // 2]):
                 report.problems.append(f"explorer {k}: moving '{name}' did not redraw the picture")
-                return
+                break
             if _picture(page, k, panel) == before:
                 report.problems.append(f"explorer {k}: moving '{name}' left the {panel} unchanged")
-        # sigma, window and spacing change the weight map on most frames, not on all (an
-        # annotated frame weighs 1 everywhere): look for one frame where each of them does
-        frames = _values(page, k, "frame")
-        for name in ("sigma", "window", "spacing"):
-            values = _values(page, k, name)
-            changed = False
-            for frame in frames[1:-1]:
-                if not (_set(page, k, "frame", frame) and _set(page, k, name, values[0])):
-                    break
-                before = _picture(page, k, "weight")
-                if _set(page, k, name, values[-1]) and _picture(page, k, "weight") != before:
-                    changed = True
-                    break
-            if not changed:
-                report.problems.append(f"explorer {k}: moving '{name}' never changed the weight map")
+        else:
+            _check_weight_controls(page, k, report)
+
+
+def _check_weight_controls(page: Page, k: int, report: PageReport) -> None:
+    """sigma, window and spacing change the weight map on most frames, not on all (an annotated
+    frame weighs 1 everywhere): look for one frame where each of them does."""
+    frames = _values(page, k, "frame")
+    for name in ("sigma", "window", "spacing"):
+        values = _values(page, k, name)
+        changed = False
+        for frame in frames[1:-1]:
+            if not (_set(page, k, "frame", frame) and _set(page, k, name, values[0])):
+                break
+            before = _picture(page, k, "weight")
+            if _set(page, k, name, values[-1]) and _picture(page, k, "weight") != before:
+                changed = True
+                break
+        if not changed:
+            report.problems.append(f"explorer {k}: moving '{name}' never changed the weight map")
 
 
 def check_page(browser: Browser, root: Path, page_name: str, screenshots: Path | None) -> PageReport:

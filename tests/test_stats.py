@@ -18,6 +18,7 @@ from claus_core.stats import (
     seeds_needed,
     simulated_coverage,
     video_bootstrap_vmap,
+    vmap_from_videos,
 )
 
 
@@ -147,3 +148,29 @@ def test_the_percentile_bootstrap_under_covers_with_few_seeds() -> None:
     three = simulated_coverage(3, rng=np.random.default_rng(0), n_studies=600, n_resamples=1_000)
     twenty = simulated_coverage(20, rng=np.random.default_rng(0), n_studies=600, n_resamples=1_000)
     assert 0.65 <= three <= 0.85 < twenty
+
+
+def test_vmap_from_videos_is_the_metrics_module_s_v_map() -> None:
+    """Unscored videos (no ground truth, IoU NaN) are dropped and a one-video class counts, as
+    in claus_core.metrics; the stratified bootstrap keeps that one video in every resample."""
+    from claus_core.metrics import LocalizationScores
+
+    rng = np.random.default_rng(5)
+    ious = rng.uniform(0, 1, size=30)
+    ious[[3, 17]] = np.nan
+    labels = np.concatenate([rng.integers(0, 4, size=29), [4]])  # class 4 has a single video
+    predicted = np.where(rng.random(30) < 0.7, labels, (labels + 1) % 5)
+    scores = LocalizationScores(
+        num_classes=5, frame_iou=np.array([0.5]), frame_label=np.array([0]), frame_predicted=np.array([0]),
+        video_iou=ious, video_label=labels, video_predicted=predicted,
+    )  # fmt: skip
+    for require_class in (False, True):
+        table = scores.table((0.3, 0.5), require_class=require_class)
+        for threshold in (0.3, 0.5):
+            expected = table[(table["metric"] == "v-mAP") & (table["threshold"] == threshold)]["value"].item()
+            correct = predicted == labels if require_class else None
+            assert vmap_from_videos(ious, labels, threshold=threshold, correct=correct) == pytest.approx(expected)
+    low, high = video_bootstrap_vmap(ious, labels, threshold=0.5, rng=np.random.default_rng(0))
+    assert low <= vmap_from_videos(ious, labels, threshold=0.5) <= high
+    with pytest.raises(ValueError, match="no test video has ground truth"):
+        vmap_from_videos(np.full(3, np.nan), np.zeros(3), threshold=0.5)
