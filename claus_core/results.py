@@ -524,7 +524,10 @@ DESIGN_CHOICE = (
     "(`configs/pilot_training.yaml`: on the fully supervised SynthUCF24 reference, 3 seeds, a cosine "
     "learning-rate schedule lifted v-mAP@0.5 from 32.6 to 41.7 (mean over seeds) and cut its seed-to-seed "
     "sd from 7.9 to 2.1 points at the same cost; twice the epochs gave 41.7 (sd 2.9) on the 2 seeds finished at the time, 40.3 (sd 3.2) on all 3, at 2.4x the "
-    "cost; EMA weights 25.7 (sd 8.4)). Rerun the pilot with "
+    "cost; EMA weights 25.7 (sd 8.4)). A review then corrected how grouped clips are rendered "
+    "(commit 347ab80: a group's actor looks no longer depend on its clips' lengths, J-HMDB videos keep "
+    "their own generator) and kept the test split class-balanced, before the study's first full run. "
+    "Rerun the pilot with "
     "`claus run configs/pilot_training.yaml --jobs 2`; its table then appears here."
 )
 
