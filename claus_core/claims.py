@@ -14,7 +14,7 @@ Summaries, fixed before any verdict was read (see the book's claims page):
   same random initial selection for every strategy of a seed (CLAUS with its cluster loss, the
   others without), so it holds no difference of *selection* and is left out, for every claim
   alike (Table 10's loss variants differ there too). The paper's effect is the mean of A - B
-  over its rows.
+  over its rows after the first, likewise.
 - ``"last_round"``: the value at the study's last round (the paper: its last row).
 - Tables 6 and 7: CLAUS's last round as a percentage of the fully supervised reference of the
   same seed; "comparable" is read as at least ``LABEL_EFFICIENCY_BAR`` = 90 % (the paper:

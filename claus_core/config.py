@@ -48,8 +48,7 @@ class TrainConfig:
     over each round); ``ema_decay``: evaluate, score and warm-start from an exponential moving
     average of the weights with this decay per step, warmed up as ``min(decay, (1+t)/(10+t))``
     at step t so that a short round is not dominated by its starting weights (None: the last
-    weights). The last two are
-    departures from the paper, levers against seed-to-seed variance.
+    weights). The last two are departures from the paper, levers against seed-to-seed variance.
     """
 
     epochs: int = 20

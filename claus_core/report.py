@@ -11,7 +11,6 @@ claims live in :mod:`claus_core.claims`. All values are in percent, like the pap
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -23,7 +22,8 @@ from claus_core.stats import bootstrap_ci, video_bootstrap_vmap
 from claus_core.store import RunDir, read_json
 
 KEYS = ["group", "strategy", "seed", "round"]
-
+METRIC_COLUMNS = KEYS + ["videos", "frames", "cost", "cost_percent", "metric", "threshold", "value"]
+PER_CLASS_COLUMNS = KEYS + ["class_name", "value"]
 
 
 def study_runs(root: str | Path, group: str = "*", strategy: str = "*") -> Iterator[tuple[dict[str, object], RunDir]]:
@@ -34,60 +34,63 @@ def study_runs(root: str | Path, group: str = "*", strategy: str = "*") -> Itera
         key = {"group": folder.parent.parent.name, "strategy": folder.parent.name, "seed": int(folder.name[4:])}
         yield key, RunDir(folder)
 
+
+def finished_rounds(root: str | Path) -> Iterator[tuple[dict[str, object], Path]]:
+    """Every finished round of a study: its key (group, strategy, seed, round) and its folder."""
+    for key, run in study_runs(root):
+        for r in run.finished_rounds():
+            yield {**key, "round": r}, run.round_dir(r)
+
+
+def collect_tables(
+    root: str | Path, *, metric: str = "v-mAP", threshold: float = 0.5
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`collect` and :func:`collect_per_class` in one pass over the run store (each
+    round's ``evaluation.json`` is read once)."""
+    rows, per_class = [], []
+    for key, folder in finished_rounds(root):
+        m = read_json(folder / "metrics.json")
+        evaluation = read_json(folder / "evaluation.json")
+        iou = evaluation["config"]["ap_iou_threshold"]
+        values = [(*name.split("@"), value) for name, value in m["metrics"].items()]
+        values += [("frame-AP", iou, evaluation["frame_ap"]["mean"]),
+                   ("video-AP", iou, evaluation["video_ap"]["mean"])]  # fmt: skip
+        shared = {**key, "videos": m["videos"], "frames": m["frames"], "cost": m["cost"],
+                  "cost_percent": 100.0 * m["cost"] / m["full_cost"]}  # fmt: skip
+        rows += [{**shared, "metric": name, "threshold": float(t), "value": 100.0 * value} for name, t, value in values]
+        per_class += [
+            {**key, "class_name": row["class_name"], "value": 100.0 * row["value"]}
+            for row in evaluation["per_class"]
+            if row["metric"] == metric and abs(row["threshold"] - threshold) < 1e-9
+        ]
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS), pd.DataFrame(per_class, columns=PER_CLASS_COLUMNS)
+
+
 def collect(root: str | Path) -> pd.DataFrame:
     """One row per (group, strategy, seed, round, metric, threshold) of every finished round.
 
     Columns: group, strategy, seed, round, videos, frames, cost, cost_percent, metric,
     threshold, value (percent).
     """
-    rows = []
-    for key, run in study_runs(root):
-        for r in run.finished_rounds():
-            m = read_json(run.round_dir(r) / "metrics.json")
-            values = [(*key.split("@"), value) for key, value in m["metrics"].items()]
-            detection = read_json(run.round_dir(r) / "evaluation.json")
-            iou = detection["config"]["ap_iou_threshold"]
-            values += [("frame-AP", iou, detection["frame_ap"]["mean"]),
-                       ("video-AP", iou, detection["video_ap"]["mean"])]  # fmt: skip
-            for metric, threshold, value in values:
-                rows.append({
-                    **key, "round": r,
-                    "videos": m["videos"], "frames": m["frames"], "cost": m["cost"],
-                    "cost_percent": 100.0 * m["cost"] / m["full_cost"], "metric": metric,
-                    "threshold": float(threshold), "value": 100.0 * value,
-                })
-    columns = KEYS + ["videos", "frames", "cost", "cost_percent", "metric", "threshold", "value"]
-    return pd.DataFrame(rows, columns=columns)
+    return collect_tables(root)[0]
 
 
 def collect_per_class(root: str | Path, *, metric: str = "v-mAP", threshold: float = 0.5) -> pd.DataFrame:
     """Per-class values (percent) of every finished round: group, strategy, seed, round, class_name, value."""
-    rows = []
-    for key, run in study_runs(root):
-        for r in run.finished_rounds():
-            payload = json.loads((run.round_dir(r) / "evaluation.json").read_text())
-            for row in payload["per_class"]:
-                if row["metric"] == metric and abs(row["threshold"] - threshold) < 1e-9:
-                    rows.append({
-                        **key, "round": r,
-                        "class_name": row["class_name"], "value": 100.0 * row["value"],
-                    })
-    return pd.DataFrame(rows, columns=KEYS + ["class_name", "value"])
+    return collect_tables(root, metric=metric, threshold=threshold)[1]
 
 
 def collect_training(root: str | Path) -> pd.DataFrame:
     """The loss terms of every epoch of every finished round: group, strategy, seed, round, epoch,
     term (``total``, ``localization``, ``classification``, ``cluster``), value, margin."""
     rows = []
-    for key, run in study_runs(root):
-        for r in run.finished_rounds():
-            m = read_json(run.round_dir(r) / "metrics.json")
-            terms = {"total": m["train_loss"], **m.get("train_loss_terms", {})}
-            margins = m.get("spread_margin") or [np.nan] * len(m["train_loss"])
-            for term, values in terms.items():
-                for epoch, value in enumerate(values):
-                    rows.append({**key, "round": r, "epoch": epoch, "term": term, "value": value,
-                                 "margin": margins[epoch]})  # fmt: skip
+    for key, folder in finished_rounds(root):
+        m = read_json(folder / "metrics.json")
+        terms = {"total": m["train_loss"], **m.get("train_loss_terms", {})}
+        margins = m.get("spread_margin") or [np.nan] * len(m["train_loss"])
+        for term, values in terms.items():
+            for epoch, value in enumerate(values):
+                rows.append({**key, "epoch": epoch, "term": term, "value": value, "margin": margins[epoch]})
     return pd.DataFrame(rows, columns=KEYS + ["epoch", "term", "value", "margin"])
 
 
@@ -210,17 +213,14 @@ def collect_rounds(root: str | Path) -> pd.DataFrame:
     """One row per finished round: its seconds per stage, annotated videos and frames, and the
     test videos it was evaluated on (group, strategy, seed, round, stage columns, ...)."""
     rows = []
-    for key, run in study_runs(root):
-        for r in run.finished_rounds():
-            folder = run.round_dir(r)
-            m = read_json(folder / "metrics.json")
-            state = read_json(folder / "state.json")
-            per_video = [len(f) for f in state["frames"].values()]
-            rows.append({
-                **key, "round": r,
-                **{f"{stage} (s)": seconds for stage, seconds in m.get("seconds", {}).items()},
-                "videos": len(state["videos"]), "frames": sum(per_video),
-                "frames per video": float(np.mean(per_video)) if per_video else 0.0,
-                "test videos": len(read_json(folder / "evaluation.json")["videos"]),
-            })  # fmt: skip
+    for key, folder in finished_rounds(root):
+        m = read_json(folder / "metrics.json")
+        state = read_json(folder / "state.json")
+        per_video = [len(f) for f in state["frames"].values()]
+        rows.append({
+            **key, **{f"{stage} (s)": seconds for stage, seconds in m.get("seconds", {}).items()},
+            "videos": len(state["videos"]), "frames": sum(per_video),
+            "frames per video": float(np.mean(per_video)) if per_video else 0.0,
+            "test videos": len(read_json(folder / "evaluation.json")["videos"]),
+        })  # fmt: skip
     return pd.DataFrame(rows)

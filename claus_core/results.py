@@ -37,8 +37,8 @@ from claus_core.paper import PAPER_ERROR_MARGINS, paper_table
 from claus_core.report import (
     beside_paper,
     collect,
-    collect_per_class,
     collect_rounds,
+    collect_tables,
     collect_training,
     interval,
     interval_label,
@@ -99,8 +99,8 @@ class Study:
 
     @classmethod
     def read(cls, root: str | Path) -> Study:
-        results = collect(root)
-        return cls(results, summarize(results), collect_per_class(root), Path(root))
+        results, per_class = collect_tables(root)
+        return cls(results, summarize(results), per_class, Path(root))
 
     def rows(self, group: str, strategy: str | None = None, *, metric: str | None = None,
              threshold: float | None = None) -> pd.DataFrame:  # fmt: skip
