@@ -17,8 +17,10 @@ so that the global torch RNG is neither read nor changed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -58,6 +60,7 @@ from claus_core.selection import (
 from claus_core.store import (
     RunDir,
     StoreError,
+    TrainedRounds,
     config_hash,
     read_json,
     read_npz,
@@ -297,16 +300,47 @@ def _round_hash(config: ExperimentConfig, round_index: int, previous: str) -> st
     return config_hash({"config": config.to_dict(), "round": round_index, "previous": previous})
 
 
+def uses_clusters(config: ExperimentConfig) -> bool:
+    """Whether training keeps deep clusters (and adds the cluster loss) in this run."""
+    return config.strategy in CLUSTERED_STRATEGIES and config.train.cluster_loss
+
+
+def round0_key(config: ExperimentConfig) -> str:
+    """The hash of everything round 0's training and evaluation read (issue 13 (h)).
+
+    Round 0 trains on the initial selection, which depends on the seed, the data, the initial
+    budget and the selection config, never on the strategy; the strategy enters only through
+    whether training uses the cluster loss (and then the cluster config counts). Left out,
+    because round 0's training and evaluation never read them: the run's name, the strategy,
+    the number of rounds, the round budget and the scoring config. The number of processes is
+    in the key, since a distributed round draws its clips per rank.
+    """
+    data = config.to_dict()
+    for name in ("name", "strategy", "rounds", "round_budget", "scoring"):
+        del data[name]
+    clustered = uses_clusters(config)
+    if not clustered:
+        del data["cluster"]
+    return config_hash({"round0": data, "cluster_loss": clustered, "world_size": distributed.world_size()})
+
+
 def _metrics_dict(table: Any) -> dict[str, float]:
     return {f"{r.metric}@{r.threshold:g}": float(r.value) for r in table.itertuples()}
 
 
 class Experiment:
-    """One run (strategy x seed) of an :class:`ExperimentConfig` in a run directory."""
+    """One run (strategy x seed) of an :class:`ExperimentConfig` in a run directory.
 
-    def __init__(self, config: ExperimentConfig, run_dir: Path, *, progress: bool = True) -> None:
+    ``trained``: where round 0 is shared with the other runs of a study (``run_study`` passes
+    the study's); None trains every round here.
+    """
+
+    def __init__(
+        self, config: ExperimentConfig, run_dir: Path, *, progress: bool = True, trained: TrainedRounds | None = None
+    ) -> None:
         self.config = config
         self.run = RunDir(run_dir)
+        self.trained = trained
         self.progress = progress and distributed.is_main()
         self.train_source, self.test_source = make_sources(config)
         self.pool: VideoPool = self.train_source.pool
@@ -404,27 +438,46 @@ class Experiment:
         state = replace(state, round=r)
         if main:
             write_json(folder / "state.json", json.loads(state.to_json()))
-        if model is None or not config.train.warm_start:
-            model = new_detector(self.detector, config.seed).to(_device(config))
-        use_clusters = config.strategy in CLUSTERED_STRATEGIES and config.train.cluster_loss
-        if use_clusters and clusters is None:
-            if main:
-                clusters = self._initial_clusters(model, state)
-            clusters = distributed.broadcast_from_main(clusters)  # the same centroids on every rank
-        stats = train_round(
-            model, self.train_source, state, config,
-            clusters=clusters if use_clusters else None, round_index=r, progress=self.progress,
-        )
-        timings["train"] = stats.seconds
+        use_clusters = uses_clusters(config)
+        key = round0_key(config) if r == 0 and self.trained is not None else None
+        entry = distributed.broadcast_from_main(self.trained.find(key) if key and main else None)
+        if entry is not None:  # trained before by a run whose round 0 is identical by construction
+            model, _ = load_detector(entry / "checkpoint.pt", map_location=_device(config))
+            clusters = DeepClusters.load(entry / "clusters.npz") if use_clusters else None
+            shared = read_json(entry / TrainedRounds.MARKER)
+            stats = TrainStats(**{**shared["stats"], "losses": tuple(shared["stats"]["losses"]),
+                                  "margins": tuple(shared["stats"]["margins"])})  # fmt: skip
+            logger.info("%s round 0: trained model reused from %s", self.run.root, entry)
+        else:
+            if model is None or not config.train.warm_start:
+                model = new_detector(self.detector, config.seed).to(_device(config))
+            if use_clusters and clusters is None:
+                if main:
+                    clusters = self._initial_clusters(model, state)
+                clusters = distributed.broadcast_from_main(clusters)  # the same centroids on every rank
+            stats = train_round(
+                model, self.train_source, state, config,
+                clusters=clusters if use_clusters else None, round_index=r, progress=self.progress,
+            )
+            timings["train"] = stats.seconds
         if not main:
             return model, clusters, self._follow_round(r, model, state)
         save_detector(folder / "checkpoint.pt", model, extra={"round": r, "hash": round_hash})
         if clusters is not None:
             clusters.save(folder / "clusters.npz")
-        t0 = time.perf_counter()
-        result = evaluate_detector(model, self.test_source, config=self.evaluation, progress=self.progress)
-        timings["evaluate"] = time.perf_counter() - t0
-        (folder / "evaluation.json").write_text(result.to_json())
+        if entry is not None:
+            shutil.copyfile(entry / "evaluation.json", folder / "evaluation.json")
+            values = shared["metrics"]
+        else:
+            t0 = time.perf_counter()
+            result = evaluate_detector(model, self.test_source, config=self.evaluation, progress=self.progress)
+            timings["evaluate"] = time.perf_counter() - t0
+            (folder / "evaluation.json").write_text(result.to_json())
+            values = _metrics_dict(result.table)
+            if key is not None and self.trained is not None:
+                files = [folder / n for n in ("checkpoint.pt", "clusters.npz", "evaluation.json") if (folder / n).exists()]
+                self.trained.save(key, files, {"stats": dataclasses.asdict(stats), "metrics": values,
+                                               "trained_by": str(self.run.root)})  # fmt: skip
         cost = annotation_cost(self.pool, state)
         metrics = {
             "round": r,
@@ -435,8 +488,10 @@ class Experiment:
             "train_loss": stats.losses,
             "train_loss_terms": stats.terms,
             "spread_margin": stats.margins,
-            "metrics": _metrics_dict(result.table),
+            "metrics": values,
         }
+        if key is not None:
+            metrics["round0"] = {"key": key, "reused": entry is not None}
         if r + 1 < self.num_rounds:
             next_state = self._select(r, model, clusters, state, folder, timings)
             write_json(folder / "next_state.json", json.loads(next_state.to_json()))
@@ -535,7 +590,7 @@ def run_study(study: StudyConfig, root: Path, *, progress: bool = True) -> list[
     for i, config in enumerate(experiments):
         folder = run_dir_for(root, config)
         logger.info("[%d/%d] %s", i + 1, len(experiments), folder)
-        Experiment(config, folder, progress=progress).run_all()
+        Experiment(config, folder, progress=progress, trained=TrainedRounds(root)).run_all()
         folders.append(folder)
     return folders
 
@@ -566,6 +621,8 @@ __all__ = [
     "load_scores",
     "make_sources",
     "run_dir_for",
+    "round0_key",
     "run_study",
     "train_round",
+    "uses_clusters",
 ]

@@ -210,8 +210,9 @@ def resampled_test_intervals(root: str | Path, runs: Sequence[tuple[str, str, st
 
 
 def collect_rounds(root: str | Path) -> pd.DataFrame:
-    """One row per finished round: its seconds per stage, annotated videos and frames, and the
-    test videos it was evaluated on (group, strategy, seed, round, stage columns, ...)."""
+    """One row per finished round: its seconds per stage, annotated videos and frames, the test
+    videos it was evaluated on, and for a round 0 shared within the study its key and whether
+    it was reused (group, strategy, seed, round, stage columns, ..., round0 key, reused)."""
     rows = []
     for key, folder in finished_rounds(root):
         m = read_json(folder / "metrics.json")
@@ -222,5 +223,6 @@ def collect_rounds(root: str | Path) -> pd.DataFrame:
             "videos": len(state["videos"]), "frames": sum(per_video),
             "frames per video": float(np.mean(per_video)) if per_video else 0.0,
             "test videos": len(read_json(folder / "evaluation.json")["videos"]),
+            "round0 key": m.get("round0", {}).get("key"), "reused": m.get("round0", {}).get("reused"),
         })  # fmt: skip
     return pd.DataFrame(rows)

@@ -6,13 +6,17 @@ Layout (ARCHITECTURE.md, "Run store")::
         config.json                  the experiment config this run was made with
         log.txt                      the run's log
         round<r>/
-            state.json               AnnotationState after round r's selection was added
+            state.json               AnnotationState that round r trains on
             checkpoint.pt            detector weights trained in round r (config inside)
-            clusters.npz             centroids and per-cluster counts
+            clusters.npz             centroids and per-cluster counts (clustered strategies)
+            evaluation.json          the test split's evaluation: every metric, per class
             scores.npz               per-video frame uncertainty / entropy of the unlabeled pool
+            clusters.json            the cluster of every pool video (clustered strategies)
             selection.json           why each new video and frame was chosen
+            next_state.json          AnnotationState after round r's selection was added
             metrics.json             f-mAP / v-mAP on the test split, cost, timings
             round.json               written last: round index, config hash, file list
+    runs/<study>/.trained/<key>/     round 0 trained once, shared by identical runs (TrainedRounds)
 
 A round counts as finished only when ``round.json`` exists and names the current config hash.
 Files are written to a temporary name in the same folder and renamed into place
@@ -156,3 +160,49 @@ class RunDir:
         path = self.round_dir(index)
         files = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
         write_json(path / ROUND_MARKER, {"round": index, "hash": round_hash, "files": files, **(extra or {})})
+
+
+class TrainedRounds:
+    """Round 0 trained once and reused by every run of a study whose round 0 is identical by
+    construction (issue 13 (h); the key is :func:`claus_core.loop.round0_key`).
+
+    Layout::
+
+        runs/<study>/.trained/<key>/
+            checkpoint.pt     the trained detector
+            clusters.npz      the clusters after training (runs trained with the cluster loss)
+            evaluation.json   its evaluation on the test split
+            trained.json      written last: training statistics and metrics
+
+    An entry is built in a temporary folder and renamed into place, so it is either complete or
+    absent. Two workers that train the same round at once both try; the first rename wins and
+    the second entry, identical by construction, is dropped.
+    """
+
+    MARKER = "trained.json"
+
+    def __init__(self, study_root: Path) -> None:
+        self.root = Path(study_root) / ".trained"
+
+    def find(self, key: str) -> Path | None:
+        """The complete entry of ``key``, or None."""
+        folder = self.root / key
+        return folder if (folder / self.MARKER).exists() else None
+
+    def save(self, key: str, files: list[Path], summary: dict[str, Any]) -> None:
+        """Copy ``files`` into the entry of ``key`` and write ``summary`` as its marker."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=self.root))
+        try:
+            for source in files:
+                shutil.copyfile(source, tmp / source.name)
+            write_json(tmp / self.MARKER, summary)
+            try:
+                os.rename(tmp, self.root / key)
+            except OSError:
+                if self.find(key) is None:
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+

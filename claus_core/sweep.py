@@ -21,13 +21,14 @@ from claus_core.config import ExperimentConfig, StudyConfig
 logger = logging.getLogger(__name__)
 
 
-def _run_one(config: dict, folder: str, threads: int) -> str:
+def _run_one(config: dict, folder: str, threads: int, root: str) -> str:
     import torch
 
     from claus_core.loop import Experiment
+    from claus_core.store import TrainedRounds
 
     torch.set_num_threads(threads)
-    Experiment(ExperimentConfig.from_dict(config), Path(folder), progress=False).run_all()
+    Experiment(ExperimentConfig.from_dict(config), Path(folder), progress=False, trained=TrainedRounds(Path(root))).run_all()
     return folder
 
 
@@ -42,7 +43,7 @@ def run_parallel(study: StudyConfig, root: Path, *, jobs: int, threads: int = 1,
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         futures = {
-            pool.submit(_run_one, config.to_dict(), str(folder), threads): folder
+            pool.submit(_run_one, config.to_dict(), str(folder), threads, str(root)): folder
             for config, folder in zip(experiments, folders, strict=True)
         }
         bar = tqdm(total=len(futures), desc=f"study {study.name}", unit="run", disable=not progress)

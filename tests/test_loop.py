@@ -17,11 +17,12 @@ import yaml
 
 from claus_core.cost import annotation_cost
 from claus_core.data.types import AnnotationState
-from claus_core.loop import Experiment, load_scores, make_sources
+from claus_core.loop import Experiment, load_scores, make_sources, round0_key
+from claus_core.model.checkpoint import load_detector
 from claus_core.report import collect_rounds, resampled_test_intervals
 from claus_core.score_table import ScoreTable
 from claus_core.stats import vmap_from_videos
-from claus_core.store import StoreError
+from claus_core.store import StoreError, TrainedRounds
 
 pytestmark = pytest.mark.slow
 
@@ -113,6 +114,55 @@ def test_killed_run_resumes_to_the_same_final_state(tmp_path, smoke_config) -> N
     ours = json.loads((run / "round2" / "metrics.json").read_text())["metrics"]
     theirs = json.loads((reference / "e2e" / "uncertainty" / "seed0" / "round2" / "metrics.json").read_text())["metrics"]
     assert ours == pytest.approx(theirs, abs=1e-6)
+
+
+def test_round0_key_holds_what_round0_reads(smoke_config) -> None:
+    base = smoke_config("e2e", strategy="random")
+    same = [base.replace(**{"strategy": "uncertainty"}), base.replace(**{"name": "other", "rounds": 3}),
+            base.replace(**{"round_budget.videos": 7, "scoring.n_samples": 2}),
+            base.replace(**{"cluster.k": 10})]  # random trains without clusters: K is never read
+    assert {round0_key(c) for c in same} == {round0_key(base)}
+    differ = [base.replace(**{"seed": 1}), base.replace(**{"strategy": "claus"}),
+              base.replace(**{"loss.variant": "frame"}), base.replace(**{"initial_budget.videos": 5}),
+              base.replace(**{"train.epochs": 3}), base.replace(**{"evaluation.batch_size": 2})]
+    assert len({round0_key(c) for c in differ} | {round0_key(base)}) == len(differ) + 1
+    claus = base.replace(**{"strategy": "claus"})
+    assert round0_key(claus) == round0_key(base.replace(**{"strategy": "sample"}))
+    assert round0_key(claus) != round0_key(claus.replace(**{"cluster.k": 10}))
+
+
+def test_round0_is_trained_once_and_reused_where_identical(tmp_path, smoke_config) -> None:
+    torch.set_num_threads(1)
+    random = smoke_config("e2e", strategy="random")
+    reference = tmp_path / "alone"
+    Experiment(random, reference, progress=False).run_all()  # no sharing: trains its own round 0
+    trained = TrainedRounds(tmp_path / "study")
+    Experiment(random.replace(strategy="uncertainty"), tmp_path / "unc", progress=False, trained=trained).run_all()
+    assert trained.find(round0_key(random)) is not None
+    shared = tmp_path / "random"
+    Experiment(random, shared, progress=False, trained=trained).run_all()
+
+    def metrics(folder: Path, r: int) -> dict:
+        return json.loads((folder / f"round{r}" / "metrics.json").read_text())
+
+    assert metrics(tmp_path / "unc", 0)["round0"]["reused"] is False
+    assert metrics(shared, 0)["round0"] == {"key": round0_key(random), "reused": True}
+    assert "train" not in metrics(shared, 0)["seconds"] and "train" in metrics(shared, 1)["seconds"]
+    # the reused round 0 and everything after it equal the run that trained alone
+    for r in (0, 1):
+        ours, theirs = metrics(shared, r), metrics(reference, r)
+        for name in ("metrics", "train_loss", "train_loss_terms", "spread_margin", "cost", "frames"):
+            assert ours[name] == theirs[name], (r, name)
+        ours, theirs = (json.loads((f / f"round{r}" / "evaluation.json").read_text()) for f in (shared, reference))
+        assert {**ours, "seconds": 0} == {**theirs, "seconds": 0}  # every score of every test video
+        a, _ = load_detector(shared / f"round{r}" / "checkpoint.pt")
+        b, _ = load_detector(reference / f"round{r}" / "checkpoint.pt")
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    assert state_of(shared, 0, "next_state.json") == state_of(reference, 0, "next_state.json")
+    # CLAUS trains with the cluster loss: its round 0 is another, trained here
+    Experiment(random.replace(strategy="claus"), tmp_path / "claus", progress=False, trained=trained).run_all()
+    assert metrics(tmp_path / "claus", 0)["round0"]["reused"] is False
+    assert len(list(trained.root.iterdir())) == 2
 
 
 def test_more_clusters_than_labeled_videos_are_initialized_on_the_pool(tmp_path, smoke_config) -> None:
