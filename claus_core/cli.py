@@ -7,7 +7,7 @@
     claus resume RUN_DIR                    finish an interrupted run with its saved config
     claus run|resume ... --nproc N          the same on N processes (torchrun, see distributed.py)
     claus export RUN_DIR --round R --format cvat|labelstudio|csv [--out DIR]
-    claus data stats|render ...             data set statistics; render a synthetic split
+    claus data stats                         data set statistics of the shipped annotations
 """
 
 from __future__ import annotations
@@ -153,35 +153,20 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from claus_core.data.synthetic import (
-        SynthConfig,
-        make_synth_jhmdb21,
-        make_synth_ucf24,
-        render_all,
-    )
+    from claus_core.cost import full_cost
+    from claus_core.data.jhmdb21 import load_jhmdb21
+    from claus_core.data.ucf101_24 import load_ucf101_24
 
-    if args.action == "stats":
-        from claus_core.cost import full_cost
-        from claus_core.data.jhmdb21 import load_jhmdb21
-        from claus_core.data.ucf101_24 import load_ucf101_24
-
-        stats = {}
-        for name, loader in (("ucf101_24", load_ucf101_24), ("jhmdb21", load_jhmdb21)):
-            for split in ("train", "test"):
-                pool = loader(split=split)
-                stats[f"{name}/{split}"] = {
-                    "videos": len(pool),
-                    "frames": sum(v.num_frames for v in pool),
-                    "boxes (= full cost)": full_cost(pool),
-                }
-        sys.stdout.write(json.dumps(stats, indent=1) + "\n")
-        return 0
-    dataset = "jhmdb21" if args.dataset == "synth_jhmdb21" else "ucf24"
-    config = SynthConfig.smoke(dataset) if args.size == "smoke" else SynthConfig.default(dataset)
-    make = make_synth_jhmdb21 if dataset == "jhmdb21" else make_synth_ucf24
-    for split in ("train", "test"):
-        manifest = render_all(make(split, config), args.cache_dir, progress=True)
-        sys.stdout.write(f"{manifest}\n")
+    stats = {}
+    for name, loader in (("ucf101_24", load_ucf101_24), ("jhmdb21", load_jhmdb21)):
+        for split in ("train", "test"):
+            pool = loader(split=split)
+            stats[f"{name}/{split}"] = {
+                "videos": len(pool),
+                "frames": sum(v.num_frames for v in pool),
+                "boxes (= full cost)": full_cost(pool),
+            }
+    sys.stdout.write(json.dumps(stats, indent=1) + "\n")
     return 0
 
 
@@ -218,11 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--fps", type=float, default=25.0, help="video frame rate for Label Studio")
     export.set_defaults(func=_export)
 
-    data = sub.add_parser("data", help="data set statistics, or render a synthetic benchmark")
-    data.add_argument("action", choices=["stats", "render"])
-    data.add_argument("--dataset", choices=["synth_ucf24", "synth_jhmdb21"], default="synth_ucf24")
-    data.add_argument("--size", choices=["smoke", "default"], default="smoke")
-    data.add_argument("--cache-dir", default="cache/synthetic")
+    data = sub.add_parser("data", help="data set statistics of the shipped annotations")
+    data.add_argument("action", choices=["stats"])
     data.set_defaults(func=_data)
     return parser
 

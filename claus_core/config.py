@@ -199,10 +199,6 @@ def load_study(path: str | Path) -> StudyConfig:
         raise ConfigError(f"{path}: {err}") from err
 
 
-def dump_yaml(config: ExperimentConfig) -> str:
-    return yaml.safe_dump(config.to_dict(), sort_keys=False)
-
-
 # ---- plain-dict conversion ----------------------------------------------------------------
 
 

@@ -24,20 +24,16 @@ own generator seeded by a SHA-256 of (seed, dataset, name), so rendering order i
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from claus_core.data.silhouettes import ResizedMasks, paste, silhouette_clip
-from claus_core.data.synth_cache import FrameCache
 from claus_core.data.synth_scene import (
     ACTOR_TEXTURES,
     MOTIONS,
@@ -60,9 +56,6 @@ from claus_core.data.synth_scene import (
 from claus_core.data.types import DataError, Tube, VideoPool, VideoRecord
 
 logger = logging.getLogger(__name__)
-
-# Bump whenever a change to the rendering code changes pixels: it invalidates every cache.
-RENDER_VERSION = "1"
 
 # UCF-101-24 classes whose real videos are mostly filmed by a camera that follows the actor
 # (panning/tilting with a rider, skier, jumper or diver). The others are filmed from a mostly
@@ -108,8 +101,7 @@ class SynthConfig:
     class keeps a share of the ``videos_per_class x classes`` total proportional to its share of
     the real split (at least one video), instead of the same count; the test split stays
     balanced, so that every class weighs the same in the mean over classes. Both were added
-    after runs existed and are hash-neutral while off (also in :meth:`to_dict`, the frame cache's
-    key).
+    after runs existed and are hash-neutral while off (also in :meth:`to_dict`).
     """
 
     size: str = "default"
@@ -204,7 +196,7 @@ class SynthConfig:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (what cache manifests record and hash); the added fields only when set."""
+        """JSON-ready fields (what run configs record and hash); the added fields only when set."""
         out = {
             f.name: getattr(self, f.name)
             for f in dataclasses.fields(self)
@@ -308,18 +300,6 @@ def synthetic_pool(
         )
         kept_frames[video.name] = kept
     return VideoPool(dataset, pool.split, pool.classes, tuple(videos)), kept_frames
-
-
-def pool_fingerprint(pool: VideoPool) -> str:
-    """SHA-256 over every name, label, frame count and box of ``pool`` (what pixels depend on)."""
-    digest = hashlib.sha256()
-    digest.update(repr((pool.dataset, pool.split, pool.classes)).encode("utf-8"))
-    for video in pool.videos:
-        digest.update(repr((video.name, video.label, video.num_frames)).encode("utf-8"))
-        for tube in video.tubes:
-            digest.update(repr((tube.label, tube.start, tube.end)).encode("utf-8"))
-            digest.update(np.ascontiguousarray(tube.boxes, dtype=np.float32).tobytes())
-    return digest.hexdigest()
 
 
 _GROUP = re.compile(r"^(?P<group>.*_g\d+)_c\d+$")
@@ -426,53 +406,24 @@ class SynthVideo:
 
 
 class _SyntheticSource(ABC):
-    """Shared machinery: synthetic pool, per-video generators, the optional disk cache."""
+    """Shared machinery: synthetic pool, per-video generators."""
 
     dataset: ClassVar[str]
 
-    def __init__(
-        self, pool: VideoPool, config: SynthConfig, *, cache_dir: str | Path | None = None
-    ) -> None:
+    def __init__(self, pool: VideoPool, config: SynthConfig) -> None:
         self.source_pool = pool
         self.config = config
         self.pool, self.kept_frames = synthetic_pool(pool, config, dataset=self.dataset)
-        self._cache = None if cache_dir is None else self.open_cache(cache_dir)
 
     @abstractmethod
     def render(self, name: str) -> SynthVideo:
-        """Draw video ``name`` (no cache involved)."""
+        """Draw video ``name``."""
 
     def frames(self, name: str) -> np.ndarray:  # [frame, H, W, 3] uint8
-        """The pixels of ``name``, from the cache when one is open and valid."""
+        """The pixels of ``name``, rendered on demand (the loop keeps them in memory)."""
         if name not in self.pool:
             raise KeyError(f"{self.dataset}/{self.pool.split} has no video named {name!r}")
-        if self._cache is None:
-            return self.render(name).frames
-        frames = self._cache.load(name)
-        if frames is None:
-            frames = self.render(name).frames
-            self._cache.store(name, frames)
-        return frames
-
-    def cache_key(self) -> dict[str, Any]:
-        """Everything the pixels depend on; its hash names a valid cache."""
-        return {
-            "dataset": self.dataset,
-            "split": self.pool.split,
-            "render_version": RENDER_VERSION,
-            "config": self.config.to_dict(),
-            "pool_fingerprint": pool_fingerprint(self.pool),
-        }
-
-    def open_cache(self, cache_dir: str | Path) -> FrameCache:
-        """The frame cache of this split under ``cache_dir`` (created or reset as needed)."""
-        return FrameCache(
-            Path(cache_dir) / f"{self.dataset}-{self.pool.split}",
-            key=self.cache_key(),
-            names=self.pool.names,
-            frame_counts=[v.num_frames for v in self.pool.videos],
-            frame_size=self.config.frame_size,
-        )
+        return self.render(name).frames
 
     def _camera_scene(
         self, name: str
@@ -518,15 +469,13 @@ class SynthUCF24(_SyntheticSource):
 
     dataset: ClassVar[str] = "synth_ucf24"
 
-    def __init__(
-        self, pool: VideoPool, config: SynthConfig, *, cache_dir: str | Path | None = None
-    ) -> None:
+    def __init__(self, pool: VideoPool, config: SynthConfig) -> None:
         unknown = sorted(set(config.moving_classes) - set(pool.classes))
         if unknown:
             raise ValueError(
                 f"SynthConfig.moving_classes names classes not in {pool.dataset}: {unknown}"
             )
-        super().__init__(pool, config, cache_dir=cache_dir)
+        super().__init__(pool, config)
 
     def is_moving(self, name: str) -> bool:
         """Whether video ``name`` is filmed by a moving camera (its class is in moving_classes)."""
@@ -612,9 +561,7 @@ class SynthJHMDB21(_SyntheticSource):
 
     dataset: ClassVar[str] = "synth_jhmdb21"
 
-    def __init__(
-        self, pool: VideoPool, config: SynthConfig, *, cache_dir: str | Path | None = None
-    ) -> None:
+    def __init__(self, pool: VideoPool, config: SynthConfig) -> None:
         for video in pool.videos:
             masks = video.masks
             if masks is None:
@@ -627,7 +574,7 @@ class SynthJHMDB21(_SyntheticSource):
                     f"{video.name}: {masks.num_frames} mask frames but {video.num_frames} video "
                     "frames"
                 )
-        super().__init__(pool, config, cache_dir=cache_dir)
+        super().__init__(pool, config)
 
     def is_moving(self, name: str) -> bool:
         """Whether video ``name`` gets camera motion (its J-HMDB name has the ``_cm_`` tag)."""
@@ -783,12 +730,7 @@ class _SilhouetteDistractor:
 # ----------------------------------------------------------------------------- factories
 
 
-def make_synth_ucf24(
-    split: str,
-    config: SynthConfig | None = None,
-    *,
-    cache_dir: str | Path | None = None,
-) -> SynthUCF24:
+def make_synth_ucf24(split: str, config: SynthConfig | None = None) -> SynthUCF24:
     """SynthUCF24 over the shipped real UCF-101-24 split-1 annotations (``train`` or ``test``).
 
     Keeps ``config.videos_per_class(split)`` videos per class (class-balanced unless
@@ -799,21 +741,16 @@ def make_synth_ucf24(
 
     config = SynthConfig.default() if config is None else config
     pool = load_ucf101_24(split=split)
-    return SynthUCF24(_subset_for(pool, config, split), config, cache_dir=cache_dir)
+    return SynthUCF24(_subset_for(pool, config, split), config)
 
 
-def make_synth_jhmdb21(
-    split: str,
-    config: SynthConfig | None = None,
-    *,
-    cache_dir: str | Path | None = None,
-) -> SynthJHMDB21:
+def make_synth_jhmdb21(split: str, config: SynthConfig | None = None) -> SynthJHMDB21:
     """SynthJHMDB21 over the shipped real J-HMDB-21 split-1 puppet masks (``train``/``test``)."""
     from claus_core.data.jhmdb21 import load_jhmdb21
 
     config = SynthConfig.default("jhmdb21") if config is None else config
     pool = load_jhmdb21(split=split)
-    return SynthJHMDB21(_subset_for(pool, config, split), config, cache_dir=cache_dir)
+    return SynthJHMDB21(_subset_for(pool, config, split), config)
 
 
 def _subset_for(pool: VideoPool, config: SynthConfig, split: str) -> VideoPool:
@@ -829,16 +766,3 @@ def _subset_for(pool: VideoPool, config: SynthConfig, split: str) -> VideoPool:
     return select_balanced_subset(pool, per_class, seed=config.seed, keep=keeps_a_tube)
 
 
-def render_all(
-    source: SynthUCF24 | SynthJHMDB21, cache_dir: str | Path, *, progress: bool = True
-) -> Path:
-    """Render every video of ``source`` into its cache under ``cache_dir``; returns the manifest.
-
-    Videos already cached with the same config hash are read back (and re-rendered when
-    unreadable), so a second call only verifies.
-    """
-    cache = source.open_cache(cache_dir)
-    for name in tqdm(source.pool.names, desc=f"render {source.dataset}", disable=not progress):
-        if cache.load(name) is None:
-            cache.store(name, source.render(name).frames)
-    return cache.manifest_path

@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-import logging
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +22,6 @@ from claus_core.data.synthetic import (
     kept_source_frames,
     make_synth_jhmdb21,
     make_synth_ucf24,
-    render_all,
     select_balanced_subset,
 )
 from claus_core.data.types import DataError, Tube, VideoPool, VideoRecord
@@ -374,61 +371,6 @@ def test_jhmdb_camera_motion_follows_the_name_tag() -> None:
 def test_unknown_video_raises_key_error() -> None:
     with pytest.raises(KeyError, match="nope"):
         SynthUCF24(_box_pool(), _config()).frames("nope")
-
-
-# ----------------------------------------------------------------------------- cache
-
-
-def test_cache_reused_with_same_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = SynthUCF24(_box_pool(), _config(), cache_dir=tmp_path)
-    expected = first.frames("Ride/v_b")
-    cached = SynthUCF24(_box_pool(), _config(), cache_dir=tmp_path)
-
-    def refuse(name: str) -> None:
-        raise AssertionError(f"re-rendered {name} although it is cached")
-
-    monkeypatch.setattr(cached, "render", refuse)
-    np.testing.assert_array_equal(cached.frames("Ride/v_b"), expected)
-
-
-def test_cache_invalidated_by_another_config(tmp_path: Path) -> None:
-    SynthUCF24(_box_pool(), _config(), cache_dir=tmp_path).frames("Ride/v_b")
-    directory = tmp_path / "synth_ucf24-train"
-    old_hash = json.loads((directory / "manifest.json").read_text())["config_hash"]
-    other = SynthUCF24(_box_pool(), _config(noise_std=2.0), cache_dir=tmp_path)
-    manifest = json.loads((directory / "manifest.json").read_text())
-    assert manifest["config_hash"] != old_hash
-    assert manifest["key"]["config"]["noise_std"] == 2.0
-    assert not list(directory.glob("*.npz"))
-    uncached = SynthUCF24(_box_pool(), _config(noise_std=2.0))
-    np.testing.assert_array_equal(other.frames("Ride/v_b"), uncached.frames("Ride/v_b"))
-
-
-def test_corrupted_cache_file_is_rerendered(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    source = SynthUCF24(_box_pool(), _config(), cache_dir=tmp_path)
-    expected = source.frames("Walk/v_c")
-    cache = source.open_cache(tmp_path)
-    cache.path("Walk/v_c").write_bytes(b"\x00garbage")
-    with caplog.at_level(logging.WARNING):
-        again = SynthUCF24(_box_pool(), _config(), cache_dir=tmp_path).frames("Walk/v_c")
-    np.testing.assert_array_equal(again, expected)
-    assert "Walk/v_c" in caplog.text
-    np.testing.assert_array_equal(cache.load("Walk/v_c"), expected)  # repaired on disk
-
-
-def test_render_all_fills_the_cache(tmp_path: Path) -> None:
-    source = SynthJHMDB21(_mask_pool(), _config(frame_step=1, max_frames=None))
-    manifest_path = render_all(source, tmp_path, progress=False)
-    manifest = json.loads(manifest_path.read_text())
-    assert [v["name"] for v in manifest["videos"]] == source.pool.names
-    assert [v["frames"] for v in manifest["videos"]] == [v.num_frames for v in source.pool]
-    assert manifest["key"]["dataset"] == "synth_jhmdb21"
-    assert len(list(manifest_path.parent.glob("*.npz"))) == len(source.pool)
-    cache = source.open_cache(tmp_path)
-    for name in source.pool.names:
-        np.testing.assert_array_equal(cache.load(name), source.render(name).frames)
 
 
 # ----------------------------------------------------------------------------- real data
