@@ -368,6 +368,53 @@ def _selected_videos(pool: VideoPool, names: Sequence[str] | None) -> tuple[Vide
     return videos
 
 
+@dataclass(frozen=True, eq=False)
+class VideoDetections:
+    """What the detector found in one test video: its predicted class and score, the box it
+    derives from the predicted mask on each frame that has one, and the tube of those boxes."""
+
+    video: str
+    label: int  # the ground-truth class
+    predicted_label: int
+    score: float  # the predicted class's score
+    frames: np.ndarray  # [box] int: frames with a predicted box
+    frame_scores: np.ndarray  # [box] float64: the predicted class's score on that frame
+    boxes: np.ndarray  # [box, 4] x1, y1, x2, y2
+    tube: DetectionTube | None  # None when no frame has a box
+
+
+def detect_video(
+    model: nn.Module, source: FrameSource, video: VideoRecord, *, config: EvaluationConfig, num_classes: int
+) -> tuple[VideoDetections, np.ndarray, np.ndarray]:
+    """One video: its detections, the predicted mask and the ground-truth mask ([frame, H, W] bool)."""
+    frames = source.frames(video.name)  # [frame, H, W, 3] uint8
+    expected = (video.num_frames, video.height, video.width, 3)
+    if frames.shape != expected:
+        raise DataError(f"{video.name}: the frame source gave {frames.shape}, the pool says {expected}")
+    prediction = predict_video(model, frames, config=config, name=video.name)
+    if prediction.class_scores.shape[0] != num_classes:
+        raise ValueError(
+            f"{video.name}: the model scores {prediction.class_scores.shape[0]} classes, "
+            f"{source.pool.dataset} has {num_classes}"
+        )
+    label = prediction.label
+    predicted_mask = prediction.foreground >= config.mask_threshold  # [frame, H, W]
+    truth = video_masks(video)  # [frame, H, W] bool
+    if truth.shape != predicted_mask.shape:
+        raise DataError(
+            f"{video.name}: ground-truth masks {truth.shape} do not match the frames {predicted_mask.shape}"
+        )
+    boxes = mask_boxes(predicted_mask, largest_component=config.largest_component)  # [frame, 4], NaN: none
+    present = np.flatnonzero(~np.isnan(boxes[:, 0]))  # [box]
+    score = float(prediction.class_scores[label])
+    detections = VideoDetections(
+        video=video.name, label=video.label, predicted_label=label, score=score, frames=present,
+        frame_scores=prediction.frame_scores[present, label].astype(np.float64), boxes=boxes[present],
+        tube=_detection_tube(video.name, label, score, boxes),
+    )  # fmt: skip
+    return detections, predicted_mask, truth
+
+
 def evaluate_detector(
     model: nn.Module,
     source: FrameSource,
@@ -379,67 +426,35 @@ def evaluate_detector(
     """Evaluate ``model`` on the videos ``names`` of ``source.pool`` (default: all of them).
 
     Returns f-mAP / v-mAP per threshold (``table``) and per class, each video's predicted label,
-    score and IoU, frame-AP and video-AP of the mask-derived boxes, and the wall time.
+    score and IoU, frame-AP and video-AP of the mask-derived boxes, and the wall time. The masks
+    of one video at a time stream into :func:`localization_scores`; what else each video gave
+    is kept as its :class:`VideoDetections`.
     """
     started = time.perf_counter()
     pool = source.pool
     videos = _selected_videos(pool, names)
-    detection_parts: list[tuple[str, int, np.ndarray, np.ndarray, np.ndarray]] = []
-    tubes: list[DetectionTube] = []
-    video_rows: list[dict[str, Any]] = []
+    found: list[VideoDetections] = []  # [video], filled as the masks stream through
 
-    def scored_videos() -> Iterator[tuple[int, np.ndarray, np.ndarray, int]]:
+    def masks() -> Iterator[tuple[int, np.ndarray, np.ndarray, int]]:
         for video in tqdm(videos, desc="evaluate", unit="video", disable=not progress):
-            frames = source.frames(video.name)  # [frame, H, W, 3] uint8
-            expected = (video.num_frames, video.height, video.width, 3)
-            if frames.shape != expected:
-                raise DataError(
-                    f"{video.name}: the frame source gave {frames.shape}, the pool says {expected}"
-                )
-            prediction = predict_video(model, frames, config=config, name=video.name)
-            if prediction.class_scores.shape[0] != pool.num_classes:
-                raise ValueError(
-                    f"{video.name}: the model scores {prediction.class_scores.shape[0]} classes, "
-                    f"{pool.dataset} has {pool.num_classes}"
-                )
-            label = prediction.label
-            predicted_mask = prediction.foreground >= config.mask_threshold  # [frame, H, W]
-            truth = video_masks(video)  # [frame, H, W] bool
-            if truth.shape != predicted_mask.shape:
-                raise DataError(
-                    f"{video.name}: ground-truth masks {truth.shape} do not match the frames "
-                    f"{predicted_mask.shape}"
-                )
-            boxes = mask_boxes(predicted_mask, largest_component=config.largest_component)
-            present = np.flatnonzero(~np.isnan(boxes[:, 0]))  # [frame with a box]
-            frame_scores = prediction.frame_scores[present, label].astype(np.float64)
-            detection_parts.append((video.name, label, present, frame_scores, boxes[present]))
-            score = float(prediction.class_scores[label])
-            tube = _detection_tube(video.name, label, score, boxes)
-            if tube is not None:
-                tubes.append(tube)
-            video_rows.append(
-                {
-                    "video": video.name,
-                    "label": video.label,
-                    "predicted_label": label,
-                    "score": score,
-                }
+            detections, predicted_mask, truth = detect_video(
+                model, source, video, config=config, num_classes=pool.num_classes
             )
-            yield video.label, predicted_mask, truth, label
+            found.append(detections)
+            yield video.label, predicted_mask, truth, detections.predicted_label
 
     with _eval_mode(model):
-        scores = localization_scores(scored_videos(), pool.num_classes)
+        scores = localization_scores(masks(), pool.num_classes)
     per_class = scores.per_class(config.thresholds, require_class=config.require_class)
     table = mean_over_classes(per_class)
     per_class.insert(3, "class_name", [pool.classes[c] for c in per_class["class"]])
-    video_table = pd.DataFrame(video_rows)
-    video_table["iou"] = scores.video_iou
-    frame_result, video_result = _detection_scores(videos, detection_parts, tubes, config)
-    seconds = time.perf_counter() - started
-    logger.info(
-        "evaluated %d videos of %s/%s in %.1f s", len(videos), pool.dataset, pool.split, seconds
+    video_table = pd.DataFrame(
+        [{"video": d.video, "label": d.label, "predicted_label": d.predicted_label, "score": d.score} for d in found]
     )
+    video_table["iou"] = scores.video_iou
+    frame_result, video_result = _detection_scores(videos, found, config)
+    seconds = time.perf_counter() - started
+    logger.info("evaluated %d videos of %s/%s in %.1f s", len(videos), pool.dataset, pool.split, seconds)
     return EvaluationResult(
         table=table,
         per_class=per_class,
@@ -452,22 +467,20 @@ def evaluate_detector(
 
 
 def _detection_scores(
-    videos: Sequence[VideoRecord],
-    detection_parts: list[tuple[str, int, np.ndarray, np.ndarray, np.ndarray]],
-    tubes: list[DetectionTube],
-    config: EvaluationConfig,
+    videos: Sequence[VideoRecord], found: Sequence[VideoDetections], config: EvaluationConfig
 ) -> tuple[APResult, APResult]:
     """Frame-AP and video-AP of the mask-derived boxes and tubes against the GT tubes."""
-    lengths = [len(frames) for _, _, frames, _, _ in detection_parts]
+    lengths = [len(d.frames) for d in found]
     detections = pd.DataFrame(
         {
-            "video": np.repeat([p[0] for p in detection_parts], lengths),
-            "frame": np.concatenate([p[2] for p in detection_parts]).astype(np.int64),
-            "label": np.repeat([p[1] for p in detection_parts], lengths).astype(np.int64),
-            "score": np.concatenate([p[3] for p in detection_parts]),
+            "video": np.repeat([d.video for d in found], lengths),
+            "frame": np.concatenate([d.frames for d in found]).astype(np.int64),
+            "label": np.repeat([d.predicted_label for d in found], lengths).astype(np.int64),
+            "score": np.concatenate([d.frame_scores for d in found]),
         }
     )
-    detection_boxes = np.concatenate([p[4] for p in detection_parts]).reshape(-1, 4)
+    detection_boxes = np.concatenate([d.boxes for d in found]).reshape(-1, 4)
+    tubes = [d.tube for d in found if d.tube is not None]
     truth = ground_truth_boxes(videos)
     truth_tubes = ground_truth_tubes(videos)
     if config.ap == "act":

@@ -59,9 +59,11 @@ from claus_core.selection import (
 )
 from claus_core.store import (
     RunDir,
+    RunKey,
     StoreError,
     TrainedRounds,
     config_hash,
+    metric_name,
     read_json,
     read_npz,
     write_json,
@@ -325,7 +327,7 @@ def round0_key(config: ExperimentConfig) -> str:
 
 
 def _metrics_dict(table: Any) -> dict[str, float]:
-    return {f"{r.metric}@{r.threshold:g}": float(r.value) for r in table.itertuples()}
+    return {metric_name(r.metric, r.threshold): float(r.value) for r in table.itertuples()}
 
 
 class Experiment:
@@ -579,8 +581,8 @@ class Experiment:
 
 
 def run_dir_for(root: Path, config: ExperimentConfig) -> Path:
-    """``runs/<experiment>/<strategy>/seed<k>`` (ARCHITECTURE.md, Run store)."""
-    return Path(root) / config.name / config.strategy / f"seed{config.seed}"
+    """``runs/<experiment>/<strategy>/seed<k>`` (the layout of :mod:`claus_core.store`)."""
+    return RunKey(config.name, config.strategy, config.seed).folder(root)
 
 
 def run_study(study: StudyConfig, root: Path, *, progress: bool = True) -> list[Path]:

@@ -19,7 +19,8 @@ import pandas as pd
 
 from claus_core.data.synth_scene import stable_seed
 from claus_core.stats import bootstrap_ci, video_bootstrap_vmap
-from claus_core.store import RunDir, read_json
+from claus_core.store import RunDir, parse_metric_name, read_json
+from claus_core.store import study_runs as store_runs
 
 KEYS = ["group", "strategy", "seed", "round"]
 METRIC_COLUMNS = KEYS + ["videos", "frames", "cost", "cost_percent", "metric", "threshold", "value"]
@@ -27,12 +28,10 @@ PER_CLASS_COLUMNS = KEYS + ["class_name", "value"]
 
 
 def study_runs(root: str | Path, group: str = "*", strategy: str = "*") -> Iterator[tuple[dict[str, object], RunDir]]:
-    """Every run of a study, ``runs/<study>/<group>/<strategy>/seed<k>``, as its key (group,
-    strategy, seed) and its :class:`RunDir`, in path order."""
-    for config_path in sorted(Path(root).glob(f"{group}/{strategy}/seed*/config.json")):
-        folder = config_path.parent
-        key = {"group": folder.parent.parent.name, "strategy": folder.parent.name, "seed": int(folder.name[4:])}
-        yield key, RunDir(folder)
+    """Every run of a study (:func:`claus_core.store.study_runs`) as its key (group, strategy,
+    seed) and its :class:`RunDir`, in path order."""
+    for key, run in store_runs(Path(root), group, strategy):
+        yield {"group": key.experiment, "strategy": key.strategy, "seed": key.seed}, run
 
 
 def finished_rounds(root: str | Path) -> Iterator[tuple[dict[str, object], Path]]:
@@ -52,7 +51,7 @@ def collect_tables(
         m = read_json(folder / "metrics.json")
         evaluation = read_json(folder / "evaluation.json")
         iou = evaluation["config"]["ap_iou_threshold"]
-        values = [(*name.split("@"), value) for name, value in m["metrics"].items()]
+        values = [(*parse_metric_name(name), value) for name, value in m["metrics"].items()]
         values += [("frame-AP", iou, evaluation["frame_ap"]["mean"]),
                    ("video-AP", iou, evaluation["video_ap"]["mean"])]  # fmt: skip
         shared = {**key, "videos": m["videos"], "frames": m["frames"], "cost": m["cost"],

@@ -31,7 +31,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,41 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
+def metric_name(metric: str, threshold: float) -> str:
+    """The key of one metric in ``metrics.json``: ``metric_name("v-mAP", 0.5) == "v-mAP@0.5"``."""
+    return f"{metric}@{threshold:g}"
+
+
+def parse_metric_name(name: str) -> tuple[str, float]:
+    """``(metric, threshold)`` of a ``metrics.json`` key (the inverse of :func:`metric_name`)."""
+    metric, sep, threshold = name.rpartition("@")
+    try:
+        return metric, float(threshold)
+    except ValueError:
+        raise StoreError(f"metric key {name!r}: expected '<metric>@<threshold>'") from None
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """Where a run sits in a study: ``runs/<study>/<experiment>/<strategy>/seed<k>``."""
+
+    experiment: str  # the study group's name (ExperimentConfig.name)
+    strategy: str
+    seed: int
+
+    def folder(self, study_root: Path) -> Path:
+        return Path(study_root) / self.experiment / self.strategy / f"seed{self.seed}"
+
+
+def study_runs(study_root: Path, experiment: str = "*", strategy: str = "*") -> Iterator[tuple[RunKey, RunDir]]:
+    """Every run folder of a study (those with a ``config.json``), in path order."""
+    for config_path in sorted(Path(study_root).glob(f"{experiment}/{strategy}/seed*/config.json")):
+        folder = config_path.parent
+        seed = folder.name.removeprefix("seed")
+        if seed.isdigit():
+            yield RunKey(folder.parent.parent.name, folder.parent.name, int(seed)), RunDir(folder)
+
+
 class RunDir:
     """One experiment run (strategy x seed): its config and its rounds."""
 
@@ -119,6 +155,12 @@ class RunDir:
 
     def round_dir(self, index: int) -> Path:
         return self.root / f"round{index}"
+
+    @staticmethod
+    def round_index(folder: Path) -> int | None:
+        """The round of a ``round<r>`` folder, or None for any other name."""
+        index = folder.name.removeprefix("round")
+        return int(index) if index != folder.name and index.isdigit() else None
 
     def bind(self, config: dict[str, Any], *, allow_new: bool = True) -> None:
         """Tie this folder to ``config``; a folder made with another config is refused."""
@@ -142,11 +184,8 @@ class RunDir:
         return read_json(marker).get("hash") == round_hash
 
     def finished_rounds(self) -> list[int]:
-        rounds = []
-        for path in sorted(self.root.glob("round*")):
-            if (path / ROUND_MARKER).exists() and path.name[5:].isdigit():
-                rounds.append(int(path.name[5:]))
-        return sorted(rounds)
+        indices = (self.round_index(path) for path in self.root.glob("round*") if (path / ROUND_MARKER).exists())
+        return sorted(i for i in indices if i is not None)
 
     def start_round(self, index: int) -> Path:
         """A clean folder for round ``index`` (leftovers of an interrupted attempt removed)."""
