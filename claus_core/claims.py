@@ -59,18 +59,35 @@ def _difference(key: str, page: str, text: str, a: tuple[str, str], b: tuple[str
     return Claim(key, page, text, "difference", a, b, summary, paper)
 
 
-MAIN = "ucf_main"
+class Group:
+    """The study groups (and so run folders) the claims and the book read. Every study the book
+    renders names them in its ``groups`` (``configs/default_study.yaml``,
+    ``configs/smoke_study.yaml``; ``tests/test_claims.py`` checks both)."""
+
+    UCF_MAIN = "ucf_main"  # claus, uncertainty, entropy, random, equidistant
+    UCF_SELECTION = "ucf_selection"  # sample, intra_sample (Table 2)
+    UCF_ONLY_FRAME = "ucf_only_frame"  # claus, frames only inside chosen videos (Table 8)
+    UCF_LOSS_INTERPOLATE = "ucf_loss_interpolate"  # claus trained with interpolated boxes (Table 10)
+    UCF_LOSS_FRAME = "ucf_loss_frame"  # claus trained on annotated frames only (Table 10)
+    UCF_K10 = "ucf_k10"  # claus with K = 10 clusters (Figure 1)
+    UCF_K15 = "ucf_k15"  # claus with K = 15 clusters (Figure 1)
+    UCF_FULL = "ucf_full"  # fully supervised SynthUCF24 (Table 6, 100 %)
+    JHMDB_MAIN = "jhmdb_main"  # claus, uncertainty on SynthJHMDB21
+    JHMDB_FULL = "jhmdb_full"  # fully supervised SynthJHMDB21 (Table 7, 100 %)
+
+
+MAIN = Group.UCF_MAIN
 CLAIMS: tuple[Claim, ...] = (
     _difference("table2_sample", "table2", "Hybrid (CLAUS) above sample selection, UCF",
-                (MAIN, "claus"), ("ucf_selection", "sample"), "last_round", (2, "Hybrid (our)", "Sample")),
+                (MAIN, "claus"), (Group.UCF_SELECTION, "sample"), "last_round", (2, "Hybrid (our)", "Sample")),
     _difference("table2_intra", "table2", "Hybrid (CLAUS) above intra-sample selection, UCF",
-                (MAIN, "claus"), ("ucf_selection", "intra_sample"), "last_round",
+                (MAIN, "claus"), (Group.UCF_SELECTION, "intra_sample"), "last_round",
                 (2, "Hybrid (our)", "Intra-sample")),
     _difference("table3", "table3", "CLAUS above uncertainty without clusters, UCF",
                 (MAIN, "claus"), (MAIN, "uncertainty"), "mean_after_round0",
                 (3, "With Cluster", "Without Cluster")),
     _difference("table4", "table4", "CLAUS above uncertainty without clusters, J-HMDB",
-                ("jhmdb_main", "claus"), ("jhmdb_main", "uncertainty"), "mean_after_round0",
+                (Group.JHMDB_MAIN, "claus"), (Group.JHMDB_MAIN, "uncertainty"), "mean_after_round0",
                 (4, "With Cluster", "Without Cluster")),
     *(
         _difference(f"table5_{s}", "table5", f"CLAUS above {name}, UCF", (MAIN, "claus"), (MAIN, s),
@@ -79,24 +96,24 @@ CLAIMS: tuple[Claim, ...] = (
                         ("equidistant", "equidistant"), ("random", "random"))
     ),
     Claim("table6", "table6", "CLAUS at the last step within 10 % of full supervision, UCF",
-          "share_of_full", (MAIN, "claus"), ("ucf_full", "random"), "last_round", (6, "CLAUS", "CLAUS")),
+          "share_of_full", (MAIN, "claus"), (Group.UCF_FULL, "random"), "last_round", (6, "CLAUS", "CLAUS")),
     Claim("table7", "table7", "CLAUS at the last step within 10 % of full supervision, J-HMDB",
-          "share_of_full", ("jhmdb_main", "claus"), ("jhmdb_full", "random"), "last_round",
+          "share_of_full", (Group.JHMDB_MAIN, "claus"), (Group.JHMDB_FULL, "random"), "last_round",
           (7, "CLAUS", "CLAUS")),
     _difference("table8", "table8", "Sample+frame increments above only-frame increments, UCF",
-                (MAIN, "claus"), ("ucf_only_frame", "claus"), "mean_after_round0",
+                (MAIN, "claus"), (Group.UCF_ONLY_FRAME, "claus"), "mean_after_round0",
                 (8, "Sample+Frame", "Only Frame")),
     Claim("table9", "table9", "Static classes above moving classes (CLAUS), UCF", "static_moving",
           (MAIN, "claus"), (MAIN, "claus"), "last_round", (9, "Static", "Moving")),
     _difference("table10_interpolate", "table10", "STeW above plain interpolation, UCF",
-                (MAIN, "claus"), ("ucf_loss_interpolate", "claus"), "mean_after_round0",
+                (MAIN, "claus"), (Group.UCF_LOSS_INTERPOLATE, "claus"), "mean_after_round0",
                 (10, "STeW", "Interpolate")),
     _difference("table10_frame", "table10", "STeW above frame-only training, UCF",
-                (MAIN, "claus"), ("ucf_loss_frame", "claus"), "mean_after_round0", (10, "STeW", "Frame")),
+                (MAIN, "claus"), (Group.UCF_LOSS_FRAME, "claus"), "mean_after_round0", (10, "STeW", "Frame")),
     _difference("figure1_k10", "figure1", "K = 5 clusters above K = 10, UCF",
-                (MAIN, "claus"), ("ucf_k10", "claus"), "mean_after_round0", None),
+                (MAIN, "claus"), (Group.UCF_K10, "claus"), "mean_after_round0", None),
     _difference("figure1_k15", "figure1", "K = 5 clusters above K = 15, UCF",
-                (MAIN, "claus"), ("ucf_k15", "claus"), "mean_after_round0", None),
+                (MAIN, "claus"), (Group.UCF_K15, "claus"), "mean_after_round0", None),
     _difference("figure4", "figure4", "CLAUS above random at the last step, UCF",
                 (MAIN, "claus"), (MAIN, "random"), "last_round", (5, "CLAUS", "Random")),
 )

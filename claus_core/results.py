@@ -30,7 +30,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from claus_core import plots
-from claus_core.claims import LABEL_EFFICIENCY_BAR, claims_table, evaluate_all
+from claus_core.claims import LABEL_EFFICIENCY_BAR, Group, claims_table, evaluate_all
 from claus_core.config import ExperimentConfig
 from claus_core.data.synthetic import UCF_MOVING_CLASSES, make_synth_ucf24, ucf_group
 from claus_core.paper import PAPER_ERROR_MARGINS, paper_table
@@ -233,7 +233,7 @@ def _claims_page(study: Study) -> ResultPage:
     table = claims_table(evaluate_all(study.results, study.per_class))
     table["page"] = [RESULT_TITLES[p].split(":")[0] for p in table["page"]]
     page.claims = table
-    noise = resampled_test_intervals(study.root, (("CLAUS", "ucf_main", "claus"), ("Random", "ucf_main", "random")))
+    noise = resampled_test_intervals(study.root, (("CLAUS", Group.UCF_MAIN, "claus"), ("Random", Group.UCF_MAIN, "random")))
     if not noise.empty:
         page.tables["Test-set noise: v-mAP@0.5 of each seed's last round, interval from resampling its test videos"] = noise
     seeds = sorted({int(n) for n in table["seeds"] if str(n).isdigit() and int(n) >= 2})
@@ -263,10 +263,10 @@ def _table2(study: Study) -> ResultPage:
     _claims(page, study, "table2")
     paper = paper_table(2)
     rows = []
-    for dataset, groups in (("ucf101_24", {"Sample": ("ucf_selection", "sample"),
-                                           "Intra-sample": ("ucf_selection", "intra_sample"),
-                                           "Hybrid (our)": ("ucf_main", "claus")}),
-                            ("jhmdb21", {"Hybrid (our)": ("jhmdb_main", "claus")})):  # fmt: skip
+    for dataset, groups in (("ucf101_24", {"Sample": (Group.UCF_SELECTION, "sample"),
+                                           "Intra-sample": (Group.UCF_SELECTION, "intra_sample"),
+                                           "Hybrid (our)": (Group.UCF_MAIN, "claus")}),
+                            ("jhmdb21", {"Hybrid (our)": (Group.JHMDB_MAIN, "claus")})):  # fmt: skip
         for method, (group, strategy) in groups.items():
             o = study.rows(group, strategy, threshold=0.5)
             if o.empty:
@@ -323,7 +323,7 @@ def _table9(study: Study) -> ResultPage:
                       f"static camera and over those with a moving camera ({', '.join(UCF_MOVING_CLASSES)}).")  # fmt: skip
     _claims(page, study, "table9")
     per = study.per_class
-    per = per[(per["group"] == "ucf_main") & (per["strategy"] == "claus")]
+    per = per[(per["group"] == Group.UCF_MAIN) & (per["strategy"] == "claus")]
     if per.empty:
         page.missing.append("ucf_main/claus")
         return page
@@ -346,7 +346,7 @@ def _figure1(study: Study) -> ResultPage:
                       "CLAUS with K = 5, 10 and 15 clusters. The paper reports similar performance for "
                       "all three, K = 5 slightly best; its figure prints no numbers, so only ours is drawn.")  # fmt: skip
     _claims(page, study, "figure1")
-    methods = {f"K={k}": (group, "claus") for k, group in ((5, "ucf_main"), (10, "ucf_k10"), (15, "ucf_k15"))}
+    methods = {f"K={k}": (group, "claus") for k, group in ((5, Group.UCF_MAIN), (10, Group.UCF_K10), (15, Group.UCF_K15))}
     present = {k: v for k, v in methods.items() if not study.rows(*v).empty}
     page.missing += [f"{g}/claus" for k, (g, _) in methods.items() if k not in present]
     if not present:
@@ -367,7 +367,7 @@ def _figure4(study: Study) -> ResultPage:
     _claims(page, study, "figure4")
     rows = []
     for method, strategy in (("CLAUS", "claus"), ("Random", "random")):
-        o = study.rows("ucf_main", strategy, metric="v-mAP", threshold=0.5)
+        o = study.rows(Group.UCF_MAIN, strategy, metric="v-mAP", threshold=0.5)
         if o.empty:
             page.missing.append(f"ucf_main/{strategy}")
             continue
@@ -412,7 +412,7 @@ def _training(study: Study) -> ResultPage:
     )
     training = collect_training(study.root)
     lines = []
-    for label, group, strategy in (("CLAUS (ucf_main)", "ucf_main", "claus"), ("fully supervised (ucf_full)", "ucf_full", None)):
+    for label, group, strategy in (("CLAUS (ucf_main)", Group.UCF_MAIN, "claus"), ("fully supervised (ucf_full)", Group.UCF_FULL, None)):
         rows = training[(training["group"] == group) & ((training["strategy"] == strategy) if strategy else True)]
         if rows.empty:
             page.missing.append(group if strategy is None else f"{group}/{strategy}")
@@ -458,7 +458,7 @@ def _design(study: Study) -> ResultPage:
     def fact(target: str, measured: str, met: bool | None) -> None:
         facts.append({"target": target, "measured": measured, "met": "—" if met is None else ("yes" if met else "no")})
 
-    main = rounds[rounds["group"] == "ucf_main"]
+    main = rounds[rounds["group"] == Group.UCF_MAIN]
     if not main.empty:
         tests = int(main["test videos"].max())
         fact("(d) >= 200 test videos (one video <= 0.5 point)", f"{tests} test videos", tests >= 200)
@@ -469,17 +469,17 @@ def _design(study: Study) -> ResultPage:
             fact("(b) >= 3 annotated frames per selected video", f"{per_video:.2f} (CLAUS, last round)", per_video >= 3)
         seeds = int(main["seed"].nunique())
         fact("(g) >= 5 seeds on the main comparisons", f"{seeds} seeds", seeds >= 5)
-    first = v[(v["group"] == "ucf_main") & (v["round"] == 0)]
+    first = v[(v["group"] == Group.UCF_MAIN) & (v["round"] == 0)]
     if not first.empty:
         fact("(c) v-mAP@0.5 > 0 on every seed after round 0", f"lowest {first['value'].min():.1f}", bool(first["value"].min() > 0))
-    for name, group in (("SynthUCF24", "ucf_full"), ("SynthJHMDB21", "jhmdb_full")):
+    for name, group in (("SynthUCF24", Group.UCF_FULL), ("SynthJHMDB21", Group.JHMDB_FULL)):
         full = v[v["group"] == group]
         if not full.empty:
             values = full.groupby("seed")["value"].last()
             fact(f"(e) fully supervised >= 60 v-mAP@0.5, {name}",
                  f"mean {values.mean():.1f}, seeds {', '.join(f'{x:.1f}' for x in values)} (sd {values.std(ddof=1):.1f})",
                  bool(values.mean() >= 60))  # fmt: skip
-    random = v[(v["group"] == "ucf_main") & (v["strategy"] == "random")]
+    random = v[(v["group"] == Group.UCF_MAIN) & (v["strategy"] == "random")]
     if not random.empty:
         pivot = random.pivot_table(index="seed", columns="round", values="value")
         rise = pivot[pivot.columns.max()] - pivot[pivot.columns.min()]
@@ -487,7 +487,7 @@ def _design(study: Study) -> ResultPage:
         fact("(f) random rises >= 15 v-mAP@0.5 points over the rounds",
              f"mean rise {rise.mean():.1f} (seeds {', '.join(f'{x:.1f}' for x in rise)}); round-to-round change "
              f"sd over seeds {float(steps.std(ddof=1).mean()):.1f}", bool(rise.mean() >= 15))  # fmt: skip
-    configs = [run.config_path for _, run in study_runs(study.root, "ucf_main")]
+    configs = [run.config_path for _, run in study_runs(study.root, Group.UCF_MAIN)]
     if configs:
         synth = ExperimentConfig.from_dict(read_json(configs[0])).synth
         pool = make_synth_ucf24("train", synth).pool
@@ -576,34 +576,34 @@ DESIGN_CHOICE = (
 )
 
 
-TABLE5_METHODS = {"CLAUS": ("ucf_main", "claus"), "Entropy": ("ucf_main", "entropy"),
-                  "Uncertainty": ("ucf_main", "uncertainty"), "Equidistant": ("ucf_main", "equidistant"),
-                  "Random": ("ucf_main", "random")}  # fmt: skip
+TABLE5_METHODS = {"CLAUS": (Group.UCF_MAIN, "claus"), "Entropy": (Group.UCF_MAIN, "entropy"),
+                  "Uncertainty": (Group.UCF_MAIN, "uncertainty"), "Equidistant": (Group.UCF_MAIN, "equidistant"),
+                  "Random": (Group.UCF_MAIN, "random")}  # fmt: skip
 
 BUILDERS: dict[str, Callable[[Study], ResultPage]] = {
     "claims": _claims_page,
     "table2": _table2,
     "table3": _table_page("table3", "CLAUS against the same uncertainty scores without the cluster limit, on SynthUCF24.",
-                          3, {"With Cluster": ("ucf_main", "claus"), "Without Cluster": ("ucf_main", "uncertainty")},
+                          3, {"With Cluster": (Group.UCF_MAIN, "claus"), "Without Cluster": (Group.UCF_MAIN, "uncertainty")},
                           (_SAME_RUN,)),
     "table4": _table_page("table4", "CLAUS against uncertainty without clusters, on SynthJHMDB21 (real J-HMDB silhouettes).",
-                          4, {"With Cluster": ("jhmdb_main", "claus"), "Without Cluster": ("jhmdb_main", "uncertainty")},
+                          4, {"With Cluster": (Group.JHMDB_MAIN, "claus"), "Without Cluster": (Group.JHMDB_MAIN, "uncertainty")},
                           ("*Without cluster* is the uncertainty strategy of the same J-HMDB group: the uncertainty scores "
                            "ranked without the cluster limit.",)),
     "table5": _table5,
     "table6": lambda study: _cost_page(study, 6, "Each step of CLAUS on SynthUCF24 with its annotation cost, and the "
                                        "fully supervised reference. The paper reaches 72.3 v-mAP@0.5 at 5 % against "
-                                       "75.3 fully supervised (96 %).", "ucf_main", "ucf_full"),
+                                       "75.3 fully supervised (96 %).", Group.UCF_MAIN, Group.UCF_FULL),
     "table7": lambda study: _cost_page(study, 7, "Each step of CLAUS on SynthJHMDB21 and the fully supervised "
                                        "reference. The paper reaches 71.5 v-mAP@0.5 at 5.4 % against 75.8 fully "
-                                       "supervised (94 %).", "jhmdb_main", "jhmdb_full"),
+                                       "supervised (94 %).", Group.JHMDB_MAIN, Group.JHMDB_FULL),
     "table8": _table_page("table8", "After the initial selection, *only frame* adds new frames only to the videos "
                           "already selected (the paper switches after its second step; ours from the first).", 8,
-                          {"Sample+Frame": ("ucf_main", "claus"), "Only Frame": ("ucf_only_frame", "claus")}),
+                          {"Sample+Frame": (Group.UCF_MAIN, "claus"), "Only Frame": (Group.UCF_ONLY_FRAME, "claus")}),
     "table9": _table9,
     "table10": _table_page("table10", "CLAUS selection with the three localization losses on SynthUCF24.", 10,
-                           {"STeW": ("ucf_main", "claus"), "Interpolate": ("ucf_loss_interpolate", "claus"),
-                            "Frame": ("ucf_loss_frame", "claus")}),
+                           {"STeW": (Group.UCF_MAIN, "claus"), "Interpolate": (Group.UCF_LOSS_INTERPOLATE, "claus"),
+                            "Frame": (Group.UCF_LOSS_FRAME, "claus")}),
     "figure1": _figure1,
     "figure4": _figure4,
     "training": _training,

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
-from claus_core.claims import CLAIMS, LABEL_EFFICIENCY_BAR, evaluate, paper_effect
+from claus_core.claims import CLAIMS, LABEL_EFFICIENCY_BAR, Group, evaluate, paper_effect
+from claus_core.config import load_study
 from claus_core.paper import paper_table
 from claus_core.report import paper_inconsistencies
 
 CLAIM = {c.key: c for c in CLAIMS}
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.mark.parametrize("study", ["default_study.yaml", "smoke_study.yaml"])
+def test_every_group_the_book_reads_is_in_the_studies_it_renders(study: str) -> None:
+    config = load_study(CONFIGS / study)
+    groups = {g.name: set(g.strategies) for g in config.groups}
+    named = {v for k, v in vars(Group).items() if k.isupper()}
+    assert named <= set(groups), f"{study} lacks {sorted(named - set(groups))}"
+    for claim in CLAIMS:  # and every (group, strategy) a claim compares
+        for group, strategy in (claim.a, claim.b):
+            assert strategy in groups[group], f"{study}: {claim.key} reads {group}/{strategy}"
 
 
 def _rows(group: str, strategy: str, values: dict[int, list[float]], metric: str = "v-mAP") -> list[dict]:
