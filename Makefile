@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint pytest test-lab book book-smoke check-book bench clean
+.PHONY: setup test lint pytest nbval test-lab book book-smoke check-book bench clean
 
 setup: $(STAMP)
 
@@ -23,7 +23,13 @@ lint: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-test: lint pytest
+# every notebook under notebooks/ at its smoke profile (its parameters cell), errors only; the
+# results and selection chapters read the smoke study's run store, run (or reused) first
+nbval: $(STAMP)
+	$(BIN)/claus run configs/smoke_study.yaml --jobs 2 --quiet >/dev/null
+	$(BIN)/python -m pytest -q --nbval-lax notebooks
+
+test: lint pytest nbval
 
 book: $(STAMP)
 	$(BIN)/claus run configs/default_study.yaml --jobs 2 --quiet

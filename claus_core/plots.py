@@ -181,7 +181,7 @@ def _method_color(method: str, k: int) -> str:
 def metric_curves(table: pd.DataFrame, *, title: str, ylabel: str) -> Figure:
     """Ours (mean with its 95 % interval as a band) and the paper's, against % annotated.
 
-    ``table`` has the columns of :func:`claus_core.report.beside_paper`. The paper's panel is
+    ``table`` has the columns of :func:`claus_core.run_tables.beside_paper`. The paper's panel is
     drawn only where the paper prints numbers.
     """
     has_paper = table["paper"].notna().any()

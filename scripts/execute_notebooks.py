@@ -23,7 +23,7 @@ import nbformat
 import papermill
 import yaml
 
-from claus_core.results import RESULT_TITLES
+from claus_core.book_pages import RESULT_TITLES
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

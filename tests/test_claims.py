@@ -10,7 +10,7 @@ import pytest
 from claus_core.claims import CLAIMS, LABEL_EFFICIENCY_BAR, Group, evaluate, paper_effect
 from claus_core.config import load_study
 from claus_core.paper import paper_table
-from claus_core.report import paper_inconsistencies
+from claus_core.run_tables import paper_inconsistencies
 
 CLAIM = {c.key: c for c in CLAIMS}
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -121,7 +121,7 @@ def test_the_paper_typo_in_table10_is_flagged_and_nothing_else() -> None:
 
 
 def test_summarize_gives_the_mean_and_its_interval_per_round() -> None:
-    from claus_core.report import interval_label, summarize
+    from claus_core.run_tables import interval_label, summarize
 
     results = _results(_rows("ucf_main", "claus", {0: [1.0, 10.0], 1: [3.0, 10.0], 2: [2.0, 13.0]}))
     summary = summarize(results).set_index("round")

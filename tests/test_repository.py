@@ -9,7 +9,7 @@ import nbformat
 import pytest
 import yaml
 
-from claus_core.results import RESULT_TITLES
+from claus_core.book_pages import RESULT_TITLES
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -1,10 +1,14 @@
-"""One builder per supplementary result: our run-store numbers beside the paper's, with verdicts.
+"""The book's results pages: one builder per supplementary result, our numbers beside the paper's.
+
+The split: :mod:`claus_core.run_tables` reads the run store into tables; this module lays out
+each page from them (claims, tables, figures, notes).
 
 The book's results notebook calls :func:`build` with a result name and the study's run-store
 root; everything it shows (the claim and its verdict, tables, figures, notes) is made here, so
 the notebook holds no logic. Every page opens with its claims (:mod:`claus_core.claims`): the
 paired difference over seeds with its 95 % interval and the verdict. The study's groups
-(``configs/*_study.yaml``) are named after the results that read them:
+(``configs/*_study.yaml``; :class:`claus_core.claims.Group`) are named after the results that
+read them:
 
 ==================  ===========================================================================
 group               runs
@@ -34,7 +38,7 @@ from claus_core.claims import LABEL_EFFICIENCY_BAR, Group, claims_table, evaluat
 from claus_core.config import ExperimentConfig
 from claus_core.data.synthetic import UCF_MOVING_CLASSES, make_synth_ucf24, ucf_group
 from claus_core.paper import PAPER_ERROR_MARGINS, paper_table
-from claus_core.report import (
+from claus_core.run_tables import (
     beside_paper,
     collect,
     collect_rounds,

@@ -1,4 +1,8 @@
-"""Tables of the book: our run-store results beside the paper's numbers, with intervals.
+"""The run store read into tidy tables: every finished round's metrics, with intervals.
+
+The split: this module *reads* a study's run store into plain DataFrames (one row per group,
+strategy, seed, round, metric) and summarizes them; :mod:`claus_core.book_pages` *lays out* the
+book's pages from those tables.
 
 ``collect`` reads every finished round of a study (``runs/<study>/<group>/<strategy>/seed<k>``)
 into one tidy DataFrame (the localization protocol's f-mAP / v-mAP and the detection protocol's
