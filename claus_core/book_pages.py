@@ -47,6 +47,7 @@ from claus_core.run_tables import (
     interval,
     interval_label,
     interval_labels,
+    one_cluster_rounds,
     paper_inconsistencies,
     resampled_test_intervals,
     study_runs,
@@ -251,6 +252,14 @@ def _claims_page(study: Study) -> ResultPage:
             "bootstrap is only asymptotically correct), so with few seeds an *agrees* or *contradicts* is "
             "weaker than its 95 % suggests."
         )
+    one, clustered = one_cluster_rounds(collect_rounds(study.root))
+    if clustered and one > clustered / 2:
+        page.notes.append(
+            f"In {one} of the {clustered} rounds of clustered runs (CLAUS, sample) every pool video fell in one "
+            "cluster, so Algorithm 1's cluster limit could not spread the selection: those CLAUS selections "
+            "are uncertainty selections, and a claim of CLAUS against a method without clusters (Tables 3, 4) "
+            "compares training with and without the cluster loss more than selection. The design page counts it."
+        )  # fmt: skip
     counts = table["verdict"].value_counts()
     page.verdicts.append(
         "Of the " + str(len(table)) + " claims: "
@@ -500,6 +509,15 @@ def _design(study: Study) -> ResultPage:
         fact("(a) pools drawn group by group; clips of a group share scene, actor and camera",
              f"{'yes' if synth.grouped else 'no'}: {shape}; class frequencies "
              f"{'real' if synth.class_frequencies else 'balanced'}", synth.grouped and synth.class_frequencies)  # fmt: skip
+    clustered = rounds[rounds["clusters used"].notna()]
+    if not clustered.empty:
+        k = {g: ExperimentConfig.from_dict(read_json(run.config_path)).cluster.k for g in clustered["group"].unique()
+             for _, run in list(study_runs(study.root, g))[:1]}  # fmt: skip
+        one, _ = one_cluster_rounds(rounds)
+        used = ", ".join(f"{g} {clustered[clustered['group'] == g]['clusters used'].mean():.1f} of {k[g]}" for g in k)
+        fact("CLAUS's cluster limit can act: pool videos spread over several clusters",
+             f"in {one} of {len(clustered)} clustered rounds every pool video fell in one cluster; mean clusters "
+             f"used per round: {used}", one == 0)  # fmt: skip
     shared = rounds[(rounds["round"] == 0) & rounds["round0 key"].notna()]
     if shared.empty:
         fact("(h) round 0 trained once per (seed, training config) and reused",

@@ -215,7 +215,9 @@ def resampled_test_intervals(root: str | Path, runs: Sequence[tuple[str, str, st
 def collect_rounds(root: str | Path) -> pd.DataFrame:
     """One row per finished round: its seconds per stage, annotated videos and frames, the test
     videos it was evaluated on, and for a round 0 shared within the study its key and whether
-    it was reused (group, strategy, seed, round, stage columns, ..., round0 key, reused)."""
+    it was reused, and for a clustered run the number of distinct clusters its pool videos fell
+    in before the round's selection (group, strategy, seed, round, stage columns, ..., round0
+    key, reused, clusters used)."""
     rows = []
     for key, folder in finished_rounds(root):
         m = read_json(folder / "metrics.json")
@@ -227,5 +229,15 @@ def collect_rounds(root: str | Path) -> pd.DataFrame:
             "frames per video": float(np.mean(per_video)) if per_video else 0.0,
             "test videos": len(read_json(folder / "evaluation.json")["videos"]),
             "round0 key": m.get("round0", {}).get("key"), "reused": m.get("round0", {}).get("reused"),
+            "clusters used": len(set(read_json(clusters).values())) if (clusters := folder / "clusters.json").exists() else np.nan,
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def one_cluster_rounds(rounds: pd.DataFrame) -> tuple[int, int]:
+    """Of the clustered rounds of :func:`collect_rounds`, how many put every pool video in one
+    cluster (so that Algorithm 1's cluster limit could not spread the selection), and how many
+    there are."""
+    used = rounds["clusters used"].dropna() if "clusters used" in rounds else pd.Series(dtype=float)
+    return int((used == 1).sum()), len(used)
+
