@@ -164,6 +164,12 @@ class TrainStats:
     terms: dict[str, tuple[float, ...]] = field(default_factory=dict)  # name -> [epoch] mean
     margins: tuple[float, ...] = ()  # [epoch]
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainStats:
+        """What ``dataclasses.asdict`` wrote, read back from JSON (lists become tuples)."""
+        terms = {name: tuple(values) for name, values in data["terms"].items()}
+        return cls(data["steps"], data["seconds"], data["final_loss"], tuple(data["losses"]), terms, tuple(data["margins"]))
+
 
 def _video_latents(model: CapsuleDetector, source: FrameSource, names: Sequence[str], size: int) -> np.ndarray:
     """One deterministic latent per video (its first clip), for the k-means initialization."""
@@ -432,44 +438,26 @@ class Experiment:
         clusters: DeepClusters | None,
         state: AnnotationState | None,
     ) -> tuple[CapsuleDetector, DeepClusters | None, AnnotationState]:
-        main = distributed.is_main()
-        config, folder = self.config, self.run.start_round(r) if main else self.run.round_dir(r)
-        timings: dict[str, float] = {}
-        if state is None:
-            state = self._initial_state()
-        state = replace(state, round=r)
-        if main:
-            write_json(folder / "state.json", json.loads(state.to_json()))
-        use_clusters = uses_clusters(config)
-        key = round0_key(config) if r == 0 and self.trained is not None else None
-        entry = distributed.broadcast_from_main(self.trained.find(key) if key and main else None)
-        if entry is not None:  # trained before by a run whose round 0 is identical by construction
-            model, _ = load_detector(entry / "checkpoint.pt", map_location=_device(config))
-            clusters = DeepClusters.load(entry / "clusters.npz") if use_clusters else None
-            shared = read_json(entry / TrainedRounds.MARKER)
-            stats = TrainStats(**{**shared["stats"], "losses": tuple(shared["stats"]["losses"]),
-                                  "margins": tuple(shared["stats"]["margins"])})  # fmt: skip
-            logger.info("%s round 0: trained model reused from %s", self.run.root, entry)
-        else:
-            if model is None or not config.train.warm_start:
-                model = new_detector(self.detector, config.seed).to(_device(config))
-            if use_clusters and clusters is None:
-                if main:
-                    clusters = self._initial_clusters(model, state)
-                clusters = distributed.broadcast_from_main(clusters)  # the same centroids on every rank
-            stats = train_round(
-                model, self.train_source, state, config,
-                clusters=clusters if use_clusters else None, round_index=r, progress=self.progress,
-            )
-            timings["train"] = stats.seconds
-        if not main:
+        """Round ``r``: train, then (rank 0) save, evaluate, select and record it.
+
+        In one process this is the whole round. Under torchrun every rank trains; the other
+        ranks then leave for :meth:`_follow_round`, which makes the collective calls of rank 0's
+        scoring and selection, so every multi-process branch of a round is in those two places.
+        """
+        state = replace(self._initial_state() if state is None else state, round=r)
+        key, entry = self._shared_round0(r)
+        model, clusters, stats = self._train(r, model, clusters, state, entry)
+        if not distributed.is_main():
             return model, clusters, self._follow_round(r, model, state)
+        folder = self.run.start_round(r)
+        timings: dict[str, float] = {} if entry is not None else {"train": stats.seconds}
+        write_json(folder / "state.json", json.loads(state.to_json()))
         save_detector(folder / "checkpoint.pt", model, extra={"round": r, "hash": round_hash})
         if clusters is not None:
             clusters.save(folder / "clusters.npz")
-        if entry is not None:
+        if entry is not None:  # round 0 trained and evaluated by an identical run of the study
             shutil.copyfile(entry / "evaluation.json", folder / "evaluation.json")
-            values = shared["metrics"]
+            values = read_json(entry / TrainedRounds.MARKER)["metrics"]
         else:
             t0 = time.perf_counter()
             result = evaluate_detector(model, self.test_source, config=self.evaluation, progress=self.progress)
@@ -504,6 +492,41 @@ class Experiment:
         self._finish_round(r, round_hash)
         logger.info("%s round %d: cost %d, %s", self.run.root, r, cost, metrics["metrics"])
         return model, clusters, next_state
+
+    def _shared_round0(self, r: int) -> tuple[str | None, Path | None]:
+        """Round 0's key in the study's shared trainings, and its entry when one exists."""
+        if r != 0 or self.trained is None:
+            return None, None
+        key = round0_key(self.config)
+        entry = self.trained.find(key) if distributed.is_main() else None
+        return key, distributed.broadcast_from_main(entry)  # every rank reuses, or every rank trains
+
+    def _train(
+        self,
+        r: int,
+        model: CapsuleDetector | None,
+        clusters: DeepClusters | None,
+        state: AnnotationState,
+        entry: Path | None,
+    ) -> tuple[CapsuleDetector, DeepClusters | None, TrainStats]:
+        """Round ``r``'s training on every rank, or the shared round 0 of ``entry`` read back."""
+        config = self.config
+        use_clusters = uses_clusters(config)
+        if entry is not None:
+            model, _ = load_detector(entry / "checkpoint.pt", map_location=_device(config))
+            clusters = DeepClusters.load(entry / "clusters.npz") if use_clusters else None
+            logger.info("%s round 0: trained model reused from %s", self.run.root, entry)
+            return model, clusters, TrainStats.from_dict(read_json(entry / TrainedRounds.MARKER)["stats"])
+        if model is None or not config.train.warm_start:
+            model = new_detector(self.detector, config.seed).to(_device(config))
+        if use_clusters and clusters is None:
+            initial = self._initial_clusters(model, state) if distributed.is_main() else None
+            clusters = distributed.broadcast_from_main(initial)  # the same centroids on every rank
+        stats = train_round(
+            model, self.train_source, state, config,
+            clusters=clusters if use_clusters else None, round_index=r, progress=self.progress,
+        )  # fmt: skip
+        return model, clusters, stats
 
     def _select(
         self,
