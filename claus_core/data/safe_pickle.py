@@ -15,6 +15,15 @@ Any other global (``os.system``, ``builtins.eval``, a user class...) raises
 :class:`~claus_core.data.types.DataError` naming the file and the refused global *before* it is
 looked up, so nothing it names is imported or called. Python 2 pickles are read with
 ``encoding="latin1"`` (numpy's documented way to load Python 2 array pickles).
+
+Numpy's own globals are not harmless either: an array of an object dtype built from raw bytes
+(``ndarray((1,), dtype('O'), buffer=b'AAAAAAAA')``, or ``_reconstruct`` followed by a state
+whose dtype has an object field) reads those bytes as pointers and crashes the process. So
+every dtype that holds objects (``dtype.hasobject``: ``O`` itself, or a structured dtype with an
+object field) is refused *before* an array is built from it: in the arguments of ``ndarray``
+(the REDUCE opcode), ``_frombuffer`` and ``scalar``, and in the state of every array (BUILD). The
+annotation files hold numeric arrays only. This needs the pure-Python unpickler, whose REDUCE
+and BUILD steps can be checked; it is slower than the C one, which does not matter for files read once.
 """
 
 from __future__ import annotations
@@ -74,7 +83,35 @@ def _allowed_globals() -> dict[tuple[str, str], Callable[..., Any]]:
     return allowed
 
 
+class _ObjectDtype(pickle.UnpicklingError):
+    def __init__(self, where: str, dtype: np.dtype) -> None:
+        super().__init__(f"{where}: dtype {dtype} holds Python objects")
+        self.where, self.dtype = where, dtype
+
+
+def _refuse_objects(where: str, *values: Any) -> None:
+    """Raise if any of ``values`` is (or names) a dtype that holds Python objects."""
+    for value in values:
+        if isinstance(value, np.dtype) and value.hasobject:
+            raise _ObjectDtype(where, value)
+        if isinstance(value, str) and value.lstrip("<>=|").startswith("O"):
+            raise _ObjectDtype(where, np.dtype("O"))
+
+
+def _checked(where: str, build: Callable[..., Any]) -> Callable[..., Any]:
+    """``build`` with every argument checked by :func:`_refuse_objects` first."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        _refuse_objects(where, *args, *kwargs.values())
+        return build(*args, **kwargs)
+
+    return call
+
+
 _ALLOWED = _allowed_globals()
+for _package in ("numpy.core", "numpy._core"):
+    _ALLOWED[(f"{_package}.numeric", "_frombuffer")] = _checked("_frombuffer", np._core.numeric._frombuffer)
+    _ALLOWED[(f"{_package}.multiarray", "scalar")] = _checked("numpy scalar", np._core.multiarray.scalar)
 
 
 class _RefusedGlobal(pickle.UnpicklingError):
@@ -83,14 +120,29 @@ class _RefusedGlobal(pickle.UnpicklingError):
         self.qualified_name = f"{module}.{name}"
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler whose only reachable globals are those of ``_ALLOWED``."""
+class _RestrictedUnpickler(pickle._Unpickler):
+    """An unpickler whose only reachable globals are those of ``_ALLOWED``, and whose arrays
+    never get a dtype that holds Python objects."""
 
     def find_class(self, module: str, name: str) -> Any:
         try:
             return _ALLOWED[(module, name)]
         except KeyError:
             raise _RefusedGlobal(module, name) from None
+
+    def load_build(self) -> None:
+        state, instance = self.stack[-1], self.stack[-2]
+        if isinstance(instance, np.ndarray) and isinstance(state, tuple):
+            _refuse_objects("an array's state", *state)  # (version, shape, dtype, fortran, data)
+        super().load_build()
+
+    def load_reduce(self) -> None:
+        arguments, function = self.stack[-1], self.stack[-2]
+        if function is np.ndarray and isinstance(arguments, tuple):  # ndarray(shape, dtype, buffer, ...)
+            _refuse_objects("numpy.ndarray", *arguments)
+        super().load_reduce()
+
+    dispatch = {**pickle._Unpickler.dispatch, pickle.BUILD[0]: load_build, pickle.REDUCE[0]: load_reduce}
 
 
 def safe_load(path_or_file: str | Path | IO[bytes]) -> Any:
@@ -113,6 +165,11 @@ def safe_load(path_or_file: str | Path | IO[bytes]) -> Any:
         stream = path_or_file
     try:
         return _RestrictedUnpickler(stream, encoding="latin1").load()
+    except _ObjectDtype as err:
+        raise DataError(
+            f"{source}: pickle builds an array of dtype {err.dtype} ({err.where}), which holds Python "
+            "objects; only numeric arrays are allowed, and it was not built"
+        ) from None
     except _RefusedGlobal as err:
         raise DataError(
             f"{source}: pickle names the global {err.qualified_name!r}, which is not allowed "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import subprocess
 import sys
 from pathlib import Path
 
@@ -124,3 +125,59 @@ def test_missing_and_truncated_files_raise_data_error(tmp_path: Path) -> None:
     truncated.write_bytes(pickle.dumps(_payload())[:40])
     with pytest.raises(DataError, match="truncated.pkl"):
         safe_load(truncated)
+
+
+# ----------------------------------------------------------------------------- object dtypes
+# Arrays of a dtype that holds Python objects, built from raw bytes, read the bytes as pointers:
+# before issue 16 these pickles crashed the process (segfault, rc 139). Each is loaded in a child
+# process, so that a regression fails this test instead of killing pytest.
+
+
+class _ObjectArrayFromBuffer:
+    def __reduce__(self):
+        return (np.ndarray, ((1,), np.dtype("O"), b"AAAAAAAA"))
+
+
+class _StructuredObjectState:
+    def __reduce__(self):
+        state = (1, (1,), np.dtype([("a", "O")]), False, b"AAAAAAAA")
+        return (np._core.multiarray._reconstruct, (np.ndarray, (0,), b"b"), state)
+
+
+class _ObjectArrayState:
+    def __reduce__(self):
+        return (np._core.multiarray._reconstruct, (np.ndarray, (0,), b"b"), (1, (1,), np.dtype("O"), False, b"A" * 8))
+
+
+def _load_in_child(path: Path, call: str = "safe_load") -> subprocess.CompletedProcess:
+    code = (
+        "import sys\nfrom claus_core.data.safe_pickle import safe_load\n"
+        "from claus_core.data.ucf101_24 import load_ucf101_24\nfrom claus_core.data.types import DataError\n"
+        f"try:\n    {call}(sys.argv[1])\nexcept DataError as err:\n    print(err)\n    sys.exit(3)\n"
+    )
+    return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("make", [_ObjectArrayFromBuffer, _StructuredObjectState, _ObjectArrayState])
+@pytest.mark.parametrize("protocol", [0, 2, 5])
+def test_object_dtypes_are_refused_before_an_array_is_built(tmp_path: Path, make, protocol: int) -> None:
+    path = tmp_path / "pyannot.pkl"
+    path.write_bytes(pickle.dumps({"v": make()}, protocol=protocol))
+    result = _load_in_child(path)
+    assert result.returncode == 3, (result.returncode, result.stderr[-2000:])  # a DataError, not a crash
+    assert str(path) in result.stdout and "holds Python objects" in result.stdout
+
+
+def test_the_ucf_loader_names_the_file_of_an_object_array_pickle(tmp_path: Path) -> None:
+    path = tmp_path / "pyannot.pkl"
+    path.write_bytes(pickle.dumps({"v_x": {"numf": _ObjectArrayFromBuffer()}}, protocol=2))
+    result = _load_in_child(path, call="load_ucf101_24")
+    assert result.returncode == 3, (result.returncode, result.stderr[-2000:])
+    assert str(path) in result.stdout
+
+
+def test_numeric_structured_arrays_still_load(tmp_path: Path) -> None:
+    values = np.array([(1, 2.5)], dtype=[("a", "<i4"), ("b", "<f8")])
+    path = tmp_path / "ok.pkl"
+    path.write_bytes(pickle.dumps({"v": values}, protocol=2))
+    assert safe_load(path)["v"].tolist() == values.tolist()
