@@ -13,6 +13,7 @@ Presets (``profile``): ``"smoke"`` (seconds, tests and CI) and ``"default"`` (th
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -35,6 +36,19 @@ PRESETS = ("tiny", "paper")
 
 class ConfigError(ValueError):
     """A config file or dict that cannot be used; the message names the field."""
+
+
+_FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def check_folder_name(field_name: str, value: object) -> None:
+    """A name that becomes one folder of the run store (study, group): letters, digits, ``_``,
+    ``.``, ``-``, starting with a letter or digit, so that it cannot leave ``--root``."""
+    if not isinstance(value, str) or not _FOLDER_NAME.match(value):
+        raise ConfigError(
+            f"{field_name}: {value!r} is not a folder name (letters, digits, '_', '.', '-', starting with a "
+            "letter or digit; it names a folder of the run store and may not leave it)"
+        )
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,7 @@ class ExperimentConfig:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
     def __post_init__(self) -> None:
+        check_folder_name("name", self.name)
         if self.dataset not in DATASETS:
             raise ConfigError(f"dataset: must be one of {DATASETS}, got {self.dataset!r}")
         if self.detector not in PRESETS:
@@ -192,6 +207,7 @@ def load_study(path: str | Path) -> StudyConfig:
         if unknown:
             raise ConfigError(f"unknown top-level fields {unknown}")
         groups = tuple(from_plain(SweepGroup, g, path="groups") for g in data["groups"])
+        check_folder_name("name", data.get("name", path.stem))
         study = StudyConfig(name=str(data.get("name", path.stem)), base=data.get("base") or {}, groups=groups)
         study.experiments()  # validate every run now, not halfway through the study
         return study

@@ -74,3 +74,16 @@ def test_added_fields_leave_old_hashes_alone_until_set() -> None:
         TrainConfig(lr_schedule="step")
     with pytest.raises(ValueError, match="ema_decay must be None or lie strictly between 0 and 1"):
         TrainConfig(ema_decay=1.0)
+
+
+@pytest.mark.parametrize("name", ["../../x", "/abs", "a/b", "..", ".hidden", ""])
+def test_a_group_or_study_name_that_would_leave_the_run_root_is_refused(tmp_path, name: str) -> None:
+    group = tmp_path / "group.yaml"
+    group.write_text(f"name: s\ngroups:\n  - {{name: {name!r}, strategies: [random], seeds: [0]}}\n")
+    with pytest.raises(ConfigError, match=r"group .*name: .* is not a folder name"):
+        load_study(group)
+    study = tmp_path / "study.yaml"
+    study.write_text(f"name: {name!r}\ngroups:\n  - {{name: g, strategies: [random], seeds: [0]}}\n")
+    with pytest.raises(ConfigError, match=r"study.yaml: name: .* is not a folder name"):
+        load_study(study)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["group.yaml", "study.yaml"]  # nothing written

@@ -48,10 +48,14 @@ def find_video_file(videos_dir: str | Path, name: str) -> Path | None:
     """The file of video ``name`` (e.g. ``Biking/v_Biking_g01_c03``) under ``videos_dir``.
 
     Looks for ``<videos_dir>/<Class>/<video>.avi|.mp4`` (UCF-101 layout) and then for the flat
-    ``<videos_dir>/<video>.avi|.mp4``; returns None when neither exists.
+    ``<videos_dir>/<video>.avi|.mp4``; returns None when neither exists. A name that would
+    leave ``videos_dir`` (absolute, or with a ``..`` part: annotation files are untrusted)
+    raises :class:`DataError` naming it.
     """
     root = Path(videos_dir)
     relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise DataError(f"video name {name!r}: must be a relative path inside the videos folder {root}")
     candidates = [relative]
     if len(relative.parts) > 1:
         candidates.append(Path(relative.name))

@@ -104,3 +104,11 @@ def test_video_folder_checks_frame_count_and_path(tmp_path: Path) -> None:
     cut.write_bytes(AVI.read_bytes()[:20_000])
     with pytest.raises(DataError, match="decodes to .* frames but the annotation says 151"):
         VideoFolder(_pool(cut, 151)).frames("Biking/v")
+
+
+@pytest.mark.parametrize("name", ["../outside", "Biking/../../outside", "/etc/passwd"])
+def test_a_video_name_that_would_leave_the_videos_folder_is_refused(tmp_path: Path, name: str) -> None:
+    (tmp_path / "outside.avi").write_bytes(b"")  # beside the videos folder, not in it
+    (tmp_path / "videos").mkdir()
+    with pytest.raises(DataError, match="must be a relative path inside the videos folder"):
+        find_video_file(tmp_path / "videos", name)
