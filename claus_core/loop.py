@@ -17,6 +17,7 @@ so that the global torch RNG is neither read nor changed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -365,10 +366,15 @@ class Experiment:
 
     def run_all(self, *, on_round: Callable[[RoundSummary], None] | None = None) -> list[RoundSummary]:
         """Run (or reuse) every round; returns one summary per round."""
-        if distributed.is_main():  # the run store is written by rank 0 only
-            self.run.bind(self.config.to_dict())
-            self._add_log_file()
-        distributed.barrier()
+        with contextlib.ExitStack() as stack:
+            if distributed.is_main():  # the run store is written by rank 0 only, under its lock
+                self.run.bind(self.config.to_dict())
+                stack.enter_context(self.run.lock())
+                self._add_log_file()
+            distributed.barrier()
+            return self._run_rounds(on_round)
+
+    def _run_rounds(self, on_round: Callable[[RoundSummary], None] | None) -> list[RoundSummary]:
         summaries, previous_hash = [], "start"
         model: CapsuleDetector | None = None
         clusters: DeepClusters | None = None

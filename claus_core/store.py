@@ -26,6 +26,8 @@ one, never half of one; an unfinished round folder is cleared and redone on resu
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -41,6 +43,7 @@ import numpy as np
 from claus_core.data.types import DataError
 
 ROUND_MARKER = "round.json"
+LOCK_NAME = ".lock"  # held with fcntl.flock by the process that writes the run; holds its pid
 
 
 class StoreError(DataError):
@@ -175,7 +178,40 @@ class RunDir:
             return
         if not allow_new:
             raise StoreError(f"{self.config_path}: missing; not a run directory")
+        if self.root.is_dir() and any(p.name != LOCK_NAME for p in self.root.iterdir()):
+            raise StoreError(
+                f"{self.root}: exists, is not empty and is not a run folder (it has no config.json); "
+                "nothing was written to it: choose a new or empty folder"
+            )
         write_json(self.config_path, config)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold an exclusive lock on this run folder for as long as the block runs.
+
+        The lock is ``fcntl.flock`` on ``.lock``, which holds the holder's pid; a second process
+        gets a :class:`StoreError` naming it. The operating system releases the lock when its
+        holder dies, so a killed run never leaves the folder locked.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / LOCK_NAME, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise StoreError(
+                    f"{self.root}: in use by another claus process (pid {holder}); wait for it to finish "
+                    "or stop it, then run again"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def finished(self, index: int, round_hash: str) -> bool:
         marker = self.round_dir(index) / ROUND_MARKER

@@ -22,7 +22,7 @@ from claus_core.model.checkpoint import load_detector
 from claus_core.run_tables import collect_rounds, resampled_test_intervals
 from claus_core.score_table import ScoreTable
 from claus_core.stats import vmap_from_videos
-from claus_core.store import StoreError, TrainedRounds
+from claus_core.store import RunDir, StoreError, TrainedRounds
 
 pytestmark = pytest.mark.slow
 
@@ -221,3 +221,12 @@ def test_cosine_schedule_and_ema_weights_train_and_change_the_result(tmp_path, s
         weights[name] = torch.load(tmp_path / name / "round0" / "checkpoint.pt", weights_only=True)["state_dict"]
     for lever in ("cosine", "ema"):
         assert not all(torch.equal(weights["plain"][k], weights[lever][k]) for k in weights["plain"]), lever
+
+
+def test_a_run_folder_in_use_is_refused_and_left_alone(tmp_path, smoke_config) -> None:
+    config = smoke_config("e2e", rounds=0)
+    run = RunDir(tmp_path / "run")
+    run.bind(config.to_dict())
+    with run.lock(), pytest.raises(StoreError, match=f"in use by another claus process \\(pid {os.getpid()}\\)"):
+        Experiment(config, tmp_path / "run", progress=False).run_all()
+    assert not (tmp_path / "run" / "round0").exists()

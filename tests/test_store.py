@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -72,3 +76,49 @@ def test_round_counts_only_when_its_marker_names_the_hash(tmp_path) -> None:
     assert read_json(folder / "round.json")["files"] == ["state.json"]
     run.start_round(0)
     assert not run.finished(0, "h1")
+
+
+def test_a_folder_that_is_not_a_run_store_is_refused_and_kept(tmp_path) -> None:
+    folder = tmp_path / "mine"
+    (folder / "round0").mkdir(parents=True)
+    (folder / "round0" / "notes.txt").write_text("keep me")
+    with pytest.raises(StoreError, match="is not a run folder.*nothing was written"):
+        RunDir(folder).bind({"a": 1})
+    assert (folder / "round0" / "notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in folder.rglob("*")) == ["notes.txt", "round0"]
+    RunDir(tmp_path / "empty").bind({"a": 1})  # a new folder, or an empty one, becomes a run
+    (tmp_path / "also_empty").mkdir()
+    RunDir(tmp_path / "also_empty").bind({"a": 1})
+
+
+def test_a_second_writer_of_a_run_folder_is_refused_with_the_holders_pid(tmp_path) -> None:
+    run = RunDir(tmp_path / "run")
+    run.bind({"a": 1})
+    with run.lock():
+        assert (tmp_path / "run" / ".lock").read_text().strip() == str(os.getpid())
+        with pytest.raises(StoreError, match=rf"in use by another claus process \(pid {os.getpid()}\)"):
+            with RunDir(tmp_path / "run").lock():
+                pass
+    with run.lock():  # released when the block ends
+        pass
+
+
+def test_a_killed_holder_leaves_the_folder_unlocked(tmp_path) -> None:
+    run = RunDir(tmp_path / "run")
+    run.bind({"a": 1})
+    code = (
+        "import sys, time\nfrom pathlib import Path\nfrom claus_core.store import RunDir\n"
+        "with RunDir(Path(sys.argv[1])).lock():\n    print('locked', flush=True)\n    time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code, str(run.root)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        with pytest.raises(StoreError, match=f"pid {child.pid}"):
+            with run.lock():
+                pass
+    finally:
+        child.kill()
+        child.wait()
+        child.stdout.close()
+    with run.lock():
+        pass
