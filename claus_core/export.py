@@ -328,6 +328,7 @@ def _read_state(run: RunDir, round_index: int, pool: VideoPool) -> AnnotationSta
             f"{folder / ROUND_MARKER}: missing; round {round_index} is not finished, "
             "resume the run before exporting it"
         )
+    run.verify_round(round_index)
     try:
         text = path.read_text()
     except FileNotFoundError:

@@ -382,6 +382,7 @@ class Experiment:
         for r in range(self.num_rounds):
             round_hash = _round_hash(self.config, r, previous_hash)
             if self.run.finished(r, round_hash):
+                self.run.verify_round(r)
                 logger.info("%s: round %d finished earlier, reused", self.run.root, r)
                 model, clusters, state = None, None, None
             else:
@@ -629,7 +630,10 @@ def run_study(study: StudyConfig, root: Path, *, progress: bool = True) -> list[
 def load_round_metrics(folder: Path) -> list[dict[str, Any]]:
     """Every finished round's metrics.json of one run folder, in round order."""
     run = RunDir(folder)
-    return [read_json(run.round_dir(r) / "metrics.json") for r in run.finished_rounds()]
+    rounds = run.finished_rounds()
+    for r in rounds:
+        run.verify_round(r)
+    return [read_json(run.round_dir(r) / "metrics.json") for r in rounds]
 
 
 def load_scores(folder: Path, round_index: int) -> dict[str, ScoreTable]:

@@ -18,7 +18,9 @@ Layout (ARCHITECTURE.md, "Run store")::
             round.json               written last: round index, config hash, file list
     runs/<study>/.trained/<key>/     round 0 trained once, shared by identical runs (TrainedRounds)
 
-A round counts as finished only when ``round.json`` exists and names the current config hash.
+A round counts as finished only when ``round.json`` exists and names the current config hash;
+it also records the SHA-256 of every file of the round, checked whenever the round is reused,
+resumed from, reported or exported (:meth:`RunDir.verify_round`).
 Files are written to a temporary name in the same folder and renamed into place
 (``os.replace`` is atomic on POSIX), so a killed process leaves either the old file or the new
 one, never half of one; an unfinished round folder is cleared and redone on resume.
@@ -54,6 +56,15 @@ def config_hash(payload: dict[str, Any]) -> str:
     """A stable short hash of a JSON-compatible config."""
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -232,9 +243,31 @@ class RunDir:
         return path
 
     def finish_round(self, index: int, round_hash: str, extra: dict[str, Any] | None = None) -> None:
+        """Write ``round.json``: the round, its config hash, and the SHA-256 of each of its files."""
         path = self.round_dir(index)
-        files = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
-        write_json(path / ROUND_MARKER, {"round": index, "hash": round_hash, "files": files, **(extra or {})})
+        files = sorted(p.name for p in path.iterdir() if not p.name.startswith(".") and p.name != ROUND_MARKER)
+        digests = {name: file_sha256(path / name) for name in files}
+        write_json(path / ROUND_MARKER, {"round": index, "hash": round_hash, "files": files, "sha256": digests,
+                                         **(extra or {})})  # fmt: skip
+
+    def verify_round(self, index: int) -> None:
+        """Check every file of finished round ``index`` against the SHA-256 in its ``round.json``.
+
+        A changed, corrupt or missing file raises :class:`StoreError` naming it and saying what
+        to do. Rounds finished before checksums were recorded have nothing to check.
+        """
+        folder = self.round_dir(index)
+        marker = read_json(folder / ROUND_MARKER)
+        digests = marker.get("sha256", {}) if isinstance(marker, dict) else None
+        if not isinstance(digests, dict):
+            raise StoreError(f"{folder / ROUND_MARKER}: expected a JSON object with 'sha256', got {type(marker).__name__}")
+        fix = f"delete {folder} and run `claus resume {self.root}` to redo round {index} and the rounds after it"
+        for name, expected in sorted(digests.items()):
+            path = folder / name
+            if not path.is_file():
+                raise StoreError(f"{path}: missing, though round {index} finished with it; {fix}")
+            if file_sha256(path) != expected:
+                raise StoreError(f"{path}: changed or corrupt since round {index} finished (SHA-256 differs); {fix}")
 
 
 class TrainedRounds:

@@ -17,7 +17,7 @@ import yaml
 
 from claus_core.cost import annotation_cost
 from claus_core.data.types import AnnotationState
-from claus_core.loop import Experiment, load_scores, make_sources, round0_key
+from claus_core.loop import Experiment, load_round_metrics, load_scores, make_sources, round0_key
 from claus_core.model.checkpoint import load_detector
 from claus_core.run_tables import collect_rounds, resampled_test_intervals
 from claus_core.score_table import ScoreTable
@@ -230,3 +230,26 @@ def test_a_run_folder_in_use_is_refused_and_left_alone(tmp_path, smoke_config) -
     with run.lock(), pytest.raises(StoreError, match=f"in use by another claus process \\(pid {os.getpid()}\\)"):
         Experiment(config, tmp_path / "run", progress=False).run_all()
     assert not (tmp_path / "run" / "round0").exists()
+
+
+def test_a_garbled_file_of_a_finished_round_is_caught_on_reuse_status_and_export(tmp_path, smoke_config) -> None:
+    from claus_core.export import export_round
+
+    config = smoke_config("e2e")
+    run = tmp_path / "run"
+    Experiment(config, run, progress=False).run_all()
+    checkpoint = run / "round0" / "checkpoint.pt"
+    data = bytearray(checkpoint.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)  # 64 garbled bytes: torch.load would accept them
+    checkpoint.write_bytes(bytes(data))
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != "log.txt"}
+    with pytest.raises(StoreError, match=r"round0/checkpoint.pt: changed or corrupt.*delete .*round0 and run `claus resume"):
+        Experiment(config, run, progress=False).run_all()
+    with pytest.raises(StoreError, match="checkpoint.pt: changed or corrupt"):
+        load_round_metrics(run)
+    with pytest.raises(StoreError, match="checkpoint.pt: changed or corrupt"):
+        export_round(run, 0, "csv", tmp_path / "out", make_sources(config)[0].pool)
+    (run / "round1" / "metrics.json").unlink()
+    with pytest.raises(StoreError, match="round1/metrics.json: missing, though round 1 finished with it"):
+        RunDir(run).verify_round(1)
+    assert all(p.read_bytes() == b for p, b in before.items() if p.exists())  # nothing else was touched
