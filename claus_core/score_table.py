@@ -3,7 +3,7 @@
 Algorithm 1 scores every frame of every pool video (line 4: the MC-dropout uncertainty of the
 frame) and then ranks the videos by those scores (lines 7-14). :class:`ScoreTable` is the
 hand-over between the two: the ``[frame]`` score arrays of many videos back to back, checked
-once when the table is built, so selection reads one array instead of thousands::
+once when the table is built::
 
     names    ("v_a",            "v_b",      "v_c", ...)        # [video]
     offsets  [0,                 4,          7,     ...]        # [video + 1]
@@ -36,15 +36,23 @@ def check_finite(values: np.ndarray, what: str, error: type[ValueError] = DataEr
         raise error(f"{what}: {kind} score at frames {np.flatnonzero(bad)[:5].tolist()}")
 
 
+def check_scores(
+    values: np.ndarray, mode: str, what: str, error: type[ValueError] = ValueError
+) -> None:
+    """Raise ``error`` on NaN / infinite scores, or negative ones under ``mode="multiply"`` (where
+    Algorithm 1 damps by multiplying, which needs scores >= 0)."""
+    check_finite(values, what, error)
+    if mode == "multiply" and values.size and values.min() < 0:
+        negative = np.flatnonzero(values < 0)[:5].tolist()
+        message = f"{what}: negative score at frames {negative}; mode='multiply' needs scores"
+        raise error(f"{message} >= 0 (use mode='subtract')")
+
+
 class ScoreTable(Mapping[str, np.ndarray]):
     """The ``[frame]`` scores of videos ``names``, back to back in ``values``.
 
-    Video ``v`` owns ``values[offsets[v] : offsets[v + 1]]``. ``values`` is float64 and
-    read-only; ``padded`` is the same followed by one ``-inf`` (index ``len(values)`` reads it),
-    for gathers that need a filler. ``video_max`` (``[video]``, computed once when the table is
-    built, with the finiteness check) is each video's highest score (``-inf`` for a video
-    without frames), :meth:`video_min` each one's lowest; ``lowest`` / ``highest`` are those of
-    the whole table. ``what`` names the scores in error messages (e.g.
+    Video ``v`` owns ``values[offsets[v] : offsets[v + 1]]``; ``values`` is a float64 copy of
+    the input, read-only. ``what`` names the scores in error messages (e.g.
     ``"'uncertainty' scores"``).
     """
 
@@ -72,53 +80,21 @@ class ScoreTable(Mapping[str, np.ndarray]):
             raise ValueError(
                 f"{what}: offsets end at {int(offsets[-1])} but there are {len(values)} scores"
             )
-        padded = np.empty(len(values) + 1, dtype=np.float64)  # [frame + 1]
-        padded[:-1] = values
-        self._adopt(names, offsets.astype(np.int64), padded, what)
-
-    def _adopt(
-        self, names: tuple[str, ...], offsets: np.ndarray, padded: np.ndarray, what: str
-    ) -> None:
-        """Take ``padded`` (float64 ``[frame + 1]``, the scores then one free cell) as this
-        table's storage, without a copy, and check the scores."""
-        padded[-1] = -np.inf
-        scores = padded[:-1]  # [frame]
-        video_max = self._per_video(np.maximum, scores, offsets, -np.inf)  # [video]
-        lowest = float(scores.min(initial=np.inf))
-        highest = float(video_max.max(initial=-np.inf))
-        if not (-np.inf < lowest and highest < np.inf) and len(scores):
-            first_bad = int(np.flatnonzero(~np.isfinite(scores))[0])
-            video = int(np.searchsorted(offsets, first_bad, "right")) - 1
-            check_finite(
-                scores[offsets[video] : offsets[video + 1]], f"{what} of video {names[video]!r}"
-            )
-        for array in (padded, scores, offsets, video_max):
-            array.setflags(write=False)
-        self.names = names
-        self.offsets = offsets
-        self.padded = padded
-        self.values = scores
-        self.video_max = video_max
-        self.lowest = lowest if len(scores) else 0.0
-        self.highest = highest if len(scores) else 0.0
-        self.what = what
-        self._index: dict[str, int] | None = None
-
-    @staticmethod
-    def _per_video(
-        reduce: np.ufunc, scores: np.ndarray, offsets: np.ndarray, empty: float
-    ) -> np.ndarray:  # [video]
-        """``reduce`` (np.minimum, np.maximum) over each video's scores; ``empty`` for a video
-        without frames."""
-        result = np.full(len(offsets) - 1, empty)  # [video]
-        nonempty = np.flatnonzero(np.diff(offsets))  # a segment ends where the next one starts
-        if len(nonempty):
-            result[nonempty] = reduce.reduceat(scores, offsets[nonempty])
-        return result
-
-    def video_min(self) -> np.ndarray:  # [video] +inf for a video without frames
-        """Each video's lowest score (computed on each call)."""
-        return self._per_video(np.minimum, self.values, self.offsets, np.inf)
+        index = {name: video for video, name in enumerate(names)}
+        if len(index) != len(names):
+            repeated = next(name for name in names if names.count(name) > 1)
+            raise ValueError(f"{what}: video {repeated!r} appears twice")
+        offsets = offsets.astype(np.int64)  # a copy
+        values = values.astype(np.float64)  # a copy
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            video = int(np.searchsorted(offsets, bad[0], "right")) - 1
+            segment = values[offsets[video] : offsets[video + 1]]
+            check_finite(segment, f"{what} of video {names[video]!r}")
+        offsets.setflags(write=False)
+        values.setflags(write=False)
+        self.names, self.offsets, self.values, self.what = names, offsets, values, what
+        self._index = index
 
     @classmethod
     def from_arrays(
@@ -127,54 +103,20 @@ class ScoreTable(Mapping[str, np.ndarray]):
         *,
         what: str = "scores",
     ) -> ScoreTable:
-        """One table from per-video ``[frame]`` arrays, in the mapping's order (one copy, into
-        the table)."""
+        """One table from per-video ``[frame]`` arrays, in the mapping's order."""
         items = list(arrays.items() if isinstance(arrays, Mapping) else arrays)
-        names = tuple(name for name, _ in items)
         rows = [np.asarray(array) for _, array in items]
-        offsets = np.zeros(len(rows) + 1, dtype=np.int64)  # [video + 1]
-        try:
-            np.cumsum(np.fromiter(map(len, rows), np.int64, len(rows)), out=offsets[1:])
-            padded = np.empty(int(offsets[-1]) + 1)  # [frame + 1]
-            if rows:  # "same_kind" casting to float64 refuses any non-numeric row
-                np.concatenate(rows, out=padded[:-1], casting="same_kind")
-        except (TypeError, ValueError) as err:
-            for name, row in zip(names, rows, strict=True):
-                if row.ndim != 1 or row.dtype.kind not in "biuf":
-                    raise DataError(
-                        f"{what} of video {name!r}: not a 1-d numeric array "
-                        f"({row.dtype}, {row.shape})"
-                    ) from err
-            raise DataError(f"{what}: cannot lay out the score arrays ({err})") from err
-        table = cls.__new__(cls)
-        table._adopt(names, offsets, padded, what)
-        return table
-
-    # ----------------------------------------------------------------------- lookups
-
-    @property
-    def largest(self) -> float:
-        """The largest absolute score (0 for an empty table)."""
-        return max(abs(self.lowest), abs(self.highest))
-
-    def _positions(self) -> dict[str, int]:
-        if self._index is None:
-            index = {name: video for video, name in enumerate(self.names)}
-            if len(index) != len(self.names):
-                repeated = next(n for n in self.names if self.names.count(n) > 1)
-                raise ValueError(f"{self.what}: video {repeated!r} appears twice")
-            self._index = index
-        return self._index
-
-    def positions(self, names: Sequence[str]) -> np.ndarray:  # [name] int64, -1: missing
-        """The table row of each of ``names`` (-1 where the table has no scores for it)."""
-        if tuple(names) == self.names:
-            return np.arange(len(self.names), dtype=np.int64)
-        index = self._positions()
-        return np.fromiter((index.get(n, -1) for n in names), dtype=np.int64, count=len(names))
+        for (name, _), row in zip(items, rows, strict=True):
+            if row.ndim != 1 or row.dtype.kind not in "biuf":
+                raise DataError(
+                    f"{what} of video {name!r}: not a 1-d numeric array ({row.dtype}, {row.shape})"
+                )
+        offsets = np.cumsum([0, *map(len, rows)])  # [video + 1]
+        values = np.concatenate(rows) if rows else np.zeros(0)  # [frame]
+        return cls([name for name, _ in items], offsets, values, what=what)
 
     def __getitem__(self, name: str) -> np.ndarray:  # [frame] read-only view
-        video = self._positions()[name]
+        video = self._index[name]
         return self.values[self.offsets[video] : self.offsets[video + 1]]
 
     def __iter__(self) -> Iterator[str]:
@@ -184,7 +126,7 @@ class ScoreTable(Mapping[str, np.ndarray]):
         return len(self.names)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._positions()
+        return name in self._index
 
     def __repr__(self) -> str:
         return f"ScoreTable({len(self.names)} videos, {len(self.values)} frames, {self.what})"

@@ -19,10 +19,6 @@ def test_from_arrays_lays_videos_back_to_back() -> None:
     assert table.offsets.tolist() == [0, 2, 3, 3]
     assert table.values.tolist() == [0.2, 0.7, 3.0]
     assert table.values.dtype == np.float64
-    assert table.padded.tolist() == [0.2, 0.7, 3.0, -math.inf]
-    assert (table.lowest, table.highest, table.largest) == (0.2, 3.0, 3.0)
-    assert table.video_min().tolist() == [0.2, 3.0, math.inf]
-    assert table.video_max.tolist() == [0.7, 3.0, -math.inf]
     assert table["a"].tolist() == [0.2, 0.7] and table["c"].tolist() == []
     assert list(table) == ["a", "b", "c"] and len(table) == 3
     assert "b" in table and "z" not in table
@@ -42,13 +38,6 @@ def test_a_table_copies_its_input() -> None:
     table = ScoreTable(["a"], [0, 2], source)
     source[0] = 9.0
     assert table["a"].tolist() == [1.0, 2.0]
-
-
-def test_positions() -> None:
-    table = ScoreTable.from_arrays({"a": [1.0], "b": [2.0], "c": [3.0]})
-    assert table.positions(["a", "b", "c"]).tolist() == [0, 1, 2]
-    assert table.positions(["c", "x", "a"]).tolist() == [2, -1, 0]
-    assert table.positions([]).tolist() == []
 
 
 @pytest.mark.parametrize(
@@ -85,8 +74,7 @@ def test_malformed_input_is_rejected() -> None:
 
 def test_empty_table() -> None:
     table = ScoreTable.from_arrays({})
-    assert len(table) == 0 and table.values.shape == (0,) and table.largest == 0.0
-    assert table.padded.tolist() == [-math.inf]
+    assert len(table) == 0 and table.values.shape == (0,) and table.offsets.tolist() == [0]
 
 
 def test_check_finite_accepts_finite_scores() -> None:
@@ -102,9 +90,4 @@ def test_every_video_reads_back_its_scores(rows: list[list[float]]) -> None:
     table = ScoreTable.from_arrays(arrays)
     for name, array in arrays.items():
         np.testing.assert_array_equal(table[name], array)
-    for video, row in enumerate(rows):
-        assert table.video_min()[video] == (min(row) if row else math.inf)
-        assert table.video_max[video] == (max(row) if row else -math.inf)
-    flat = [value for row in rows for value in row]
-    assert table.lowest == (min(flat) if flat else 0.0)
-    assert table.highest == (max(flat) if flat else 0.0)
+    assert table.values.tolist() == [value for row in rows for value in row]

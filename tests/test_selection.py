@@ -24,17 +24,20 @@ from claus_core.selection import (
     SelectionContext,
     SelectionResult,
     claus,
-    get_strategy,
     initial_selection,
     intra_sample,
     pick_frames,
     sample,
-    select_frames,
     suppression_weights,
     uncertainty,
 )
 
 G1 = math.exp(-0.5)  # g(1) with sigma = 1
+
+
+def select_frames(scores, k: int, **options) -> list[int]:
+    """The frames pick_frames picks, in pick order."""
+    return list(pick_frames(scores, k, **options).frames)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -566,7 +569,7 @@ def test_bad_score_tables_name_the_video() -> None:
 
 def test_unknown_strategy_lists_the_known_names() -> None:
     with pytest.raises(ValueError, match="known: .*'claus'.*'intra_sample'"):
-        get_strategy("oracle")
+        STRATEGIES["oracle"]
     with pytest.raises(ValueError, match="unknown selection strategy 'oracle'"):
         STRATEGIES["oracle"]
     assert set(STRATEGIES) == {
@@ -739,3 +742,24 @@ def test_pool_selection_matches_one_video_picking(
         assert record["pick_score"] == picks.pick_scores[record["pick"]]
         assert record["video_score"] == picks.video_score(reduce)
     assert len(result.records) == sum(len(p.frames) for p in expected.values())
+
+
+# --------------------------------------------------------------------------- what strategies need
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_every_strategy_runs_on_exactly_what_it_declares(name: str) -> None:
+    entry = STRATEGIES[name]
+    pool = pool_of(*(video(f"c/v{i}", 12, label=i % 2) for i in range(6)))
+    state = AnnotationState(0, ("c/v0",), {"c/v0": (3,)})
+    rng = np.random.default_rng(0)
+    scores = {kind: {v.name: rng.random(v.num_frames) for v in pool.videos} for kind in entry.scores}
+    clusters = {v.name: i % 2 for i, v in enumerate(pool.videos)} if entry.clusters == "required" else None
+    context = SelectionContext(pool, state, scores=scores, clusters=clusters)
+    result = entry(context, Budget(videos=2, frame_cost=30), SelectionConfig(), np.random.default_rng(1))
+    assert result.cost > 0
+    assert set(entry.scores) <= {"uncertainty", "entropy"}
+    if entry.clusters == "required":  # and without them it says so
+        with pytest.raises(ValueError, match="cluster"):
+            entry(dataclasses.replace(context, clusters=None), Budget(videos=2, frame_cost=30), SelectionConfig(),
+                  np.random.default_rng(1))  # fmt: skip
