@@ -133,6 +133,12 @@ class ExperimentConfig:
             )
         if self.rounds < 0:
             raise ConfigError(f"rounds: must be >= 0, got {self.rounds}")
+        if STRATEGIES[self.strategy].clusters == "required" and not self.train.cluster_loss:
+            raise ConfigError(
+                f"strategy: {self.strategy!r} needs deep clusters, which a run keeps only with the cluster "
+                "loss; set train.cluster_loss: true, or choose a strategy that does not need them "
+                f"({sorted(n for n, s in STRATEGIES.items() if s.clusters != 'required')})"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return to_plain(self)

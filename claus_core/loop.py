@@ -73,9 +73,6 @@ from claus_core.store import (
 
 logger = logging.getLogger(__name__)
 
-SCORELESS_STRATEGIES = frozenset({"random", "equidistant"})
-CLUSTERED_STRATEGIES = frozenset({"claus", "sample"})
-
 
 # ---- data and model -------------------------------------------------------------------------
 
@@ -310,8 +307,9 @@ def _round_hash(config: ExperimentConfig, round_index: int, previous: str) -> st
 
 
 def uses_clusters(config: ExperimentConfig) -> bool:
-    """Whether training keeps deep clusters (and adds the cluster loss) in this run."""
-    return config.strategy in CLUSTERED_STRATEGIES and config.train.cluster_loss
+    """Whether training keeps deep clusters (and adds the cluster loss) in this run: its strategy
+    uses them (the registry says so) and ``train.cluster_loss`` is on."""
+    return STRATEGIES[config.strategy].clusters != "unused" and config.train.cluster_loss
 
 
 def round0_key(config: ExperimentConfig) -> str:
@@ -547,7 +545,7 @@ class Experiment:
         config = self.config
         scores: dict[str, ScoreTable] = {}
         assignments = None
-        if config.strategy not in SCORELESS_STRATEGIES:
+        if STRATEGIES[config.strategy].scores:
             t0 = time.perf_counter()
             scored = self._score_pool(r, model)
             timings["score"] = time.perf_counter() - t0
@@ -583,7 +581,7 @@ class Experiment:
         """A rank other than 0 after training: score its shard, receive rank 0's next state."""
         next_state = state
         if r + 1 < self.num_rounds:
-            if self.config.strategy not in SCORELESS_STRATEGIES:
+            if STRATEGIES[self.config.strategy].scores:
                 self._score_pool(r, model)
             next_state = distributed.broadcast_from_main(None)
         self._finish_round(r, None)

@@ -32,16 +32,17 @@ import torch.nn.functional as F
 
 from claus_core.data.raster import paint_box, video_masks
 from claus_core.data.types import DataError, VideoRecord
+from claus_core.selection.algorithm import SIGMA, WINDOW
 
 LossVariant = Literal["stew", "interpolate", "frame"]
 Consistency = Literal["foreground_fraction", "agreement"]
 
 # The released code works in clip positions at its default skip rate 2: a Gaussian of
 # sigma 4/3 clip steps and a consistency window of 2 clip steps either side. In video frames,
-# the unit used here, that is sigma 8/3 and 4 frames either side (the same constants as the
-# frame selection of Algorithm 1, line 10).
-STEW_SIGMA = 8.0 / 3.0
-STEW_WINDOW = 4
+# the unit used here, that is sigma 8/3 and 4 frames either side: the same constants as the
+# frame selection of Algorithm 1, line 10, defined once there.
+STEW_SIGMA = SIGMA
+STEW_WINDOW = WINDOW
 
 
 @dataclass(frozen=True)

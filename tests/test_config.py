@@ -87,3 +87,10 @@ def test_a_group_or_study_name_that_would_leave_the_run_root_is_refused(tmp_path
     with pytest.raises(ConfigError, match=r"study.yaml: name: .* is not a folder name"):
         load_study(study)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["group.yaml", "study.yaml"]  # nothing written
+
+
+def test_a_strategy_that_needs_clusters_without_the_cluster_loss_is_refused_at_load() -> None:
+    with pytest.raises(ConfigError, match=r"strategy: 'claus' needs deep clusters.*train.cluster_loss: true"):
+        ExperimentConfig.from_dict({"strategy": "claus", "train": {"cluster_loss": False}})
+    for name in ("uncertainty", "random", "sample"):  # no clusters, or optional ones
+        ExperimentConfig.from_dict({"strategy": name, "train": {"cluster_loss": False}})
