@@ -8,7 +8,6 @@ module is measured: it is the reference the book compares against.
 from __future__ import annotations
 
 import json
-from functools import cache
 from importlib import resources
 
 import pandas as pd
@@ -16,8 +15,9 @@ import pandas as pd
 COLUMNS = ["table", "dataset", "group", "percent", "cost", "metric", "threshold", "value"]
 
 
-@cache
 def _all_rows() -> pd.DataFrame:
+    """Every row of the shipped tables, read afresh on each call (a few ms; no cache to go stale
+    in a live kernel)."""
     text = resources.files("claus_core.assets").joinpath("paper_tables.json").read_text()
     return pd.DataFrame(json.loads(text)["rows"], columns=COLUMNS)
 
