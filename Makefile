@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -60,19 +60,39 @@ def worker(args: argparse.Namespace) -> None:
         distributed.barrier()
         seconds = time.perf_counter() - start
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-        ranks = distributed.gather_scores({str(distributed.rank()): {"seconds": seconds, "peak_mib": peak_mib}})
+        ranks = distributed.gather_scores(
+            {str(distributed.rank()): {"seconds": seconds, "peak_mib": peak_mib}}
+        )
         if distributed.is_main():
             out = Path(args.out)
             (out / "ranks.json").write_text(json.dumps(ranks))
-            np.savez(out / "scores.npz", **{f"{k}/{n}": v for n, s in scored.items() for k, v in s.items()})
+            np.savez(
+                out / "scores.npz",
+                **{f"{k}/{n}": v for n, s in scored.items() for k, v in s.items()},
+            )
 
 
-def launch(args: argparse.Namespace, nproc: int, out: Path) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
+def launch(
+    args: argparse.Namespace, nproc: int, out: Path
+) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
     out.mkdir(parents=True)
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
-        str(Path(__file__).resolve()), "--worker", "--out", str(out), "--videos", str(args.videos),
-        "--samples", str(args.samples), "--synth", args.synth,
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        str(nproc),
+        str(Path(__file__).resolve()),
+        "--worker",
+        "--out",
+        str(out),
+        "--videos",
+        str(args.videos),
+        "--samples",
+        str(args.samples),
+        "--synth",
+        args.synth,
     ]
     subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     with np.load(out / "scores.npz") as data:
@@ -95,16 +115,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         runs = {n: launch(args, n, Path(tmp) / f"n{n}") for n in (1, args.nproc)}
     base_seconds = max(r["seconds"] for r in runs[1][0].values())
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, backend {distributed.choose_backend()}, "
-          f"synth {args.synth}, {args.videos} videos, T = {args.samples}, 1 thread per process")
-    print(f"{'procs':>5} {'scoring s':>10} {'speed-up':>9} {'identical':>9}  peak RSS per rank (MiB)")
+    print(
+        f"torch {torch.__version__}, {os.cpu_count()} CPUs, backend {distributed.choose_backend()}, "
+        f"synth {args.synth}, {args.videos} videos, T = {args.samples}, 1 thread per process"
+    )
+    print(
+        f"{'procs':>5} {'scoring s':>10} {'speed-up':>9} {'identical':>9}  peak RSS per rank (MiB)"
+    )
     for nproc, (ranks, scores) in runs.items():
         seconds = max(r["seconds"] for r in ranks.values())
         same = scores.keys() == runs[1][1].keys() and all(
             np.array_equal(v, runs[1][1][k]) for k, v in scores.items()
         )
         memory = ", ".join(f"{ranks[str(r)]['peak_mib']:.0f}" for r in range(nproc))
-        print(f"{nproc:>5} {seconds:>10.2f} {base_seconds / seconds:>9.2f} {str(same):>9}  {memory}")
+        print(
+            f"{nproc:>5} {seconds:>10.2f} {base_seconds / seconds:>9.2f} {str(same):>9}  {memory}"
+        )
 
 
 if __name__ == "__main__":

@@ -58,15 +58,19 @@ def main() -> None:
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {args.threads} threads")
 
-    print(f"\n{'preset':<7} {'params':>12} {'encoder':>12} {'head':>12} {'GMAC/clip':>10} "
-          f"{'head share':>10}")
+    print(
+        f"\n{'preset':<7} {'params':>12} {'encoder':>12} {'head':>12} {'GMAC/clip':>10} "
+        f"{'head share':>10}"
+    )
     models = {}
     for name, config in (("paper", DetectorConfig.paper()), ("tiny", DetectorConfig.tiny())):
         models[name] = CapsuleDetector(config)
         encoder, head = parameter_counts(models[name])
         macs = count_macs(config)
-        print(f"{name:<7} {encoder + head:>12,} {encoder:>12,} {head:>12,} "
-              f"{macs.total / 1e9:>10.3f} {macs.head_share:>10.3f}")
+        print(
+            f"{name:<7} {encoder + head:>12,} {encoder:>12,} {head:>12,} "
+            f"{macs.total / 1e9:>10.3f} {macs.head_share:>10.3f}"
+        )
 
     tiny = models["tiny"].train()
     batch = random_clips(tiny.config, 8, seed=1)
@@ -79,8 +83,10 @@ def main() -> None:
 
     tiny_step()  # warm-up (oneDNN primitive creation)
     seconds = min_time(tiny_step, args.repeats)
-    print(f"\ntiny forward+backward, batch 8: {seconds:.3f} s per batch, "
-          f"{seconds / 8 * 1e3:.1f} ms per clip")
+    print(
+        f"\ntiny forward+backward, batch 8: {seconds:.3f} s per batch, "
+        f"{seconds / 8 * 1e3:.1f} ms per clip"
+    )
 
     paper = models["paper"].eval()
     clips = random_clips(paper.config, args.paper_clips, seed=2)
@@ -91,8 +97,10 @@ def main() -> None:
 
     seconds = min_time(paper_forward, args.paper_repeats)
     macs = count_macs(paper.config).total * args.paper_clips
-    print(f"paper forward, {args.paper_clips} clip(s): {seconds / args.paper_clips:.2f} s per clip "
-          f"({macs / seconds / 1e9:.1f} GMAC/s)")
+    print(
+        f"paper forward, {args.paper_clips} clip(s): {seconds / args.paper_clips:.2f} s per clip "
+        f"({macs / seconds / 1e9:.1f} GMAC/s)"
+    )
 
 
 if __name__ == "__main__":

@@ -54,7 +54,10 @@ def random_clips(config: DetectorConfig, batch: int, seed: int) -> torch.Tensor:
 
 
 def shared_scoring(
-    model: CapsuleDetector, clips: torch.Tensor, n_samples: int, *,
+    model: CapsuleDetector,
+    clips: torch.Tensor,
+    n_samples: int,
+    *,
     samples_per_batch: int | None = None,
     context: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> torch.Tensor:
@@ -62,7 +65,9 @@ def shared_scoring(
     with torch.no_grad(), context():
         features = model.encode(clips)
         out = model.head(
-            features, n_samples, generator=torch.Generator().manual_seed(SEED),
+            features,
+            n_samples,
+            generator=torch.Generator().manual_seed(SEED),
             samples_per_batch=samples_per_batch,
         )
     return out.mask_logits.float()
@@ -109,7 +114,10 @@ def compare_sharing(
     """One row per head batching in ``args.samples_per_batch``, against one full-pass baseline,
     model and clips in ``memory_format`` ("default": as built; both ways alike)."""
     if memory_format == "channels_last_3d":
-        model, clips = channels_last_copy(model), clips.contiguous(memory_format=torch.channels_last_3d)
+        model, clips = (
+            channels_last_copy(model),
+            clips.contiguous(memory_format=torch.channels_last_3d),
+        )
     macs = count_macs(model.config)
     bound = macs.scoring_speedup_bound(args.samples)
     settings = args.samples_per_batch
@@ -133,9 +141,11 @@ def compare_sharing(
         logit_diff = (shared[k] - full).abs().max().item()
         u_diff = (uncertainty(shared[k]) - uncertainty(full)).abs().max().item()
         label = "all" if k is None else str(k)
-        print(f"{name:<6} {memory_format:<16} {clips.shape[0]:>5} {label:>5} {macs.head_share:>6.3f} {bound:>6.3f} "
-              f"{speedup:>8.3f} {speedup / bound:>8.1%} {h_time:>6.3f} {time_bound:>8.3f} "
-              f"{per_clip:>7.3f} {logit_diff:>10.2e} {u_diff:>9.2e}")
+        print(
+            f"{name:<6} {memory_format:<16} {clips.shape[0]:>5} {label:>5} {macs.head_share:>6.3f} {bound:>6.3f} "
+            f"{speedup:>8.3f} {speedup / bound:>8.1%} {h_time:>6.3f} {time_bound:>8.3f} "
+            f"{per_clip:>7.3f} {logit_diff:>10.2e} {u_diff:>9.2e}"
+        )
 
 
 def compare_variants(name: str, model: CapsuleDetector, clips: torch.Tensor, args) -> None:
@@ -158,8 +168,7 @@ def compare_variants(name: str, model: CapsuleDetector, clips: torch.Tensor, arg
         ratio = min(base_times) / min(variant_times)
         reference = uncertainty(base)
         u_diff = (uncertainty(variant) - reference).abs().max().item()
-        print(f"{name:<6} {label:<17} {ratio:>12.3f} {u_diff:>12.2e} "
-              f"{reference.abs().max():>8.3f}")
+        print(f"{name:<6} {label:<17} {ratio:>12.3f} {u_diff:>12.2e} {reference.abs().max():>8.3f}")
 
 
 def main() -> None:
@@ -172,12 +181,16 @@ def main() -> None:
     parser.add_argument("--paper-repeats", type=int, default=2)
     parser.add_argument("--presets", nargs="+", default=["tiny", "paper"])
     parser.add_argument(
-        "--samples-per-batch", nargs="+", default=["all", "2"],
+        "--samples-per-batch",
+        nargs="+",
+        default=["all", "2"],
         help="head batches to compare: 'all' (the S samples at once) or a number of samples",
     )
     parser.add_argument("--precision-presets", nargs="*", default=["tiny"])
     parser.add_argument(
-        "--sharing-formats", nargs="+", default=["default", "channels_last_3d"],
+        "--sharing-formats",
+        nargs="+",
+        default=["default", "channels_last_3d"],
         choices=["default", "channels_last_3d"],
         help="memory formats in which to compare shared-encoder scoring with full passes",
     )
@@ -203,11 +216,15 @@ def main() -> None:
 
     print(f"torch {torch.__version__}, {args.threads} threads, T = {args.samples}")
     print("\nshared encoder (encode once + T batched heads) vs T full passes, same masks")
-    print("S/bat: samples per head batch; h: the head's share of the multiply-adds; h(t), "
-          "bound(t): the same from measured encode / head times")
-    print(f"{'preset':<6} {'memory format':<16} {'clips':>5} {'S/bat':>5} {'h':>6} {'bound':>6} {'speedup':>8} "
-          f"{'of bound':>8} {'h(t)':>6} {'bound(t)':>8} {'s/clip':>7} {'max dlogit':>10} "
-          f"{'max du':>9}")
+    print(
+        "S/bat: samples per head batch; h: the head's share of the multiply-adds; h(t), "
+        "bound(t): the same from measured encode / head times"
+    )
+    print(
+        f"{'preset':<6} {'memory format':<16} {'clips':>5} {'S/bat':>5} {'h':>6} {'bound':>6} {'speedup':>8} "
+        f"{'of bound':>8} {'h(t)':>6} {'bound(t)':>8} {'s/clip':>7} {'max dlogit':>10} "
+        f"{'max du':>9}"
+    )
     for name in args.presets:
         for memory_format in args.sharing_formats:
             compare_sharing(name, models[name], inputs[name], args, memory_format)

@@ -36,7 +36,9 @@ def synchronize(device: torch.device) -> None:
 
 
 def measure(
-    device: torch.device, fn: Callable[[], object], repeats: int,
+    device: torch.device,
+    fn: Callable[[], object],
+    repeats: int,
 ) -> tuple[float, float]:
     """(minimum seconds over ``repeats`` after one warm-up, peak memory in GiB or NaN on CPU)."""
     fn()
@@ -55,7 +57,11 @@ def measure(
 
 
 def shared_probabilities(
-    model: CapsuleDetector, clips: torch.Tensor, samples: int, *, bf16: bool = False,
+    model: CapsuleDetector,
+    clips: torch.Tensor,
+    samples: int,
+    *,
+    bf16: bool = False,
 ) -> torch.Tensor:  # [S, B, T, H, W]
     """Foreground probabilities of ``samples`` MC-dropout draws, encoder run once."""
     with torch.no_grad(), torch.autocast(clips.device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -65,8 +71,12 @@ def shared_probabilities(
 
 
 def variant_rows(
-    model: CapsuleDetector, clips: torch.Tensor, samples: int, device: torch.device,
-    repeats: int, baseline_seconds: float,
+    model: CapsuleDetector,
+    clips: torch.Tensor,
+    samples: int,
+    device: torch.device,
+    repeats: int,
+    baseline_seconds: float,
 ) -> list[tuple[str, str]]:
     """Speed-up of bf16 autocast and of channels_last_3d over fp32 shared-encoder scoring, each
     with the largest change it causes in the foreground probabilities and in the per-frame
@@ -75,12 +85,15 @@ def variant_rows(
 
     def changes(name: str, probabilities: torch.Tensor) -> list[tuple[str, str]]:
         probability = (probabilities - reference).abs().max().item()
-        uncertainty = (frame_uncertainty(probabilities) - frame_uncertainty(reference))
-        return [(f"{name} max |probability change|", f"{probability:.2e}"),
-                (f"{name} max |uncertainty change|", f"{uncertainty.abs().max().item():.2e}")]
+        uncertainty = frame_uncertainty(probabilities) - frame_uncertainty(reference)
+        return [
+            (f"{name} max |probability change|", f"{probability:.2e}"),
+            (f"{name} max |uncertainty change|", f"{uncertainty.abs().max().item():.2e}"),
+        ]
 
-    seconds, _ = measure(device, lambda: shared_probabilities(model, clips, samples, bf16=True),
-                         repeats)
+    seconds, _ = measure(
+        device, lambda: shared_probabilities(model, clips, samples, bf16=True), repeats
+    )
     rows = [("scoring bf16 autocast speed-up", f"{baseline_seconds / seconds:.2f}")]
     rows += changes("bf16", shared_probabilities(model, clips, samples, bf16=True))
     last = channels_last_copy(model)
@@ -135,9 +148,12 @@ def main() -> None:
     clips = torch.rand(batch, 3, config.clip_length, size, size, device=device)
     labels = torch.arange(batch, device=device) % config.num_classes
     rows: list[tuple[str, str]] = [
-        ("device", name), ("torch", torch.__version__), ("preset", preset),
+        ("device", name),
+        ("torch", torch.__version__),
+        ("preset", preset),
         ("parameters", f"{sum(p.numel() for p in model.parameters()):,}"),
-        ("batch (clips)", str(batch)), ("MC samples T", str(args.samples)),
+        ("batch (clips)", str(batch)),
+        ("MC samples T", str(args.samples)),
     ]
 
     model.eval()
@@ -167,8 +183,10 @@ def main() -> None:
         optimizer.step()
 
     seconds, peak = measure(device, train_step, repeats)
-    rows += [("forward+backward+step s/batch", f"{seconds:.3f}"),
-             ("forward+backward peak GiB", f"{peak:.2f}")]
+    rows += [
+        ("forward+backward+step s/batch", f"{seconds:.3f}"),
+        ("forward+backward peak GiB", f"{peak:.2f}"),
+    ]
 
     model.eval()
 
@@ -180,8 +198,10 @@ def main() -> None:
     def full() -> torch.Tensor:
         with torch.no_grad():
             generator = torch.Generator(device).manual_seed(1)
-            passes = [model(clips, generator=generator, dropout=True).mask_logits
-                      for _ in range(args.samples)]
+            passes = [
+                model(clips, generator=generator, dropout=True).mask_logits
+                for _ in range(args.samples)
+            ]
             return torch.stack(passes)
 
     shared_seconds, shared_peak = measure(device, shared, repeats)

@@ -131,7 +131,9 @@ def _claims(page: ResultPage, study: Study, result: str) -> None:
             page.verdicts.append(f"**{claim.text}**: {outcome.verdict}.")
             continue
         ours = outcome.ours
-        paper = "no number, only the direction" if np.isnan(outcome.paper) else f"{outcome.paper:+.2f}"
+        paper = (
+            "no number, only the direction" if np.isnan(outcome.paper) else f"{outcome.paper:+.2f}"
+        )
         sentence = (f"**{claim.text}**: paper {paper}; ours {ours.label()} over {ours.seeds} seeds: "
                     f"**{outcome.verdict}**")  # fmt: skip
         if outcome.verdict == "no interval":
@@ -140,12 +142,16 @@ def _claims(page: ResultPage, study: Study, result: str) -> None:
             unit = "percentage points of full supervision" if outcome.reference else "points"
             sentence += f" (smallest effect this design detects, nominally: {ours.mde:.1f} {unit}"
             if outcome.seeds_for_paper_effect:
-                sentence += f"; the paper's effect would need {outcome.seeds_for_paper_effect} seeds"
+                sentence += (
+                    f"; the paper's effect would need {outcome.seeds_for_paper_effect} seeds"
+                )
             sentence += ")"
         page.verdicts.append(sentence + ".")
 
 
-def _at_half(study: Study, paper: pd.DataFrame, methods: dict[str, tuple[str, str]], metric: str) -> pd.DataFrame:
+def _at_half(
+    study: Study, paper: pd.DataFrame, methods: dict[str, tuple[str, str]], metric: str
+) -> pd.DataFrame:
     """``metric``@0.5, paper beside ours, one row per (method, step)."""
     t = beside_paper(study.summary, paper, methods, metric=metric, threshold=0.5)
     ours = interval_labels(t)
@@ -156,7 +162,9 @@ def _at_half(study: Study, paper: pd.DataFrame, methods: dict[str, tuple[str, st
     })  # fmt: skip
 
 
-def _every_threshold(study: Study, paper: pd.DataFrame, methods: dict[str, tuple[str, str]]) -> pd.DataFrame:
+def _every_threshold(
+    study: Study, paper: pd.DataFrame, methods: dict[str, tuple[str, str]]
+) -> pd.DataFrame:
     """Long format: one row per (method, step, metric, threshold)."""
     pieces = []
     for metric in ("v-mAP", "f-mAP"):
@@ -184,21 +192,31 @@ def _detection_protocol(study: Study, methods: dict[str, tuple[str, str]]) -> pd
                                            aggfunc="first", sort=False).reset_index())  # fmt: skip
 
 
-def _compare(page: ResultPage, study: Study, table: int, methods: dict[str, tuple[str, str]]) -> None:
+def _compare(
+    page: ResultPage, study: Study, table: int, methods: dict[str, tuple[str, str]]
+) -> None:
     present = {k: v for k, v in methods.items() if not study.rows(*v).empty}
     page.missing += [f"{g}/{s}" for g, s in methods.values() if (g, s) not in present.values()]
     if not present:
         return
     paper = paper_table(table)
     for metric in ("v-mAP", "f-mAP"):
-        page.tables[f"Table {table}, {metric}@0.5: paper beside ours (percent)"] = _at_half(study, paper, present, metric)
+        page.tables[f"Table {table}, {metric}@0.5: paper beside ours (percent)"] = _at_half(
+            study, paper, present, metric
+        )
     detection = _detection_protocol(study, present)
     if not detection.empty:
-        page.tables["Detection protocol (ACT), ours only: frame-AP and video-AP at IoU 0.5 (percent)"] = detection
-    page.details[f"Table {table}, every threshold (percent)"] = _every_threshold(study, paper, present)
+        page.tables[
+            "Detection protocol (ACT), ours only: frame-AP and video-AP at IoU 0.5 (percent)"
+        ] = detection
+    page.details[f"Table {table}, every threshold (percent)"] = _every_threshold(
+        study, paper, present
+    )
     for metric in ("v-mAP", "f-mAP"):
         t = beside_paper(study.summary, paper, present, metric=metric, threshold=0.5)
-        page.figures.append(plots.metric_curves(t, title=f"Table {table}: {metric}@0.5", ylabel=f"{metric}@0.5 (%)"))
+        page.figures.append(
+            plots.metric_curves(t, title=f"Table {table}: {metric}@0.5", ylabel=f"{metric}@0.5 (%)")
+        )
     page.notes += paper_inconsistencies(paper)
 
 
@@ -238,13 +256,18 @@ def _claims_page(study: Study) -> ResultPage:
     table = claims_table(evaluate_all(study.results, study.per_class))
     table["page"] = [RESULT_TITLES[p].split(":")[0] for p in table["page"]]
     page.claims = table
-    noise = resampled_test_intervals(study.root, (("CLAUS", Group.UCF_MAIN, "claus"), ("Random", Group.UCF_MAIN, "random")))
+    noise = resampled_test_intervals(
+        study.root, (("CLAUS", Group.UCF_MAIN, "claus"), ("Random", Group.UCF_MAIN, "random"))
+    )
     if not noise.empty:
-        page.tables["Test-set noise: v-mAP@0.5 of each seed's last round, interval from resampling its test videos"] = noise
+        page.tables[
+            "Test-set noise: v-mAP@0.5 of each seed's last round, interval from resampling its test videos"
+        ] = noise
     seeds = sorted({int(n) for n in table["seeds"] if str(n).isdigit() and int(n) >= 2})
     if seeds:
         coverage = " and ".join(
-            f"{simulated_coverage(n, rng=np.random.default_rng(n)):.0%} (with {n} seeds)" for n in seeds
+            f"{simulated_coverage(n, rng=np.random.default_rng(n)):.0%} (with {n} seeds)"
+            for n in seeds
         )
         page.notes.append(
             "How far to trust a 95 % percentile-bootstrap interval over few seeds: in 1,000 simulated "
@@ -262,8 +285,11 @@ def _claims_page(study: Study) -> ResultPage:
         )  # fmt: skip
     counts = table["verdict"].value_counts()
     page.verdicts.append(
-        "Of the " + str(len(table)) + " claims: "
-        + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) + "."
+        "Of the "
+        + str(len(table))
+        + " claims: "
+        + ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
+        + "."
     )
     return page
 
@@ -289,7 +315,11 @@ def _table2(study: Study) -> ResultPage:
             row = {"dataset": dataset, "method": method, "ours % annotated": round(float(last["cost_percent"].iloc[0]), 2),
                    "seeds": int(last["seeds"].iloc[0])}  # fmt: skip
             for metric in ("v-mAP", "f-mAP"):
-                p = paper[(paper["dataset"] == dataset) & (paper["group"] == method) & (paper["metric"] == metric)]
+                p = paper[
+                    (paper["dataset"] == dataset)
+                    & (paper["group"] == method)
+                    & (paper["metric"] == metric)
+                ]
                 m = last[last["metric"] == metric].iloc[0]
                 row[f"{metric}@0.5 paper"] = float(p["value"].iloc[0]) if len(p) else np.nan
                 row[f"{metric}@0.5 ours [95 % CI]"] = interval_label(m["mean"], m["low"], m["high"])
@@ -307,7 +337,9 @@ def _cost_page(study: Study, table: int, text: str, main: str, full: str) -> Res
     page = ResultPage(RESULT_TITLES[result], text)
     _claims(page, study, result)
     paper = paper_table(table)
-    paper = paper[(paper["metric"] == "v-mAP") & np.isclose(paper["threshold"], 0.5)].reset_index(drop=True)
+    paper = paper[(paper["metric"] == "v-mAP") & np.isclose(paper["threshold"], 0.5)].reset_index(
+        drop=True
+    )
     o = study.rows(main, "claus", threshold=0.5)
     f = study.rows(full, threshold=0.5)
     if o.empty:
@@ -325,8 +357,9 @@ def _cost_page(study: Study, table: int, text: str, main: str, full: str) -> Res
                      "v-mAP@0.5 ours [95 % CI]": interval_label(v["mean"], v["low"], v["high"]),
                      "f-mAP@0.5 ours [95 % CI]": interval_label(fm["mean"], fm["low"], fm["high"])})  # fmt: skip
     page.tables[f"Table {table}, ours: cost vs performance (percent)"] = pd.DataFrame(rows)
-    page.tables[f"Table {table}, paper: cost vs v-mAP@0.5"] = paper[["percent", "cost", "value"]].rename(
-        columns={"percent": "% annotated", "value": "v-mAP@0.5"})
+    page.tables[f"Table {table}, paper: cost vs v-mAP@0.5"] = paper[
+        ["percent", "cost", "value"]
+    ].rename(columns={"percent": "% annotated", "value": "v-mAP@0.5"})
     return page
 
 
@@ -347,9 +380,18 @@ def _table9(study: Study) -> ResultPage:
     for (r, kind), values in by_seed.groupby(["round", "type"]):
         v = values["value"].to_numpy()
         low, high = interval(v, rng=rng)
-        rows.append({"step": int(r), "type": kind, "seeds": len(v), "v-mAP@0.5 ours [95 % CI]": interval_label(v.mean(), low, high)})
+        rows.append(
+            {
+                "step": int(r),
+                "type": kind,
+                "seeds": len(v),
+                "v-mAP@0.5 ours [95 % CI]": interval_label(v.mean(), low, high),
+            }
+        )
     page.tables["Ours: v-mAP@0.5 per step (percent)"] = pd.DataFrame(rows)
-    paper = paper_table(9)[["group", "percent", "value"]].rename(columns={"group": "type", "value": "v-mAP@0.5"})
+    paper = paper_table(9)[["group", "percent", "value"]].rename(
+        columns={"group": "type", "value": "v-mAP@0.5"}
+    )
     page.tables["Paper: v-mAP@0.5 at 1 % and 5 %"] = paper
     return page
 
@@ -359,7 +401,10 @@ def _figure1(study: Study) -> ResultPage:
                       "CLAUS with K = 5, 10 and 15 clusters. The paper reports similar performance for "
                       "all three, K = 5 slightly best; its figure prints no numbers, so only ours is drawn.")  # fmt: skip
     _claims(page, study, "figure1")
-    methods = {f"K={k}": (group, "claus") for k, group in ((5, Group.UCF_MAIN), (10, Group.UCF_K10), (15, Group.UCF_K15))}
+    methods = {
+        f"K={k}": (group, "claus")
+        for k, group in ((5, Group.UCF_MAIN), (10, Group.UCF_K10), (15, Group.UCF_K15))
+    }
     present = {k: v for k, v in methods.items() if not study.rows(*v).empty}
     page.missing += [f"{g}/claus" for k, (g, _) in methods.items() if k not in present]
     if not present:
@@ -368,8 +413,11 @@ def _figure1(study: Study) -> ResultPage:
     t = beside_paper(study.summary, empty, present, metric="v-mAP", threshold=0.5)
     table = t.assign(ours=interval_labels(t))
     page.tables["Ours: v-mAP@0.5 [95 % CI] per K and step (percent)"] = table.pivot_table(
-        index="step", columns="method", values="ours", aggfunc="first", sort=False)[list(present)]
-    page.figures.append(plots.metric_curves(t, title="Figure 1 (ours): K clusters", ylabel="v-mAP@0.5 (%)"))
+        index="step", columns="method", values="ours", aggfunc="first", sort=False
+    )[list(present)]
+    page.figures.append(
+        plots.metric_curves(t, title="Figure 1 (ours): K clusters", ylabel="v-mAP@0.5 (%)")
+    )
     return page
 
 
@@ -390,7 +438,9 @@ def _figure4(study: Study) -> ResultPage:
     if not rows:
         return page
     table = pd.DataFrame(rows)
-    shown = table.assign(**{"v-mAP@0.5 ours [95 % CI]": interval_labels(table)    })[["method", "step", "ours % annotated", "ours cost", "v-mAP@0.5 ours [95 % CI]"]]
+    shown = table.assign(**{"v-mAP@0.5 ours [95 % CI]": interval_labels(table)})[
+        ["method", "step", "ours % annotated", "ours cost", "v-mAP@0.5 ours [95 % CI]"]
+    ]
     page.tables["Ours: v-mAP@0.5 and cost per step"] = shown.round(2)
     page.figures.append(plots.cost_curves(table, title="Figure 4 (ours, SynthUCF24)"))
     return page
@@ -425,8 +475,14 @@ def _training(study: Study) -> ResultPage:
     )
     training = collect_training(study.root)
     lines = []
-    for label, group, strategy in (("CLAUS (ucf_main)", Group.UCF_MAIN, "claus"), ("fully supervised (ucf_full)", Group.UCF_FULL, None)):
-        rows = training[(training["group"] == group) & ((training["strategy"] == strategy) if strategy else True)]
+    for label, group, strategy in (
+        ("CLAUS (ucf_main)", Group.UCF_MAIN, "claus"),
+        ("fully supervised (ucf_full)", Group.UCF_FULL, None),
+    ):
+        rows = training[
+            (training["group"] == group)
+            & ((training["strategy"] == strategy) if strategy else True)
+        ]
         if rows.empty:
             page.missing.append(group if strategy is None else f"{group}/{strategy}")
             continue
@@ -438,10 +494,14 @@ def _training(study: Study) -> ResultPage:
     if set(table["term"]) == {"total"}:
         page.notes.append("These runs were made before the loss terms were logged apart: only the total is shown. "
                           "Delete the run folders and rerun to see the terms.")  # fmt: skip
-    page.figures.append(plots.learning_curves(table, title="Training loss per epoch (mean over seeds)"))
+    page.figures.append(
+        plots.learning_curves(table, title="Training loss per epoch (mean over seeds)")
+    )
     first = table.sort_values(["round", "epoch"]).groupby(["label", "term"]).first()["value"]
     last = table.sort_values(["round", "epoch"]).groupby(["label", "term"]).last()["value"]
-    page.tables["First and last epoch of the study"] = pd.DataFrame({"first epoch": first, "last epoch": last}).round(3).reset_index()
+    page.tables["First and last epoch of the study"] = (
+        pd.DataFrame({"first epoch": first, "last epoch": last}).round(3).reset_index()
+    )
     return page
 
 
@@ -465,26 +525,44 @@ def _design(study: Study) -> ResultPage:
     split = rounds.groupby("group")[stages].mean().round(1)
     split["rounds"] = rounds.groupby("group").size()
     page.tables["Seconds per round and stage, mean over the group's rounds"] = split.reset_index()
-    v = study.results[(study.results["metric"] == "v-mAP") & np.isclose(study.results["threshold"], 0.5)]
+    v = study.results[
+        (study.results["metric"] == "v-mAP") & np.isclose(study.results["threshold"], 0.5)
+    ]
     facts = []
 
     def fact(target: str, measured: str, met: bool | None) -> None:
-        facts.append({"target": target, "measured": measured, "met": "—" if met is None else ("yes" if met else "no")})
+        facts.append(
+            {
+                "target": target,
+                "measured": measured,
+                "met": "—" if met is None else ("yes" if met else "no"),
+            }
+        )
 
     main = rounds[rounds["group"] == Group.UCF_MAIN]
     if not main.empty:
         tests = int(main["test videos"].max())
-        fact("(d) >= 200 test videos (one video <= 0.5 point)", f"{tests} test videos", tests >= 200)
+        fact(
+            "(d) >= 200 test videos (one video <= 0.5 point)", f"{tests} test videos", tests >= 200
+        )
         last = main[main["round"] == main["round"].max()]
         claus = last[last["strategy"] == "claus"]
         if not claus.empty:
             per_video = float(claus["frames per video"].mean())
-            fact("(b) >= 3 annotated frames per selected video", f"{per_video:.2f} (CLAUS, last round)", per_video >= 3)
+            fact(
+                "(b) >= 3 annotated frames per selected video",
+                f"{per_video:.2f} (CLAUS, last round)",
+                per_video >= 3,
+            )
         seeds = int(main["seed"].nunique())
         fact("(g) >= 5 seeds on the main comparisons", f"{seeds} seeds", seeds >= 5)
     first = v[(v["group"] == Group.UCF_MAIN) & (v["round"] == 0)]
     if not first.empty:
-        fact("(c) v-mAP@0.5 > 0 on every seed after round 0", f"lowest {first['value'].min():.1f}", bool(first["value"].min() > 0))
+        fact(
+            "(c) v-mAP@0.5 > 0 on every seed after round 0",
+            f"lowest {first['value'].min():.1f}",
+            bool(first["value"].min() > 0),
+        )
     for name, group in (("SynthUCF24", Group.UCF_FULL), ("SynthJHMDB21", Group.JHMDB_FULL)):
         full = v[v["group"] == group]
         if not full.empty:
@@ -514,7 +592,10 @@ def _design(study: Study) -> ResultPage:
         k = {g: ExperimentConfig.from_dict(read_json(run.config_path)).cluster.k for g in clustered["group"].unique()
              for _, run in list(study_runs(study.root, g))[:1]}  # fmt: skip
         one, _ = one_cluster_rounds(rounds)
-        used = ", ".join(f"{g} {clustered[clustered['group'] == g]['clusters used'].mean():.1f} of {k[g]}" for g in k)
+        used = ", ".join(
+            f"{g} {clustered[clustered['group'] == g]['clusters used'].mean():.1f} of {k[g]}"
+            for g in k
+        )
         fact("CLAUS's cluster limit can act: pool videos spread over several clusters",
              f"in {one} of {len(clustered)} clustered rounds every pool video fell in one cluster; mean clusters "
              f"used per round: {used}", one == 0)  # fmt: skip

@@ -67,7 +67,9 @@ class Group:
     UCF_MAIN = "ucf_main"  # claus, uncertainty, entropy, random, equidistant
     UCF_SELECTION = "ucf_selection"  # sample, intra_sample (Table 2)
     UCF_ONLY_FRAME = "ucf_only_frame"  # claus, frames only inside chosen videos (Table 8)
-    UCF_LOSS_INTERPOLATE = "ucf_loss_interpolate"  # claus trained with interpolated boxes (Table 10)
+    UCF_LOSS_INTERPOLATE = (
+        "ucf_loss_interpolate"  # claus trained with interpolated boxes (Table 10)
+    )
     UCF_LOSS_FRAME = "ucf_loss_frame"  # claus trained on annotated frames only (Table 10)
     UCF_K10 = "ucf_k10"  # claus with K = 10 clusters (Figure 1)
     UCF_K15 = "ucf_k15"  # claus with K = 15 clusters (Figure 1)
@@ -78,44 +80,143 @@ class Group:
 
 MAIN = Group.UCF_MAIN
 CLAIMS: tuple[Claim, ...] = (
-    _difference("table2_sample", "table2", "Hybrid (CLAUS) above sample selection, UCF",
-                (MAIN, "claus"), (Group.UCF_SELECTION, "sample"), "last_round", (2, "Hybrid (our)", "Sample")),
-    _difference("table2_intra", "table2", "Hybrid (CLAUS) above intra-sample selection, UCF",
-                (MAIN, "claus"), (Group.UCF_SELECTION, "intra_sample"), "last_round",
-                (2, "Hybrid (our)", "Intra-sample")),
-    _difference("table3", "table3", "CLAUS above uncertainty without clusters, UCF",
-                (MAIN, "claus"), (MAIN, "uncertainty"), "mean_after_round0",
-                (3, "With Cluster", "Without Cluster")),
-    _difference("table4", "table4", "CLAUS above uncertainty without clusters, J-HMDB",
-                (Group.JHMDB_MAIN, "claus"), (Group.JHMDB_MAIN, "uncertainty"), "mean_after_round0",
-                (4, "With Cluster", "Without Cluster")),
-    *(
-        _difference(f"table5_{s}", "table5", f"CLAUS above {name}, UCF", (MAIN, "claus"), (MAIN, s),
-                    "mean_after_round0", (5, "CLAUS", name.capitalize()))
-        for s, name in (("entropy", "entropy"), ("uncertainty", "uncertainty"),
-                        ("equidistant", "equidistant"), ("random", "random"))
+    _difference(
+        "table2_sample",
+        "table2",
+        "Hybrid (CLAUS) above sample selection, UCF",
+        (MAIN, "claus"),
+        (Group.UCF_SELECTION, "sample"),
+        "last_round",
+        (2, "Hybrid (our)", "Sample"),
     ),
-    Claim("table6", "table6", "CLAUS at the last step within 10 % of full supervision, UCF",
-          "share_of_full", (MAIN, "claus"), (Group.UCF_FULL, "random"), "last_round", (6, "CLAUS", "CLAUS")),
-    Claim("table7", "table7", "CLAUS at the last step within 10 % of full supervision, J-HMDB",
-          "share_of_full", (Group.JHMDB_MAIN, "claus"), (Group.JHMDB_FULL, "random"), "last_round",
-          (7, "CLAUS", "CLAUS")),
-    _difference("table8", "table8", "Sample+frame increments above only-frame increments, UCF",
-                (MAIN, "claus"), (Group.UCF_ONLY_FRAME, "claus"), "mean_after_round0",
-                (8, "Sample+Frame", "Only Frame")),
-    Claim("table9", "table9", "Static classes above moving classes (CLAUS), UCF", "static_moving",
-          (MAIN, "claus"), (MAIN, "claus"), "last_round", (9, "Static", "Moving")),
-    _difference("table10_interpolate", "table10", "STeW above plain interpolation, UCF",
-                (MAIN, "claus"), (Group.UCF_LOSS_INTERPOLATE, "claus"), "mean_after_round0",
-                (10, "STeW", "Interpolate")),
-    _difference("table10_frame", "table10", "STeW above frame-only training, UCF",
-                (MAIN, "claus"), (Group.UCF_LOSS_FRAME, "claus"), "mean_after_round0", (10, "STeW", "Frame")),
-    _difference("figure1_k10", "figure1", "K = 5 clusters above K = 10, UCF",
-                (MAIN, "claus"), (Group.UCF_K10, "claus"), "mean_after_round0", None),
-    _difference("figure1_k15", "figure1", "K = 5 clusters above K = 15, UCF",
-                (MAIN, "claus"), (Group.UCF_K15, "claus"), "mean_after_round0", None),
-    _difference("figure4", "figure4", "CLAUS above random at the last step, UCF",
-                (MAIN, "claus"), (MAIN, "random"), "last_round", (5, "CLAUS", "Random")),
+    _difference(
+        "table2_intra",
+        "table2",
+        "Hybrid (CLAUS) above intra-sample selection, UCF",
+        (MAIN, "claus"),
+        (Group.UCF_SELECTION, "intra_sample"),
+        "last_round",
+        (2, "Hybrid (our)", "Intra-sample"),
+    ),
+    _difference(
+        "table3",
+        "table3",
+        "CLAUS above uncertainty without clusters, UCF",
+        (MAIN, "claus"),
+        (MAIN, "uncertainty"),
+        "mean_after_round0",
+        (3, "With Cluster", "Without Cluster"),
+    ),
+    _difference(
+        "table4",
+        "table4",
+        "CLAUS above uncertainty without clusters, J-HMDB",
+        (Group.JHMDB_MAIN, "claus"),
+        (Group.JHMDB_MAIN, "uncertainty"),
+        "mean_after_round0",
+        (4, "With Cluster", "Without Cluster"),
+    ),
+    *(
+        _difference(
+            f"table5_{s}",
+            "table5",
+            f"CLAUS above {name}, UCF",
+            (MAIN, "claus"),
+            (MAIN, s),
+            "mean_after_round0",
+            (5, "CLAUS", name.capitalize()),
+        )
+        for s, name in (
+            ("entropy", "entropy"),
+            ("uncertainty", "uncertainty"),
+            ("equidistant", "equidistant"),
+            ("random", "random"),
+        )
+    ),
+    Claim(
+        "table6",
+        "table6",
+        "CLAUS at the last step within 10 % of full supervision, UCF",
+        "share_of_full",
+        (MAIN, "claus"),
+        (Group.UCF_FULL, "random"),
+        "last_round",
+        (6, "CLAUS", "CLAUS"),
+    ),
+    Claim(
+        "table7",
+        "table7",
+        "CLAUS at the last step within 10 % of full supervision, J-HMDB",
+        "share_of_full",
+        (Group.JHMDB_MAIN, "claus"),
+        (Group.JHMDB_FULL, "random"),
+        "last_round",
+        (7, "CLAUS", "CLAUS"),
+    ),
+    _difference(
+        "table8",
+        "table8",
+        "Sample+frame increments above only-frame increments, UCF",
+        (MAIN, "claus"),
+        (Group.UCF_ONLY_FRAME, "claus"),
+        "mean_after_round0",
+        (8, "Sample+Frame", "Only Frame"),
+    ),
+    Claim(
+        "table9",
+        "table9",
+        "Static classes above moving classes (CLAUS), UCF",
+        "static_moving",
+        (MAIN, "claus"),
+        (MAIN, "claus"),
+        "last_round",
+        (9, "Static", "Moving"),
+    ),
+    _difference(
+        "table10_interpolate",
+        "table10",
+        "STeW above plain interpolation, UCF",
+        (MAIN, "claus"),
+        (Group.UCF_LOSS_INTERPOLATE, "claus"),
+        "mean_after_round0",
+        (10, "STeW", "Interpolate"),
+    ),
+    _difference(
+        "table10_frame",
+        "table10",
+        "STeW above frame-only training, UCF",
+        (MAIN, "claus"),
+        (Group.UCF_LOSS_FRAME, "claus"),
+        "mean_after_round0",
+        (10, "STeW", "Frame"),
+    ),
+    _difference(
+        "figure1_k10",
+        "figure1",
+        "K = 5 clusters above K = 10, UCF",
+        (MAIN, "claus"),
+        (Group.UCF_K10, "claus"),
+        "mean_after_round0",
+        None,
+    ),
+    _difference(
+        "figure1_k15",
+        "figure1",
+        "K = 5 clusters above K = 15, UCF",
+        (MAIN, "claus"),
+        (Group.UCF_K15, "claus"),
+        "mean_after_round0",
+        None,
+    ),
+    _difference(
+        "figure4",
+        "figure4",
+        "CLAUS above random at the last step, UCF",
+        (MAIN, "claus"),
+        (MAIN, "random"),
+        "last_round",
+        (5, "CLAUS", "Random"),
+    ),
 )
 
 
@@ -123,7 +224,9 @@ def _series(results: pd.DataFrame, run: tuple[str, str]) -> dict[int, pd.Series]
     """Seed -> v-mAP@0.5 per finished round of one (group, strategy)."""
     rows = results[(results["group"] == run[0]) & (results["strategy"] == run[1])
                    & (results["metric"] == METRIC) & np.isclose(results["threshold"], THRESHOLD)]  # fmt: skip
-    return {int(seed): r.set_index("round")["value"].sort_index() for seed, r in rows.groupby("seed")}
+    return {
+        int(seed): r.set_index("round")["value"].sort_index() for seed, r in rows.groupby("seed")
+    }
 
 
 def _summary(series: pd.Series, rounds: pd.Index, summary: Summary, *, full: bool) -> float:
@@ -136,7 +239,9 @@ def _summary(series: pd.Series, rounds: pd.Index, summary: Summary, *, full: boo
     return float(values.loc[values.index > 0].mean())
 
 
-def _paired_summaries(claim: Claim, results: pd.DataFrame) -> tuple[dict[int, float], dict[int, float], list[int]]:
+def _paired_summaries(
+    claim: Claim, results: pd.DataFrame
+) -> tuple[dict[int, float], dict[int, float], list[int]]:
     """Per seed, the summaries of A and B over the rounds both finished (so seed k of A is set
     beside seed k of B at the same rounds even while a study is incomplete), and the seeds left
     out for having no partner."""
@@ -160,7 +265,9 @@ def _static_minus_moving(per_class: pd.DataFrame, run: tuple[str, str]) -> dict[
         last = by_seed[by_seed["round"] == by_seed["round"].max()]
         moving = last["class_name"].isin(UCF_MOVING_CLASSES)
         if moving.any() and (~moving).any():
-            out[int(seed)] = float(last.loc[~moving, "value"].mean() - last.loc[moving, "value"].mean())
+            out[int(seed)] = float(
+                last.loc[~moving, "value"].mean() - last.loc[moving, "value"].mean()
+            )
     return out
 
 
@@ -173,7 +280,9 @@ def paper_effect(claim: Claim) -> float:
     table = table[(table["metric"] == METRIC) & np.isclose(table["threshold"], THRESHOLD)]
     if number == 2:
         table = table[table["dataset"] == "ucf101_24"]
-    if claim.kind == "share_of_full":  # the last active-learning row (5 %, 5.4 %) over the 100 % row
+    if (
+        claim.kind == "share_of_full"
+    ):  # the last active-learning row (5 %, 5.4 %) over the 100 % row
         rows = table[table["group"] == group_a]
         learning = rows[rows["percent"] < 50]["value"].to_numpy()
         full = rows[rows["percent"] == 100]["value"].to_numpy()
@@ -211,7 +320,9 @@ class ClaimResult:
         }
 
 
-def evaluate(claim: Claim, results: pd.DataFrame, per_class: pd.DataFrame, *, seed: int = 0) -> ClaimResult:
+def evaluate(
+    claim: Claim, results: pd.DataFrame, per_class: pd.DataFrame, *, seed: int = 0
+) -> ClaimResult:
     """One claim's verdict on our runs (``collect`` and ``collect_per_class`` of a study)."""
     paper = paper_effect(claim)
     rng = np.random.default_rng([seed, sum(map(ord, claim.key))])
@@ -237,10 +348,14 @@ def evaluate(claim: Claim, results: pd.DataFrame, per_class: pd.DataFrame, *, se
     needed = None
     if not np.isnan(paper) and ours.seeds >= 2 and claim.kind != "share_of_full":
         needed = seeds_needed(paper, ours.sd)
-    return ClaimResult(claim, paper, ours, ours.verdict(sign, reference=reference), needed, reference, unpaired)
+    return ClaimResult(
+        claim, paper, ours, ours.verdict(sign, reference=reference), needed, reference, unpaired
+    )
 
 
-def evaluate_all(results: pd.DataFrame, per_class: pd.DataFrame, *, page: str | None = None) -> list[ClaimResult]:
+def evaluate_all(
+    results: pd.DataFrame, per_class: pd.DataFrame, *, page: str | None = None
+) -> list[ClaimResult]:
     """Every claim (or those of one ``page``), evaluated once."""
     return [evaluate(c, results, per_class) for c in CLAIMS if page is None or c.page == page]
 

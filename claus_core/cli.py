@@ -76,14 +76,18 @@ def _run(args: argparse.Namespace) -> int:
     study = load_study(args.config)
     if args.nproc != 1:
         if args.jobs != 1:
-            raise ValueError("--jobs and --nproc cannot be combined: choose one way to use the cores")
+            raise ValueError(
+                "--jobs and --nproc cannot be combined: choose one way to use the cores"
+            )
         return _launch(args, ["run", args.config, "--root", args.root], study.experiments())
     _set_threads(args.threads)
     if args.jobs != 1:
         from claus_core.sweep import run_parallel
 
         root = Path(args.root) / study.name
-        for folder in run_parallel(study, root, jobs=args.jobs, threads=args.threads, progress=not args.quiet):
+        for folder in run_parallel(
+            study, root, jobs=args.jobs, threads=args.threads, progress=not args.quiet
+        ):
             sys.stdout.write(f"{folder}\n")
         return 0
     with distributed.process_group():
@@ -197,7 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="export the frames a round annotated, for annotators")
     export.add_argument("run_dir")
-    export.add_argument("--round", type=int, required=True, help="round index (0: initial selection)")
+    export.add_argument(
+        "--round", type=int, required=True, help="round index (0: initial selection)"
+    )
     export.add_argument("--format", choices=["cvat", "labelstudio", "csv"], required=True)
     export.add_argument("--out", help="output folder (default: RUN_DIR/export)")
     export.add_argument("--fps", type=float, default=25.0, help="video frame rate for Label Studio")
@@ -213,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for handler in logging.getLogger().handlers:  # each run's log.txt gets INFO; the terminal `level`
+    for (
+        handler
+    ) in logging.getLogger().handlers:  # each run's log.txt gets INFO; the terminal `level`
         handler.setLevel(level)
     try:
         return int(args.func(args))

@@ -82,9 +82,13 @@ class TrainConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "skip_rates", tuple(int(s) for s in self.skip_rates))
         if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+            raise ValueError(
+                f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}"
+            )
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be None or lie strictly between 0 and 1, got {self.ema_decay}")
+            raise ValueError(
+                f"ema_decay must be None or lie strictly between 0 and 1, got {self.ema_decay}"
+            )
         for name in ("epochs", "batch_size", "clips_per_video"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -214,7 +218,9 @@ def load_study(path: str | Path) -> StudyConfig:
             raise ConfigError(f"unknown top-level fields {unknown}")
         groups = tuple(from_plain(SweepGroup, g, path="groups") for g in data["groups"])
         check_folder_name("name", data.get("name", path.stem))
-        study = StudyConfig(name=str(data.get("name", path.stem)), base=data.get("base") or {}, groups=groups)
+        study = StudyConfig(
+            name=str(data.get("name", path.stem)), base=data.get("base") or {}, groups=groups
+        )
         study.experiments()  # validate every run now, not halfway through the study
         return study
     except ConfigError as err:

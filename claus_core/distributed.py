@@ -85,7 +85,9 @@ def launch_env(environ: Mapping[str, str] | None = None) -> LaunchEnv | None:
         values = {name: environ[name] for name in LAUNCH_VARIABLES}
         raise ValueError(f"torchrun environment: not integers: {values}") from None
     if world < 1 or not 0 <= rank < world or local < 0:
-        raise ValueError(f"torchrun environment: RANK={rank}, WORLD_SIZE={world}, LOCAL_RANK={local}")
+        raise ValueError(
+            f"torchrun environment: RANK={rank}, WORLD_SIZE={world}, LOCAL_RANK={local}"
+        )
     return LaunchEnv(rank=rank, world_size=world, local_rank=local)
 
 
@@ -96,7 +98,9 @@ def choose_backend(*, cuda: bool | None = None) -> str:
     return "nccl" if cuda else "gloo"
 
 
-def init(*, timeout: timedelta = DEFAULT_TIMEOUT, environ: Mapping[str, str] | None = None) -> LaunchEnv | None:
+def init(
+    *, timeout: timedelta = DEFAULT_TIMEOUT, environ: Mapping[str, str] | None = None
+) -> LaunchEnv | None:
     """Join the process group of a torchrun launch (None, and nothing done, outside one).
 
     With CUDA, each process uses GPU ``LOCAL_RANK`` (``torch.cuda.set_device``), so the
@@ -217,7 +221,9 @@ def gather_scores(local: dict[str, Value]) -> dict[str, Value]:
     for source_rank, part in enumerate(parts):
         twice = sorted(set(part) & set(merged))
         if twice:
-            raise DistributedError(f"rank {source_rank} returned videos already scored: {twice[:5]}")
+            raise DistributedError(
+                f"rank {source_rank} returned videos already scored: {twice[:5]}"
+            )
         merged.update(part)
     return merged
 
@@ -236,7 +242,9 @@ def mean_over_ranks(value: float) -> float:
     """The mean of a per-rank number over all ranks (``value`` in one process)."""
     if not is_distributed():
         return value
-    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else None
+    device = (
+        torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else None
+    )
     total = torch.tensor([value], dtype=torch.float64, device=device)
     dist.all_reduce(total)
     return float(total.item()) / world_size()
@@ -281,7 +289,12 @@ def score_sharded(
     if missing:
         raise DistributedError(f"round {round_index}: videos not scored by any rank: {missing[:5]}")
     if is_distributed():
-        logger.info("round %d: gathered the scores of %d videos from %d ranks", round_index, len(merged), world_size())
+        logger.info(
+            "round %d: gathered the scores of %d videos from %d ranks",
+            round_index,
+            len(merged),
+            world_size(),
+        )
     return {name: merged[name] for name in names}
 
 
@@ -308,13 +321,22 @@ def round_guard(run_root: Path, round_index: int) -> Iterator[None]:
         raise
 
 
-def launch_command(cli_args: Sequence[str], nproc: int, *, python: str = sys.executable) -> list[str]:
+def launch_command(
+    cli_args: Sequence[str], nproc: int, *, python: str = sys.executable
+) -> list[str]:
     """The single-node ``torch.distributed.run`` command for ``claus <cli_args>`` on ``nproc``."""
     if nproc < 1:
         raise ValueError(f"--nproc must be >= 1, got {nproc}")
     return [
-        python, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
-        "-m", "claus_core.cli", *cli_args,
+        python,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        str(nproc),
+        "-m",
+        "claus_core.cli",
+        *cli_args,
     ]
 
 

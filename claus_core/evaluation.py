@@ -384,13 +384,20 @@ class VideoDetections:
 
 
 def detect_video(
-    model: nn.Module, source: FrameSource, video: VideoRecord, *, config: EvaluationConfig, num_classes: int
+    model: nn.Module,
+    source: FrameSource,
+    video: VideoRecord,
+    *,
+    config: EvaluationConfig,
+    num_classes: int,
 ) -> tuple[VideoDetections, np.ndarray, np.ndarray]:
     """One video: its detections, the predicted mask and the ground-truth mask ([frame, H, W] bool)."""
     frames = source.frames(video.name)  # [frame, H, W, 3] uint8
     expected = (video.num_frames, video.height, video.width, 3)
     if frames.shape != expected:
-        raise DataError(f"{video.name}: the frame source gave {frames.shape}, the pool says {expected}")
+        raise DataError(
+            f"{video.name}: the frame source gave {frames.shape}, the pool says {expected}"
+        )
     prediction = predict_video(model, frames, config=config, name=video.name)
     if prediction.class_scores.shape[0] != num_classes:
         raise ValueError(
@@ -404,7 +411,9 @@ def detect_video(
         raise DataError(
             f"{video.name}: ground-truth masks {truth.shape} do not match the frames {predicted_mask.shape}"
         )
-    boxes = mask_boxes(predicted_mask, largest_component=config.largest_component)  # [frame, 4], NaN: none
+    boxes = mask_boxes(
+        predicted_mask, largest_component=config.largest_component
+    )  # [frame, 4], NaN: none
     present = np.flatnonzero(~np.isnan(boxes[:, 0]))  # [box]
     score = float(prediction.class_scores[label])
     detections = VideoDetections(
@@ -449,12 +458,22 @@ def evaluate_detector(
     table = mean_over_classes(per_class)
     per_class.insert(3, "class_name", [pool.classes[c] for c in per_class["class"]])
     video_table = pd.DataFrame(
-        [{"video": d.video, "label": d.label, "predicted_label": d.predicted_label, "score": d.score} for d in found]
+        [
+            {
+                "video": d.video,
+                "label": d.label,
+                "predicted_label": d.predicted_label,
+                "score": d.score,
+            }
+            for d in found
+        ]
     )
     video_table["iou"] = scores.video_iou
     frame_result, video_result = _detection_scores(videos, found, config)
     seconds = time.perf_counter() - started
-    logger.info("evaluated %d videos of %s/%s in %.1f s", len(videos), pool.dataset, pool.split, seconds)
+    logger.info(
+        "evaluated %d videos of %s/%s in %.1f s", len(videos), pool.dataset, pool.split, seconds
+    )
     return EvaluationResult(
         table=table,
         per_class=per_class,

@@ -98,7 +98,9 @@ def _sources(dataset: str, synth: Any, videos_dir: str | None) -> tuple[CachedSo
     elif dataset == "synth_jhmdb21":
         from claus_core.data.synthetic import make_synth_jhmdb21 as make
     else:
-        return tuple(CachedSource(_real_source(dataset, split, videos_dir)) for split in ("train", "test"))  # type: ignore[return-value]
+        return tuple(
+            CachedSource(_real_source(dataset, split, videos_dir)) for split in ("train", "test")
+        )  # type: ignore[return-value]
     return CachedSource(make("train", synth)), CachedSource(make("test", synth))
 
 
@@ -166,10 +168,19 @@ class TrainStats:
     def from_dict(cls, data: dict[str, Any]) -> TrainStats:
         """What ``dataclasses.asdict`` wrote, read back from JSON (lists become tuples)."""
         terms = {name: tuple(values) for name, values in data["terms"].items()}
-        return cls(data["steps"], data["seconds"], data["final_loss"], tuple(data["losses"]), terms, tuple(data["margins"]))
+        return cls(
+            data["steps"],
+            data["seconds"],
+            data["final_loss"],
+            tuple(data["losses"]),
+            terms,
+            tuple(data["margins"]),
+        )
 
 
-def _video_latents(model: CapsuleDetector, source: FrameSource, names: Sequence[str], size: int) -> np.ndarray:
+def _video_latents(
+    model: CapsuleDetector, source: FrameSource, names: Sequence[str], size: int
+) -> np.ndarray:
     """One deterministic latent per video (its first clip), for the k-means initialization."""
     model.eval()
     rows = []
@@ -197,7 +208,9 @@ def train_round(
     device = next(model.parameters()).device
     size = model.config.input_size
     rank, world = distributed.rank(), distributed.world_size()  # (0, 1) in one process
-    rng = np.random.default_rng([config.seed, round_index, 1])  # the epochs' order: same on every rank
+    rng = np.random.default_rng(
+        [config.seed, round_index, 1]
+    )  # the epochs' order: same on every rank
     clip_rng = rng if world == 1 else np.random.default_rng([config.seed, round_index, 1, rank])
     generator = torch.Generator(device=device)
     generator.manual_seed(int(rng.integers(2**62)) + rank)
@@ -207,14 +220,20 @@ def train_round(
     net = distributed.wrap_model(model)  # DistributedDataParallel when distributed
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
     decay = config.train.ema_decay  # None: evaluate the last weights
-    ema = None if decay is None else {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
+    ema = (
+        None
+        if decay is None
+        else {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
+    )
     per_rank = int(np.ceil(len(items) / world))
     total_steps = config.train.epochs * int(np.ceil(per_rank / config.train.batch_size))
     step, epoch_losses, start = 0, [], time.perf_counter()
     epoch_terms: dict[str, list[float]] = {}
     margins: list[float] = []
     margin = spread_margin(0.0, config.loss)
-    bar = tqdm(total=total_steps, desc=f"train round {round_index}", unit="step", disable=not progress)
+    bar = tqdm(
+        total=total_steps, desc=f"train round {round_index}", unit="step", disable=not progress
+    )
     net.train()
     for _epoch in range(config.train.epochs):
         order = distributed.rank_indices(rng.permutation(len(items)), rank, world)
@@ -225,8 +244,11 @@ def train_round(
             for name in names:
                 frames = source.frames(name)
                 index = sample_clip(
-                    len(frames), model.config.clip_length, clip_rng,
-                    skips=config.train.skip_rates, anchor_frames=state.frames[name],
+                    len(frames),
+                    model.config.clip_length,
+                    clip_rng,
+                    skips=config.train.skip_rates,
+                    anchor_frames=state.frames[name],
                 )
                 clips.append(clip_tensor(frames, index, (size, size)))
                 mask, weight = clip_targets(*targets[name], index, (size, size))
@@ -236,8 +258,12 @@ def train_round(
             label_batch = torch.tensor([labels[n] for n in names], device=device)  # [B]
             out = net(clip_batch, labels=label_batch, generator=generator)
             parts = {
-                "localization": config.train.localization_weight * localization_loss(
-                    out.mask_logits, torch.stack(masks).to(device), torch.stack(weights).to(device), config.loss
+                "localization": config.train.localization_weight
+                * localization_loss(
+                    out.mask_logits,
+                    torch.stack(masks).to(device),
+                    torch.stack(weights).to(device),
+                    config.loss,
                 )
             }
             fraction = step / max(total_steps - 1, 1) if config.loss.margin_schedule else 0.0
@@ -252,7 +278,10 @@ def train_round(
                 assigned = assigned_all[rank * len(names) : (rank + 1) * len(names)]
                 centroids = torch.as_tensor(clusters.centroids, dtype=torch.float32, device=device)
                 parts["cluster"] = cluster_loss(
-                    out.latent, centroids, torch.as_tensor(assigned, device=device), beta=config.cluster.beta
+                    out.latent,
+                    centroids,
+                    torch.as_tensor(assigned, device=device),
+                    beta=config.cluster.beta,
                 )
                 clusters.update(latents, assigned_all)
             loss = sum(parts.values())
@@ -260,7 +289,11 @@ def train_round(
                 raise FloatingPointError(f"round {round_index}: training loss became {loss.item()}")
             if config.train.lr_schedule == "cosine":  # from the base rate to 0 over the round
                 for group in optimizer.param_groups:
-                    group["lr"] = 0.5 * config.train.learning_rate * (1 + np.cos(np.pi * step / max(total_steps, 1)))
+                    group["lr"] = (
+                        0.5
+                        * config.train.learning_rate
+                        * (1 + np.cos(np.pi * step / max(total_steps, 1)))
+                    )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -277,7 +310,9 @@ def train_round(
             bar.update(1)
         epoch_losses.append(distributed.mean_over_ranks(float(np.mean(running))))
         for name, values in running_parts.items():
-            epoch_terms.setdefault(name, []).append(distributed.mean_over_ranks(float(np.mean(values))))
+            epoch_terms.setdefault(name, []).append(
+                distributed.mean_over_ranks(float(np.mean(values)))
+            )
         margins.append(margin)
     bar.close()
     if ema is not None:  # the round's result is the exponential moving average of its weights
@@ -328,7 +363,9 @@ def round0_key(config: ExperimentConfig) -> str:
     clustered = uses_clusters(config)
     if not clustered:
         del data["cluster"]
-    return config_hash({"round0": data, "cluster_loss": clustered, "world_size": distributed.world_size()})
+    return config_hash(
+        {"round0": data, "cluster_loss": clustered, "world_size": distributed.world_size()}
+    )
 
 
 def _metrics_dict(table: Any) -> dict[str, float]:
@@ -343,7 +380,12 @@ class Experiment:
     """
 
     def __init__(
-        self, config: ExperimentConfig, run_dir: Path, *, progress: bool = True, trained: TrainedRounds | None = None
+        self,
+        config: ExperimentConfig,
+        run_dir: Path,
+        *,
+        progress: bool = True,
+        trained: TrainedRounds | None = None,
     ) -> None:
         self.config = config
         self.run = RunDir(run_dir)
@@ -356,13 +398,17 @@ class Experiment:
         self.evaluation = replace(
             config.evaluation, input_size=(self.detector.input_size, self.detector.input_size)
         )
-        self.scoring = replace(config.scoring, size=(self.detector.input_size, self.detector.input_size))
+        self.scoring = replace(
+            config.scoring, size=(self.detector.input_size, self.detector.input_size)
+        )
 
     @property
     def num_rounds(self) -> int:
         return 1 if self.config.fully_supervised else self.config.rounds + 1
 
-    def run_all(self, *, on_round: Callable[[RoundSummary], None] | None = None) -> list[RoundSummary]:
+    def run_all(
+        self, *, on_round: Callable[[RoundSummary], None] | None = None
+    ) -> list[RoundSummary]:
         """Run (or reuse) every round; returns one summary per round."""
         with contextlib.ExitStack() as stack:
             if distributed.is_main():  # the run store is written by rank 0 only, under its lock
@@ -400,14 +446,20 @@ class Experiment:
         root = logging.getLogger("claus_core")
         if not any(getattr(h, "baseFilename", None) == str(path.resolve()) for h in root.handlers):
             handler = logging.FileHandler(path)
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+            )
             root.addHandler(handler)
             root.setLevel(min(root.level or logging.INFO, logging.INFO))
 
     def _restore(self, r: int) -> tuple[CapsuleDetector, DeepClusters | None, AnnotationState]:
         folder = self.run.round_dir(r)
         model, _ = load_detector(folder / "checkpoint.pt", map_location=_device(self.config))
-        clusters = DeepClusters.load(folder / "clusters.npz") if (folder / "clusters.npz").exists() else None
+        clusters = (
+            DeepClusters.load(folder / "clusters.npz")
+            if (folder / "clusters.npz").exists()
+            else None
+        )
         state_path = folder / "next_state.json"
         try:
             state = AnnotationState.from_json(state_path.read_text(), source=str(state_path))
@@ -430,10 +482,14 @@ class Experiment:
 
     def _initial_state(self) -> AnnotationState:
         if self.config.fully_supervised:
-            frames = {v.name: tuple(np.flatnonzero(v.annotated_frames()).tolist()) for v in self.pool}
+            frames = {
+                v.name: tuple(np.flatnonzero(v.annotated_frames()).tolist()) for v in self.pool
+            }
             return AnnotationState(0, tuple(frames), frames)
         rng = np.random.default_rng([self.config.seed, 0, 0])
-        return initial_selection(self.pool, self.config.initial_budget, rng, config=self.config.selection).state
+        return initial_selection(
+            self.pool, self.config.initial_budget, rng, config=self.config.selection
+        ).state
 
     def _run_round(
         self,
@@ -465,12 +521,18 @@ class Experiment:
             values = read_json(entry / TrainedRounds.MARKER)["metrics"]
         else:
             t0 = time.perf_counter()
-            result = evaluate_detector(model, self.test_source, config=self.evaluation, progress=self.progress)
+            result = evaluate_detector(
+                model, self.test_source, config=self.evaluation, progress=self.progress
+            )
             timings["evaluate"] = time.perf_counter() - t0
             (folder / "evaluation.json").write_text(result.to_json())
             values = _metrics_dict(result.table)
             if key is not None and self.trained is not None:
-                files = [folder / n for n in ("checkpoint.pt", "clusters.npz", "evaluation.json") if (folder / n).exists()]
+                files = [
+                    folder / n
+                    for n in ("checkpoint.pt", "clusters.npz", "evaluation.json")
+                    if (folder / n).exists()
+                ]
                 self.trained.save(key, files, {"stats": dataclasses.asdict(stats), "metrics": values,
                                                "trained_by": str(self.run.root)})  # fmt: skip
         cost = annotation_cost(self.pool, state)
@@ -504,7 +566,9 @@ class Experiment:
             return None, None
         key = round0_key(self.config)
         entry = self.trained.find(key) if distributed.is_main() else None
-        return key, distributed.broadcast_from_main(entry)  # every rank reuses, or every rank trains
+        return key, distributed.broadcast_from_main(
+            entry
+        )  # every rank reuses, or every rank trains
 
     def _train(
         self,
@@ -521,7 +585,11 @@ class Experiment:
             model, _ = load_detector(entry / "checkpoint.pt", map_location=_device(config))
             clusters = DeepClusters.load(entry / "clusters.npz") if use_clusters else None
             logger.info("%s round 0: trained model reused from %s", self.run.root, entry)
-            return model, clusters, TrainStats.from_dict(read_json(entry / TrainedRounds.MARKER)["stats"])
+            return (
+                model,
+                clusters,
+                TrainStats.from_dict(read_json(entry / TrainedRounds.MARKER)["stats"]),
+            )
         if model is None or not config.train.warm_start:
             model = new_detector(self.detector, config.seed).to(_device(config))
         if use_clusters and clusters is None:
@@ -549,23 +617,40 @@ class Experiment:
             t0 = time.perf_counter()
             scored = self._score_pool(r, model)
             timings["score"] = time.perf_counter() - t0
-            write_npz(folder / "scores.npz", {
-                f"{kind}/{name}": per[kind] for kind in SCORE_KINDS for name, per in scored.items() if kind in per
-            })
+            write_npz(
+                folder / "scores.npz",
+                {
+                    f"{kind}/{name}": per[kind]
+                    for kind in SCORE_KINDS
+                    for name, per in scored.items()
+                    if kind in per
+                },
+            )
             for kind in SCORE_KINDS:
-                in_pool_order = [(n, scored[n][kind]) for n in self.pool.names if kind in scored.get(n, {})]
+                in_pool_order = [
+                    (n, scored[n][kind]) for n in self.pool.names if kind in scored.get(n, {})
+                ]
                 scores[kind] = ScoreTable.from_arrays(in_pool_order, what=f"{kind!r} scores")
             if clusters is not None:
                 assignments = clusters.assign_videos({n: s["latent"] for n, s in scored.items()})
                 write_json(folder / "clusters.json", assignments)
         t0 = time.perf_counter()
-        context = SelectionContext(self.pool, state, scores=scores, clusters=assignments, round_index=r)
+        context = SelectionContext(
+            self.pool, state, scores=scores, clusters=assignments, round_index=r
+        )
         rng = np.random.default_rng([config.seed, r, 2])
-        result: SelectionResult = STRATEGIES[config.strategy](context, config.round_budget, config.selection, rng)
+        result: SelectionResult = STRATEGIES[config.strategy](
+            context, config.round_budget, config.selection, rng
+        )
         timings["select"] = time.perf_counter() - t0
-        write_json(folder / "selection.json", {
-            "cost": result.cost, "notes": list(result.notes), "records": list(result.records),
-        })
+        write_json(
+            folder / "selection.json",
+            {
+                "cost": result.cost,
+                "notes": list(result.notes),
+                "records": list(result.records),
+            },
+        )
         return distributed.broadcast_from_main(result.state)
 
     # ---- several processes (claus_core.distributed); no-ops in one process ----
@@ -573,11 +658,18 @@ class Experiment:
     def _score_pool(self, r: int, model: CapsuleDetector) -> dict[str, dict[str, np.ndarray]]:
         """Every rank scores its shard of the pool; rank 0 gets all videos, the others {}."""
         return distributed.score_sharded(
-            model, self.train_source, self.pool.names, config=self.scoring,
-            seed=self.config.seed, round_index=r, progress=self.progress,
+            model,
+            self.train_source,
+            self.pool.names,
+            config=self.scoring,
+            seed=self.config.seed,
+            round_index=r,
+            progress=self.progress,
         )
 
-    def _follow_round(self, r: int, model: CapsuleDetector, state: AnnotationState) -> AnnotationState:
+    def _follow_round(
+        self, r: int, model: CapsuleDetector, state: AnnotationState
+    ) -> AnnotationState:
         """A rank other than 0 after training: score its shard, receive rank 0's next state."""
         next_state = state
         if r + 1 < self.num_rounds:
@@ -642,7 +734,10 @@ def load_scores(folder: Path, round_index: int) -> dict[str, ScoreTable]:
     for key, values in arrays.items():
         kind, name = key.split("/", 1)
         per_kind.setdefault(kind, []).append((name, values))
-    return {kind: ScoreTable.from_arrays(rows, what=f"{kind!r} scores") for kind, rows in per_kind.items()}
+    return {
+        kind: ScoreTable.from_arrays(rows, what=f"{kind!r} scores")
+        for kind, rows in per_kind.items()
+    }
 
 
 __all__ = [

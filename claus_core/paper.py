@@ -37,15 +37,16 @@ def paper_cost_column(number: int) -> pd.DataFrame:
     if number not in (6, 7):
         raise ValueError("only Tables 6 and 7 have a Cost column")
     table = paper_table(number)
-    return (
-        table[["percent", "cost"]]
-        .drop_duplicates()
-        .astype({"cost": int})
-        .reset_index(drop=True)
-    )
+    return table[["percent", "cost"]].drop_duplicates().astype({"cost": int}).reset_index(drop=True)
 
 
 # Section 4.3, "Error margins": the average error over 3 runs of each selection method (v-mAP
 # points; the text does not say which statistic). Random and equidistant: +-1.03 and 0.84;
 # CLAUS +-0.20, entropy +-0.19, uncertainty +-0.35.
-PAPER_ERROR_MARGINS = {"claus": 0.20, "entropy": 0.19, "uncertainty": 0.35, "equidistant": 0.84, "random": 1.03}
+PAPER_ERROR_MARGINS = {
+    "claus": 0.20,
+    "entropy": 0.19,
+    "uncertainty": 0.35,
+    "equidistant": 0.84,
+    "random": 1.03,
+}

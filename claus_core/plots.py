@@ -90,7 +90,9 @@ def frames_with_boxes(
     return fig
 
 
-def bar_counts(counts: pd.Series, *, title: str, xlabel: str = "", ylabel: str = "videos") -> Figure:
+def bar_counts(
+    counts: pd.Series, *, title: str, xlabel: str = "", ylabel: str = "videos"
+) -> Figure:
     """A bar per category (e.g. videos per class)."""
     fig, ax = plt.subplots(figsize=(8.0, 3.0))
     ax.bar(range(len(counts)), counts.to_numpy(), color=PALETTE[0])
@@ -147,8 +149,13 @@ def per_class_selection(counts: pd.DataFrame, *, title: str) -> Figure:
     width = 0.8 / max(len(counts.columns), 1)
     x = np.arange(len(counts))
     for k, strategy in enumerate(counts.columns):
-        ax.bar(x + (k - (len(counts.columns) - 1) / 2) * width, counts[strategy], width=width,
-               label=strategy, color=strategy_color(strategy))
+        ax.bar(
+            x + (k - (len(counts.columns) - 1) / 2) * width,
+            counts[strategy],
+            width=width,
+            label=strategy,
+            color=strategy_color(strategy),
+        )
     ax.set_xticks(x, [str(c) for c in counts.index], rotation=70, ha="right")
     ax.set(ylabel="selected videos")
     ax.set_title(title, pad=28)
@@ -163,8 +170,13 @@ def frames_vs_annotated(table: pd.DataFrame, *, title: str) -> Figure:
     x = np.arange(len(table))
     width = 0.8 / max(len(table.columns), 1)
     for k, column in enumerate(table.columns):
-        ax.bar(x + (k - (len(table.columns) - 1) / 2) * width, table[column], width=width,
-               label=str(column), color=PALETTE[k % len(PALETTE)])
+        ax.bar(
+            x + (k - (len(table.columns) - 1) / 2) * width,
+            table[column],
+            width=width,
+            label=str(column),
+            color=PALETTE[k % len(PALETTE)],
+        )
     ax.set_xticks(x, [str(c) for c in table.index], rotation=70, ha="right")
     ax.set_yscale("log")
     ax.set(ylabel="frames (log scale)")
@@ -175,7 +187,11 @@ def frames_vs_annotated(table: pd.DataFrame, *, title: str) -> Figure:
 
 
 def _method_color(method: str, k: int) -> str:
-    return strategy_color(method.lower()) if method.lower() in STRATEGY_COLORS else PALETTE[k % len(PALETTE)]
+    return (
+        strategy_color(method.lower())
+        if method.lower() in STRATEGY_COLORS
+        else PALETTE[k % len(PALETTE)]
+    )
 
 
 def metric_curves(table: pd.DataFrame, *, title: str, ylabel: str) -> Figure:
@@ -185,14 +201,26 @@ def metric_curves(table: pd.DataFrame, *, title: str, ylabel: str) -> Figure:
     drawn only where the paper prints numbers.
     """
     has_paper = table["paper"].notna().any()
-    fig, axes = plt.subplots(1, 2 if has_paper else 1, figsize=(8.6 if has_paper else 5.0, 3.2), squeeze=False)
+    fig, axes = plt.subplots(
+        1, 2 if has_paper else 1, figsize=(8.6 if has_paper else 5.0, 3.2), squeeze=False
+    )
     left = axes[0, 0]
     for k, (method, rows) in enumerate(table.groupby("method", sort=False)):
         color = _method_color(method, k)
         rows = rows.dropna(subset=["ours (mean)"])
         left.plot(rows["ours % annotated"], rows["ours (mean)"], "o-", color=color, label=method)
-        left.fill_between(rows["ours % annotated"], rows["ours (low)"], rows["ours (high)"], color=color, alpha=0.15)
-    left.set(title="ours (band: 95 % CI over seeds)", xlabel="% of the full annotation cost", ylabel=ylabel)
+        left.fill_between(
+            rows["ours % annotated"],
+            rows["ours (low)"],
+            rows["ours (high)"],
+            color=color,
+            alpha=0.15,
+        )
+    left.set(
+        title="ours (band: 95 % CI over seeds)",
+        xlabel="% of the full annotation cost",
+        ylabel=ylabel,
+    )
     left.legend(fontsize=7)
     if has_paper:
         right = axes[0, 1]
@@ -214,9 +242,25 @@ def cost_curves(table: pd.DataFrame, *, title: str) -> Figure:
     methods = table["method"].unique()
     for k, (method, rows) in enumerate(table.groupby("method", sort=False)):
         color = _method_color(method, k)
-        ax.plot(rows["ours % annotated"], rows["ours (mean)"], "o-", color=color, label=f"{method} (ours)")
-        ax.fill_between(rows["ours % annotated"], rows["ours (low)"], rows["ours (high)"], color=color, alpha=0.15)
-        width = 0.6 * float(np.diff(np.sort(rows["ours % annotated"].unique())).min(initial=1.0)) / len(methods)
+        ax.plot(
+            rows["ours % annotated"],
+            rows["ours (mean)"],
+            "o-",
+            color=color,
+            label=f"{method} (ours)",
+        )
+        ax.fill_between(
+            rows["ours % annotated"],
+            rows["ours (low)"],
+            rows["ours (high)"],
+            color=color,
+            alpha=0.15,
+        )
+        width = (
+            0.6
+            * float(np.diff(np.sort(rows["ours % annotated"].unique())).min(initial=1.0))
+            / len(methods)
+        )
         costs.bar(rows["ours % annotated"] + (k - (len(methods) - 1) / 2) * width, rows["ours cost"],
                   width=width, color=color, alpha=0.15)  # fmt: skip
     ax.set(title=title, xlabel="% of the full annotation cost", ylabel="v-mAP@0.5 (%)")
@@ -230,13 +274,22 @@ def cost_curves(table: pd.DataFrame, *, title: str) -> Figure:
 def learning_curves(table: pd.DataFrame, *, title: str) -> Figure:
     """Each loss term (one panel) against the epoch counted over all rounds, one line per run
     label; dotted lines mark where a round starts. ``table``: label, round, epoch, term, value."""
-    terms = [t for t in ("total", "localization", "classification", "cluster") if t in set(table["term"])]
+    terms = [
+        t for t in ("total", "localization", "classification", "cluster") if t in set(table["term"])
+    ]
     fig, axes = plt.subplots(1, len(terms), figsize=(2.6 * len(terms) + 1.0, 2.8), squeeze=False)
     for ax, term in zip(axes[0], terms, strict=True):
         rows = table[table["term"] == term]
         for k, (label, line) in enumerate(rows.groupby("label", sort=False)):
             line = line.sort_values(["round", "epoch"])
-            ax.plot(np.arange(len(line)), line["value"], "-", color=PALETTE[k % len(PALETTE)], label=label, lw=1.2)
+            ax.plot(
+                np.arange(len(line)),
+                line["value"],
+                "-",
+                color=PALETTE[k % len(PALETTE)],
+                label=label,
+                lw=1.2,
+            )
             starts = np.flatnonzero(np.diff(line["round"].to_numpy())) + 0.5
             for x in starts:
                 ax.axvline(x, color="#999999", lw=0.6, ls=":")

@@ -58,7 +58,9 @@ class SelectionStep:
     def class_counts(self) -> pd.DataFrame:
         """New videos per class (rows: every class of the pool) and strategy (columns)."""
         counts = {
-            name: pd.Series([self.pool.classes[self.pool[v].label] for v in self.new_videos(name)]).value_counts()
+            name: pd.Series(
+                [self.pool.classes[self.pool[v].label] for v in self.new_videos(name)]
+            ).value_counts()
             for name in self.results
         }
         return pd.DataFrame(counts).reindex(self.pool.classes).fillna(0).astype(int)
@@ -77,7 +79,9 @@ class SelectionStep:
     def reasons(self, strategy: str) -> pd.DataFrame:
         """Why each of ``strategy``'s frames was chosen: video (without its class folder), frame
         (0-based), cluster, video score, frame score, reason."""
-        why = self.results[strategy].to_dataframe()[["video", "frame", "cluster", "video_score", "frame_score", "reason"]]
+        why = self.results[strategy].to_dataframe()[
+            ["video", "frame", "cluster", "video_score", "frame_score", "reason"]
+        ]
         why = why.assign(video=why["video"].str.split("/").str[-1])
         return why.rename(columns=lambda c: c.replace("_", " "))
 
@@ -103,12 +107,18 @@ def replay_selection(
     pool = make_sources(config)[0].pool
     state_path = folder / "state.json"
     state = AnnotationState.from_json(state_path.read_text(), source=str(state_path))
-    clusters = {str(k): int(v) for k, v in json.loads((folder / "clusters.json").read_text()).items()}
+    clusters = {
+        str(k): int(v) for k, v in json.loads((folder / "clusters.json").read_text()).items()
+    }
     context = SelectionContext(pool, state, scores=load_scores(run.root, round_index), clusters=clusters,
                                round_index=round_index)  # fmt: skip
     results = {
-        name: STRATEGIES[name](context, config.round_budget, config.selection,
-                               np.random.default_rng([config.seed, round_index, 2]))  # fmt: skip
+        name: STRATEGIES[name](
+            context,
+            config.round_budget,
+            config.selection,
+            np.random.default_rng([config.seed, round_index, 2]),
+        )  # fmt: skip
         for name in strategies
     }
     return SelectionStep(pool, state, clusters, results, round_index)

@@ -31,7 +31,9 @@ METRIC_COLUMNS = KEYS + ["videos", "frames", "cost", "cost_percent", "metric", "
 PER_CLASS_COLUMNS = KEYS + ["class_name", "value"]
 
 
-def study_runs(root: str | Path, group: str = "*", strategy: str = "*") -> Iterator[tuple[dict[str, object], RunDir]]:
+def study_runs(
+    root: str | Path, group: str = "*", strategy: str = "*"
+) -> Iterator[tuple[dict[str, object], RunDir]]:
     """Every run of a study (:func:`claus_core.store.study_runs`) as its key (group, strategy,
     seed) and its :class:`RunDir`, in path order."""
     for key, run in store_runs(Path(root), group, strategy):
@@ -60,13 +62,18 @@ def collect_tables(
                    ("video-AP", iou, evaluation["video_ap"]["mean"])]  # fmt: skip
         shared = {**key, "videos": m["videos"], "frames": m["frames"], "cost": m["cost"],
                   "cost_percent": 100.0 * m["cost"] / m["full_cost"]}  # fmt: skip
-        rows += [{**shared, "metric": name, "threshold": float(t), "value": 100.0 * value} for name, t, value in values]
+        rows += [
+            {**shared, "metric": name, "threshold": float(t), "value": 100.0 * value}
+            for name, t, value in values
+        ]
         per_class += [
             {**key, "class_name": row["class_name"], "value": 100.0 * row["value"]}
             for row in evaluation["per_class"]
             if row["metric"] == metric and abs(row["threshold"] - threshold) < 1e-9
         ]
-    return pd.DataFrame(rows, columns=METRIC_COLUMNS), pd.DataFrame(per_class, columns=PER_CLASS_COLUMNS)
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS), pd.DataFrame(
+        per_class, columns=PER_CLASS_COLUMNS
+    )
 
 
 def collect(root: str | Path) -> pd.DataFrame:
@@ -78,7 +85,9 @@ def collect(root: str | Path) -> pd.DataFrame:
     return collect_tables(root)[0]
 
 
-def collect_per_class(root: str | Path, *, metric: str = "v-mAP", threshold: float = 0.5) -> pd.DataFrame:
+def collect_per_class(
+    root: str | Path, *, metric: str = "v-mAP", threshold: float = 0.5
+) -> pd.DataFrame:
     """Per-class values (percent) of every finished round: group, strategy, seed, round, class_name, value."""
     return collect_tables(root, metric=metric, threshold=threshold)[1]
 
@@ -93,7 +102,9 @@ def collect_training(root: str | Path) -> pd.DataFrame:
         margins = m.get("spread_margin") or [np.nan] * len(m["train_loss"])
         for term, values in terms.items():
             for epoch, value in enumerate(values):
-                rows.append({**key, "epoch": epoch, "term": term, "value": value, "margin": margins[epoch]})
+                rows.append(
+                    {**key, "epoch": epoch, "term": term, "value": value, "margin": margins[epoch]}
+                )
     return pd.DataFrame(rows, columns=KEYS + ["epoch", "term", "value", "margin"])
 
 
@@ -104,7 +115,9 @@ def summarize(results: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     rows = []
     for key, group in results.groupby(keys, sort=True):
         values = group["value"].to_numpy()
-        rng = np.random.default_rng([seed, stable_seed(*key)])  # an interval depends on its own rows only
+        rng = np.random.default_rng(
+            [seed, stable_seed(*key)]
+        )  # an interval depends on its own rows only
         low, high = interval(values, rng=rng)
         rows.append({
             **dict(zip(keys, key, strict=True)), "mean": float(values.mean()), "low": low, "high": high,
@@ -148,22 +161,35 @@ def beside_paper(
     """
     rows = []
     for paper_group, (group, strategy) in methods.items():
-        p = paper[(paper["group"] == paper_group) & (paper["metric"] == metric)
-                  & np.isclose(paper["threshold"], threshold)].reset_index(drop=True)
-        o = ours[(ours["group"] == group) & (ours["strategy"] == strategy) & (ours["metric"] == metric)
-                 & np.isclose(ours["threshold"], threshold)].sort_values("round").reset_index(drop=True)
+        p = paper[
+            (paper["group"] == paper_group)
+            & (paper["metric"] == metric)
+            & np.isclose(paper["threshold"], threshold)
+        ].reset_index(drop=True)
+        o = (
+            ours[
+                (ours["group"] == group)
+                & (ours["strategy"] == strategy)
+                & (ours["metric"] == metric)
+                & np.isclose(ours["threshold"], threshold)
+            ]
+            .sort_values("round")
+            .reset_index(drop=True)
+        )
         for step in range(max(len(p), len(o))):
-            rows.append({
-                "method": paper_group,
-                "step": step,
-                "paper % annotated": p.loc[step, "percent"] if step < len(p) else np.nan,
-                "paper": p.loc[step, "value"] if step < len(p) else np.nan,
-                "ours % annotated": o.loc[step, "cost_percent"] if step < len(o) else np.nan,
-                "ours (mean)": o.loc[step, "mean"] if step < len(o) else np.nan,
-                "ours (low)": o.loc[step, "low"] if step < len(o) else np.nan,
-                "ours (high)": o.loc[step, "high"] if step < len(o) else np.nan,
-                "seeds": o.loc[step, "seeds"] if step < len(o) else 0,
-            })
+            rows.append(
+                {
+                    "method": paper_group,
+                    "step": step,
+                    "paper % annotated": p.loc[step, "percent"] if step < len(p) else np.nan,
+                    "paper": p.loc[step, "value"] if step < len(p) else np.nan,
+                    "ours % annotated": o.loc[step, "cost_percent"] if step < len(o) else np.nan,
+                    "ours (mean)": o.loc[step, "mean"] if step < len(o) else np.nan,
+                    "ours (low)": o.loc[step, "low"] if step < len(o) else np.nan,
+                    "ours (high)": o.loc[step, "high"] if step < len(o) else np.nan,
+                    "seeds": o.loc[step, "seeds"] if step < len(o) else 0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -185,7 +211,9 @@ def paper_inconsistencies(paper: pd.DataFrame) -> list[str]:
     return notes
 
 
-def resampled_test_intervals(root: str | Path, runs: Sequence[tuple[str, str, str]], *, threshold: float = 0.5) -> pd.DataFrame:
+def resampled_test_intervals(
+    root: str | Path, runs: Sequence[tuple[str, str, str]], *, threshold: float = 0.5
+) -> pd.DataFrame:
     """How much of a run's v-mAP is the test set's own noise: for each (label, group, strategy)
     and seed, the last round's v-mAP with a 95 % interval from resampling its test videos
     (:func:`claus_core.stats.video_bootstrap_vmap`), in percent."""
@@ -197,14 +225,18 @@ def resampled_test_intervals(root: str | Path, runs: Sequence[tuple[str, str, st
                 continue
             evaluation = read_json(run.round_dir(finished[-1]) / "evaluation.json")
             videos = evaluation["videos"]
-            ious = np.asarray([np.nan if v["iou"] is None else v["iou"] for v in videos], dtype=np.float64)
+            ious = np.asarray(
+                [np.nan if v["iou"] is None else v["iou"] for v in videos], dtype=np.float64
+            )
             labels = np.asarray([v["label"] for v in videos])
             correct = None
             if evaluation["config"].get("require_class"):
                 correct = np.asarray([v["predicted_label"] == v["label"] for v in videos])
             low, high = video_bootstrap_vmap(ious, labels, threshold=threshold, correct=correct,
                                              rng=np.random.default_rng(int(key["seed"])))  # fmt: skip
-            stored = read_json(run.round_dir(finished[-1]) / "metrics.json")["metrics"][f"v-mAP@{threshold:g}"]
+            stored = read_json(run.round_dir(finished[-1]) / "metrics.json")["metrics"][
+                f"v-mAP@{threshold:g}"
+            ]
             rows.append({"method": label, "seed": key["seed"], "round": finished[-1], "test videos": len(videos),
                          "v-mAP@0.5": 100 * stored,
                          "test-video 95 % CI": f"[{100 * low:.1f}, {100 * high:.1f}]",
@@ -240,4 +272,3 @@ def one_cluster_rounds(rounds: pd.DataFrame) -> tuple[int, int]:
     there are."""
     used = rounds["clusters used"].dropna() if "clusters used" in rounds else pd.Series(dtype=float)
     return int((used == 1).sum()), len(used)
-

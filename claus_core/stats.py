@@ -44,7 +44,9 @@ def _finite(values: Sequence[float] | np.ndarray, *, what: str = "values") -> np
     if array.size < 2:
         raise ValueError(f"{what}: a confidence interval needs at least 2 values, got {array.size}")
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{what}: {int(np.sum(~np.isfinite(array)))} of {array.size} values are NaN or infinite")
+        raise ValueError(
+            f"{what}: {int(np.sum(~np.isfinite(array)))} of {array.size} values are NaN or infinite"
+        )
     return array
 
 
@@ -68,7 +70,12 @@ def bootstrap_ci(
 
 
 def simulated_coverage(
-    n: int, *, rng: np.random.Generator, confidence: float = 0.95, n_studies: int = 1_000, n_resamples: int = 2_000
+    n: int,
+    *,
+    rng: np.random.Generator,
+    confidence: float = 0.95,
+    n_studies: int = 1_000,
+    n_resamples: int = 2_000,
 ) -> float:
     """How often :func:`bootstrap_ci` of ``n`` normal values holds their true mean (simulated).
 
@@ -77,12 +84,16 @@ def simulated_coverage(
     """
     hits = 0
     for _ in range(n_studies):
-        low, high = bootstrap_ci(rng.normal(0.0, 1.0, size=n), confidence=confidence, n_resamples=n_resamples, rng=rng)
+        low, high = bootstrap_ci(
+            rng.normal(0.0, 1.0, size=n), confidence=confidence, n_resamples=n_resamples, rng=rng
+        )
         hits += low <= 0.0 <= high
     return hits / n_studies
 
 
-def paired_differences(a: Mapping[int, float], b: Mapping[int, float], *, what: str = "A - B") -> np.ndarray:
+def paired_differences(
+    a: Mapping[int, float], b: Mapping[int, float], *, what: str = "A - B"
+) -> np.ndarray:
     """``a[k] - b[k]`` for every seed k, in seed order; both must hold the same seeds."""
     if set(a) != set(b):
         only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
@@ -95,7 +106,9 @@ def z_quantile(p: float) -> float:
     return NormalDist().inv_cdf(p)
 
 
-def minimum_detectable_effect(sd: float, n: int, *, alpha: float = 0.05, power: float = 0.8) -> float:
+def minimum_detectable_effect(
+    sd: float, n: int, *, alpha: float = 0.05, power: float = 0.8
+) -> float:
     """The smallest true mean difference a design of ``n`` paired seeds resolves with ``power``.
 
     Two-sided level ``alpha``; ``sd`` is the standard deviation of the per-seed differences.
@@ -105,7 +118,9 @@ def minimum_detectable_effect(sd: float, n: int, *, alpha: float = 0.05, power: 
     return (z_quantile(1 - alpha / 2) + z_quantile(power)) * sd / math.sqrt(n)
 
 
-def seeds_needed(effect: float, sd: float, *, alpha: float = 0.05, power: float = 0.8) -> int | None:
+def seeds_needed(
+    effect: float, sd: float, *, alpha: float = 0.05, power: float = 0.8
+) -> int | None:
     """Paired seeds needed to resolve a true mean difference ``effect`` (None: it cannot be)."""
     if effect == 0 or not math.isfinite(effect):
         return None
@@ -172,7 +187,9 @@ def _video_hits(ious: np.ndarray, labels: np.ndarray, threshold: float, correct:
     ious = np.asarray(ious, dtype=np.float64)
     labels = np.asarray(labels)
     if ious.shape != labels.shape or ious.ndim != 1 or ious.size == 0:
-        raise ValueError(f"ious and labels must be two equal [video] arrays, got {ious.shape} and {labels.shape}")
+        raise ValueError(
+            f"ious and labels must be two equal [video] arrays, got {ious.shape} and {labels.shape}"
+        )
     scored = ~np.isnan(ious)  # [video]
     hits = np.zeros(ious.shape, dtype=bool)
     hits[scored] = ious[scored] >= threshold

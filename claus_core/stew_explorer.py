@@ -105,20 +105,26 @@ def _encode(image: np.ndarray, kind: str) -> str:
     return f"data:image/{kind};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _video_entry(
-    video: VideoRecord, frames: np.ndarray, grid: ExplorerGrid
-) -> dict[str, object]:
+def _video_entry(video: VideoRecord, frames: np.ndarray, grid: ExplorerGrid) -> dict[str, object]:
     """What the page needs of one video: kept frames, their sprites, boxes and annotated flags."""
     if frames.shape[:3] != (video.num_frames, video.height, video.width):
         raise ValueError(
             f"{video.name}: frames are {frames.shape[:3]}, the video is "
             f"{video.num_frames} x {video.height} x {video.width}"
         )
-    kept = np.unique(np.linspace(0, video.num_frames - 1, min(grid.max_frames, video.num_frames)).round().astype(int))
+    kept = np.unique(
+        np.linspace(0, video.num_frames - 1, min(grid.max_frames, video.num_frames))
+        .round()
+        .astype(int)
+    )
     step = max(1, int(np.ceil(max(video.height, video.width) / grid.max_side)))
     height, width = frames[0, ::step, ::step].shape[:2]
     boxes = [
-        [[float(v) / step for v in box] for tube in video.tubes if (box := tube.box_at(int(f))) is not None]
+        [
+            [float(v) / step for v in box]
+            for tube in video.tubes
+            if (box := tube.box_at(int(f))) is not None
+        ]
         for f in kept
     ]
     weights: dict[str, str] = {}
@@ -156,7 +162,9 @@ def explorer_data(
         "windows": list(grid.windows),
         "spacings": list(grid.spacings),
         "lut": lut.ravel().tolist(),
-        "videos": {name: _video_entry(video, frames, grid) for name, (video, frames) in videos.items()},
+        "videos": {
+            name: _video_entry(video, frames, grid) for name, (video, frames) in videos.items()
+        },
     }
 
 
@@ -192,8 +200,15 @@ def static_explorer_html(
             f'<label>video <select data-control="video">{options}</select></label>',
             _slider("frame", "frame", len(first), len(first) // 2),
             _slider("sigma", "&sigma;", len(grid.sigmas), _default_index(grid.sigmas, STEW_SIGMA)),
-            _slider("window", "window W", len(grid.windows), _default_index(grid.windows, STEW_WINDOW)),
-            _slider("spacing", "GT every", len(grid.spacings), _default_index(grid.spacings, default_spacing)),
+            _slider(
+                "window", "window W", len(grid.windows), _default_index(grid.windows, STEW_WINDOW)
+            ),
+            _slider(
+                "spacing",
+                "GT every",
+                len(grid.spacings),
+                _default_index(grid.spacings, default_spacing),
+            ),
         ]
     )
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")

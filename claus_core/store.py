@@ -148,7 +148,9 @@ class RunKey:
         return Path(study_root) / self.experiment / self.strategy / f"seed{self.seed}"
 
 
-def study_runs(study_root: Path, experiment: str = "*", strategy: str = "*") -> Iterator[tuple[RunKey, RunDir]]:
+def study_runs(
+    study_root: Path, experiment: str = "*", strategy: str = "*"
+) -> Iterator[tuple[RunKey, RunDir]]:
     """Every run folder of a study (those with a ``config.json``), in path order."""
     for config_path in sorted(Path(study_root).glob(f"{experiment}/{strategy}/seed*/config.json")):
         folder = config_path.parent
@@ -181,7 +183,9 @@ class RunDir:
         if self.config_path.exists():
             stored = read_json(self.config_path)
             if config_hash(stored) != config_hash(config):
-                changed = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
+                changed = sorted(
+                    k for k in set(stored) | set(config) if stored.get(k) != config.get(k)
+                )
                 raise StoreError(
                     f"{self.root}: made with another config (fields that differ: {changed}); "
                     "use a new run directory or delete this one"
@@ -231,7 +235,11 @@ class RunDir:
         return read_json(marker).get("hash") == round_hash
 
     def finished_rounds(self) -> list[int]:
-        indices = (self.round_index(path) for path in self.root.glob("round*") if (path / ROUND_MARKER).exists())
+        indices = (
+            self.round_index(path)
+            for path in self.root.glob("round*")
+            if (path / ROUND_MARKER).exists()
+        )
         return sorted(i for i in indices if i is not None)
 
     def start_round(self, index: int) -> Path:
@@ -242,10 +250,14 @@ class RunDir:
         path.mkdir(parents=True)
         return path
 
-    def finish_round(self, index: int, round_hash: str, extra: dict[str, Any] | None = None) -> None:
+    def finish_round(
+        self, index: int, round_hash: str, extra: dict[str, Any] | None = None
+    ) -> None:
         """Write ``round.json``: the round, its config hash, and the SHA-256 of each of its files."""
         path = self.round_dir(index)
-        files = sorted(p.name for p in path.iterdir() if not p.name.startswith(".") and p.name != ROUND_MARKER)
+        files = sorted(
+            p.name for p in path.iterdir() if not p.name.startswith(".") and p.name != ROUND_MARKER
+        )
         digests = {name: file_sha256(path / name) for name in files}
         write_json(path / ROUND_MARKER, {"round": index, "hash": round_hash, "files": files, "sha256": digests,
                                          **(extra or {})})  # fmt: skip
@@ -260,14 +272,18 @@ class RunDir:
         marker = read_json(folder / ROUND_MARKER)
         digests = marker.get("sha256", {}) if isinstance(marker, dict) else None
         if not isinstance(digests, dict):
-            raise StoreError(f"{folder / ROUND_MARKER}: expected a JSON object with 'sha256', got {type(marker).__name__}")
+            raise StoreError(
+                f"{folder / ROUND_MARKER}: expected a JSON object with 'sha256', got {type(marker).__name__}"
+            )
         fix = f"delete {folder} and run `claus resume {self.root}` to redo round {index} and the rounds after it"
         for name, expected in sorted(digests.items()):
             path = folder / name
             if not path.is_file():
                 raise StoreError(f"{path}: missing, though round {index} finished with it; {fix}")
             if file_sha256(path) != expected:
-                raise StoreError(f"{path}: changed or corrupt since round {index} finished (SHA-256 differs); {fix}")
+                raise StoreError(
+                    f"{path}: changed or corrupt since round {index} finished (SHA-256 differs); {fix}"
+                )
 
 
 class TrainedRounds:
@@ -313,4 +329,3 @@ class TrainedRounds:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp)
-

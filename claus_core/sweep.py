@@ -28,11 +28,18 @@ def _run_one(config: dict, folder: str, threads: int, root: str) -> str:
     from claus_core.store import TrainedRounds
 
     torch.set_num_threads(threads)
-    Experiment(ExperimentConfig.from_dict(config), Path(folder), progress=False, trained=TrainedRounds(Path(root))).run_all()
+    Experiment(
+        ExperimentConfig.from_dict(config),
+        Path(folder),
+        progress=False,
+        trained=TrainedRounds(Path(root)),
+    ).run_all()
     return folder
 
 
-def run_parallel(study: StudyConfig, root: Path, *, jobs: int, threads: int = 1, progress: bool = True) -> list[Path]:
+def run_parallel(
+    study: StudyConfig, root: Path, *, jobs: int, threads: int = 1, progress: bool = True
+) -> list[Path]:
     """Run every experiment of ``study`` under ``root`` on ``jobs`` processes; returns the folders."""
     from claus_core.loop import run_dir_for
 

@@ -189,8 +189,14 @@ def score_video(
         batch = clips[first : first + config.batch_size]  # [B, T]
         batch_real = real[first : first + config.batch_size]  # [B, T]
         inputs = torch.stack([clip_tensor(frames, idx, config.size) for idx in batch]).to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bfloat16"):
-            options = {} if config.samples_per_batch is None else {"samples_per_batch": config.samples_per_batch}
+        with torch.autocast(
+            device.type, dtype=torch.bfloat16, enabled=config.precision == "bfloat16"
+        ):
+            options = (
+                {}
+                if config.samples_per_batch is None
+                else {"samples_per_batch": config.samples_per_batch}
+            )
             output = model.head(
                 model.encode(inputs), n_samples=config.n_samples, generator=generator, **options
             )

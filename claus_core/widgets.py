@@ -70,4 +70,6 @@ def stew_explorer(videos: Mapping[str, tuple[VideoRecord, np.ndarray]]) -> widge
     for control in (choose, frame, sigma, window, spacing):
         control.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([choose, spacing]), widgets.HBox([frame, sigma, window]), output])
+    return widgets.VBox(
+        [widgets.HBox([choose, spacing]), widgets.HBox([frame, sigma, window]), output]
+    )

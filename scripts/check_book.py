@@ -123,7 +123,7 @@ def check_widgets(page: Page, report: PageReport) -> None:
 def _picture(page: Page, explorer: int, panel: str) -> str:
     return page.evaluate(
         "([k, panel]) => document.querySelectorAll('[data-stew-explorer]')[k]"
-        ".querySelector(`[data-panel=\"${panel}\"]`).toDataURL()",
+        '.querySelector(`[data-panel="${panel}"]`).toDataURL()',
         [explorer, panel],
     )
 
@@ -177,7 +177,7 @@ def check_explorers(page: Page, report: PageReport) -> None:
         for name, panel in (("video", "frame"), ("frame", "frame")):
             current = page.evaluate(
                 "([k, name]) => document.querySelectorAll('[data-stew-explorer]')[k]"
-                ".querySelector(`[data-control=\"${name}\"]`).value",
+                '.querySelector(`[data-control="${name}"]`).value',
                 [k, name],
             )
             others = [v for v in _values(page, k, name) if v != current]
@@ -211,7 +211,9 @@ def _check_weight_controls(page: Page, k: int, report: PageReport) -> None:
             report.problems.append(f"explorer {k}: moving '{name}' never changed the weight map")
 
 
-def check_page(browser: Browser, root: Path, page_name: str, screenshots: Path | None) -> PageReport:
+def check_page(
+    browser: Browser, root: Path, page_name: str, screenshots: Path | None
+) -> PageReport:
     report = PageReport(page_name)
     path = (root / page_name).resolve()
     if not path.exists():
@@ -220,7 +222,9 @@ def check_page(browser: Browser, root: Path, page_name: str, screenshots: Path |
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.on(
         "console",
-        lambda m: report.problems.append(f"console error: {m.text[:200]}") if m.type == "error" else None,
+        lambda m: (
+            report.problems.append(f"console error: {m.text[:200]}") if m.type == "error" else None
+        ),
     )
     page.on("pageerror", lambda e: report.problems.append(f"uncaught: {str(e)[:200]}"))
     page.on(
@@ -251,9 +255,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, help="the built book, e.g. _build/html")
     parser.add_argument("pages", nargs="*", help="pages relative to root (default: every page)")
-    parser.add_argument("--screenshots", type=Path, help="save a full-page screenshot of each page here")
     parser.add_argument(
-        "--expect", action="append", default=[], metavar="PAGE:FACT=N",
+        "--screenshots", type=Path, help="save a full-page screenshot of each page here"
+    )
+    parser.add_argument(
+        "--expect",
+        action="append",
+        default=[],
+        metavar="PAGE:FACT=N",
         help="require at least N of a fact on a page, e.g. book/metrics.html:typeset=10",
     )
     args = parser.parse_args(argv)

@@ -17,8 +17,18 @@ import re
 from pathlib import Path
 
 THRESHOLDS = (0.1, 0.2, 0.3, 0.5)
-DATASETS = {2: None, 3: "ucf101_24", 4: "jhmdb21", 5: "ucf101_24", 6: "ucf101_24", 7: "jhmdb21",
-            8: "ucf101_24", 9: "ucf101_24", 10: "ucf101_24", 1: "ava"}
+DATASETS = {
+    2: None,
+    3: "ucf101_24",
+    4: "jhmdb21",
+    5: "ucf101_24",
+    6: "ucf101_24",
+    7: "jhmdb21",
+    8: "ucf101_24",
+    9: "ucf101_24",
+    10: "ucf101_24",
+    1: "ava",
+}
 
 
 def caption_positions(lines: list[str]) -> dict[int, int]:
@@ -51,10 +61,18 @@ def grouped_map_table(number: int, rows: list[list[str]]) -> list[dict]:
             continue
         values = [float(c) for c in cells[1:9]]
         for k, value in enumerate(values):
-            out.append({"table": number, "dataset": DATASETS[number], "group": group,
-                        "percent": float(head), "cost": None,
-                        "metric": "v-mAP" if k < 4 else "f-mAP",
-                        "threshold": THRESHOLDS[k % 4], "value": value})
+            out.append(
+                {
+                    "table": number,
+                    "dataset": DATASETS[number],
+                    "group": group,
+                    "percent": float(head),
+                    "cost": None,
+                    "metric": "v-mAP" if k < 4 else "f-mAP",
+                    "threshold": THRESHOLDS[k % 4],
+                    "value": value,
+                }
+            )
     return out
 
 
@@ -63,10 +81,18 @@ def cost_table(number: int, rows: list[list[str]]) -> list[dict]:
     for cells in rows[2:]:
         values = [float(c) for c in cells[2:10]]
         for k, value in enumerate(values):
-            out.append({"table": number, "dataset": DATASETS[number], "group": "CLAUS",
-                        "percent": float(cells[0]), "cost": int(cells[1]),
-                        "metric": "v-mAP" if k < 4 else "f-mAP",
-                        "threshold": THRESHOLDS[k % 4], "value": value})
+            out.append(
+                {
+                    "table": number,
+                    "dataset": DATASETS[number],
+                    "group": "CLAUS",
+                    "percent": float(cells[0]),
+                    "cost": int(cells[1]),
+                    "metric": "v-mAP" if k < 4 else "f-mAP",
+                    "threshold": THRESHOLDS[k % 4],
+                    "value": value,
+                }
+            )
     return out
 
 
@@ -85,20 +111,50 @@ def main() -> None:
     for cells in tab_rows_before(lines, captions[2])[2:]:
         for dataset, offset, percent in (("ucf101_24", 1, 5.0), ("jhmdb21", 3, 5.4)):
             for k, metric in enumerate(("v-mAP", "f-mAP")):
-                records.append({"table": 2, "dataset": dataset, "group": cells[0], "percent": percent,
-                                "cost": None, "metric": metric, "threshold": 0.5,
-                                "value": float(cells[offset + k])})
+                records.append(
+                    {
+                        "table": 2,
+                        "dataset": dataset,
+                        "group": cells[0],
+                        "percent": percent,
+                        "cost": None,
+                        "metric": metric,
+                        "threshold": 0.5,
+                        "value": float(cells[offset + k]),
+                    }
+                )
     for cells in tab_rows_before(lines, captions[9])[1:]:
-        records.append({"table": 9, "dataset": "ucf101_24", "group": cells[0],
-                        "percent": float(cells[1].rstrip("%")), "cost": None, "metric": "v-mAP",
-                        "threshold": 0.5, "value": float(cells[2])})
+        records.append(
+            {
+                "table": 9,
+                "dataset": "ucf101_24",
+                "group": cells[0],
+                "percent": float(cells[1].rstrip("%")),
+                "cost": None,
+                "metric": "v-mAP",
+                "threshold": 0.5,
+                "value": float(cells[2]),
+            }
+        )
     for cells in tab_rows_before(lines, captions[1])[1:]:
         for backbone, value in zip(("R-18", "SN-v2"), cells[2:4], strict=True):
-            records.append({"table": 1, "dataset": "ava", "group": f"{cells[0]} ({backbone})",
-                            "percent": float(cells[1].rstrip("%")), "cost": None,
-                            "metric": "f-mAP", "threshold": 0.5, "value": float(value)})
-    payload = {"source": "Rana & Rawat, CVPR 2023, supplementary material, Tables 1-10",
-               "values_in": "percent", "rows": records}
+            records.append(
+                {
+                    "table": 1,
+                    "dataset": "ava",
+                    "group": f"{cells[0]} ({backbone})",
+                    "percent": float(cells[1].rstrip("%")),
+                    "cost": None,
+                    "metric": "f-mAP",
+                    "threshold": 0.5,
+                    "value": float(value),
+                }
+            )
+    payload = {
+        "source": "Rana & Rawat, CVPR 2023, supplementary material, Tables 1-10",
+        "values_in": "percent",
+        "rows": records,
+    }
     args.output.write_text(json.dumps(payload, indent=0))
 
 

@@ -55,19 +55,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--localization-weight", type=float, default=1.0)
     parser.add_argument("--margin", type=float, default=None, help="fixed spread-loss margin")
     parser.add_argument(
-        "--no-margin-schedule", action="store_true",
+        "--no-margin-schedule",
+        action="store_true",
         help="LossConfig(margin_schedule=False): the margin stays at margin_min",
     )
     parser.add_argument(
-        "--foreground-prior", type=float, default=None,
+        "--foreground-prior",
+        type=float,
+        default=None,
         help="DetectorConfig.foreground_prior (default: the preset's)",
     )
     parser.add_argument(
-        "--sparse-frames", type=int, default=None,
+        "--sparse-frames",
+        type=int,
+        default=None,
         help="annotate only this many evenly spaced frames per video (default: all)",
     )
     parser.add_argument(
-        "--variants", nargs="+", default=["stew"], choices=["stew", "interpolate", "frame"],
+        "--variants",
+        nargs="+",
+        default=["stew"],
+        choices=["stew", "interpolate", "frame"],
         help="localization loss variants (LossConfig.variant)",
     )
     parser.add_argument("--test-every", type=int, default=4, help="test subset: every k-th video")
@@ -93,9 +101,7 @@ def experiment(args: argparse.Namespace, *, seed: int, variant: str) -> Experime
     if args.margin is not None:
         loss = replace(loss, margin_min=args.margin, margin_max=args.margin)
     synth = SynthConfig(frame_size=args.frame_size)
-    return ExperimentConfig(
-        synth=synth, train=train, loss=loss, strategy="random", seed=seed
-    )
+    return ExperimentConfig(synth=synth, train=train, loss=loss, strategy="random", seed=seed)
 
 
 def labeled_frames(annotated: np.ndarray, sparse_frames: int | None) -> tuple[int, ...]:
@@ -112,7 +118,11 @@ def labeled_frames(annotated: np.ndarray, sparse_frames: int | None) -> tuple[in
 
 
 def run_one(
-    config: ExperimentConfig, videos: int, *, test_every: int, sparse_frames: int | None,
+    config: ExperimentConfig,
+    videos: int,
+    *,
+    test_every: int,
+    sparse_frames: int | None,
     foreground_prior: float | None,
 ) -> dict[str, float | int | str]:
     """Train a fresh tiny detector on ``videos`` annotated videos; evaluate it."""
@@ -186,7 +196,10 @@ def main(argv: list[str]) -> int:
             "seed %d, %d videos: train %s, loss %s", seed, videos, config.train, config.loss
         )
         row = run_one(
-            config, videos, test_every=args.test_every, sparse_frames=args.sparse_frames,
+            config,
+            videos,
+            test_every=args.test_every,
+            sparse_frames=args.sparse_frames,
             foreground_prior=args.foreground_prior,
         )
         rows.append(row)

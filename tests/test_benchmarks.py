@@ -17,7 +17,11 @@ def test_selection_benchmark_selects_like_the_plain_loop() -> None:
     """One repeat of every setting: the benchmark asserts identical selections itself."""
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_selection.py"), "--repeats", "1"],
-        capture_output=True, text=True, cwd=ROOT, timeout=600, check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("identical selections") == 4

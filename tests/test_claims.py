@@ -27,7 +27,9 @@ def test_every_group_the_book_reads_is_in_the_studies_it_renders(study: str) -> 
             assert strategy in groups[group], f"{study}: {claim.key} reads {group}/{strategy}"
 
 
-def _rows(group: str, strategy: str, values: dict[int, list[float]], metric: str = "v-mAP") -> list[dict]:
+def _rows(
+    group: str, strategy: str, values: dict[int, list[float]], metric: str = "v-mAP"
+) -> list[dict]:
     """``values``: seed -> v-mAP@0.5 per round."""
     return [
         {"group": group, "strategy": strategy, "seed": seed, "round": r, "metric": metric, "threshold": 0.5,
@@ -47,13 +49,20 @@ def test_every_claim_names_a_page_and_a_paper_effect_with_a_direction() -> None:
     assert len({c.key for c in CLAIMS}) == len(CLAIMS)
     for claim in CLAIMS:
         effect = paper_effect(claim)
-        assert claim.paper is None or effect == effect, claim.key  # not NaN when the paper has numbers
+        assert claim.paper is None or effect == effect, (
+            claim.key
+        )  # not NaN when the paper has numbers
 
 
 def test_paper_effects_hand_computed() -> None:
     assert paper_effect(CLAIM["table2_sample"]) == pytest.approx(72.2 - 36.2)
     assert paper_effect(CLAIM["figure4"]) == pytest.approx(65.55 - 62.04)  # Table 5's last row
-    table5 = [54.34 - 43.56, 57.68 - 47.14, 61.84 - 52.66, 65.55 - 62.04]  # the first row left out, like ours
+    table5 = [
+        54.34 - 43.56,
+        57.68 - 47.14,
+        61.84 - 52.66,
+        65.55 - 62.04,
+    ]  # the first row left out, like ours
     assert paper_effect(CLAIM["table5_random"]) == pytest.approx(sum(table5) / 4)
     assert paper_effect(CLAIM["table3"]) == pytest.approx((3.10 + 2.45 + 2.41 + 4.05) / 4)
     assert paper_effect(CLAIM["table6"]) == pytest.approx(100 * 72.28 / 75.29)
@@ -63,8 +72,12 @@ def test_paper_effects_hand_computed() -> None:
 
 def test_mean_after_round0_leaves_out_the_shared_round() -> None:
     results = _results(
-        _rows("ucf_main", "claus", {0: [0.0, 12.0, 14.0], 1: [5.0, 10.0, 13.0], 2: [1.0, 11.0, 16.0]}),
-        _rows("ucf_main", "random", {0: [0.0, 10.0, 10.0], 1: [5.0, 9.0, 10.0], 2: [1.0, 10.0, 11.0]}),
+        _rows(
+            "ucf_main", "claus", {0: [0.0, 12.0, 14.0], 1: [5.0, 10.0, 13.0], 2: [1.0, 11.0, 16.0]}
+        ),
+        _rows(
+            "ucf_main", "random", {0: [0.0, 10.0, 10.0], 1: [5.0, 9.0, 10.0], 2: [1.0, 10.0, 11.0]}
+        ),
     )
     outcome = evaluate(CLAIM["table5_random"], results, NO_CLASSES)
     # per seed: mean of rounds 1, 2: (13 - 10, 11.5 - 9.5, 13.5 - 10.5) = (3, 2, 3)
@@ -83,7 +96,9 @@ def test_a_reversed_ordering_contradicts_and_a_mixed_one_is_inconclusive() -> No
 
 
 def test_one_seed_gives_no_interval_and_missing_runs_are_said() -> None:
-    results = _results(_rows("ucf_main", "claus", {0: [0.0, 30.0]}), _rows("ucf_main", "random", {0: [0.0, 10.0]}))
+    results = _results(
+        _rows("ucf_main", "claus", {0: [0.0, 30.0]}), _rows("ucf_main", "random", {0: [0.0, 10.0]})
+    )
     assert evaluate(CLAIM["table5_random"], results, NO_CLASSES).verdict == "no interval"
     assert evaluate(CLAIM["table3"], results, NO_CLASSES).verdict == "runs missing"
 
@@ -96,7 +111,9 @@ def test_label_efficiency_is_a_share_of_the_same_seeds_full_reference() -> None:
     assert outcome.ours.mean == pytest.approx(100 * 57 / 60)  # 95 %
     assert outcome.verdict == "agrees"
     zero = _rows("ucf_full", "random", {0: [0.0], 1: [60.0], 2: [60.0]})
-    assert evaluate(CLAIM["table6"], _results(main, zero), NO_CLASSES).verdict.startswith("undefined")
+    assert evaluate(CLAIM["table6"], _results(main, zero), NO_CLASSES).verdict.startswith(
+        "undefined"
+    )
 
 
 def test_static_minus_moving_from_the_last_round_per_class() -> None:
@@ -117,7 +134,10 @@ def test_static_minus_moving_from_the_last_round_per_class() -> None:
 def test_the_paper_typo_in_table10_is_flagged_and_nothing_else() -> None:
     flagged = {n: paper_inconsistencies(paper_table(n)) for n in (2, 3, 4, 5, 6, 7, 8, 9, 10)}
     assert [n for n, notes in flagged.items() if notes] == [10]
-    assert "Interpolate row at 0.25 % prints v-mAP@0.2 = 95.90 above v-mAP@0.1 = 92.03" in flagged[10][0]
+    assert (
+        "Interpolate row at 0.25 % prints v-mAP@0.2 = 95.90 above v-mAP@0.1 = 92.03"
+        in flagged[10][0]
+    )
 
 
 def test_summarize_gives_the_mean_and_its_interval_per_round() -> None:
@@ -125,7 +145,9 @@ def test_summarize_gives_the_mean_and_its_interval_per_round() -> None:
 
     results = _results(_rows("ucf_main", "claus", {0: [1.0, 10.0], 1: [3.0, 10.0], 2: [2.0, 13.0]}))
     summary = summarize(results).set_index("round")
-    assert summary.loc[0, "mean"] == pytest.approx(2.0) and summary.loc[0, "std"] == pytest.approx(1.0)
+    assert summary.loc[0, "mean"] == pytest.approx(2.0) and summary.loc[0, "std"] == pytest.approx(
+        1.0
+    )
     assert 1.0 <= summary.loc[0, "low"] <= 2.0 <= summary.loc[0, "high"] <= 3.0
     assert summary.loc[1, "seeds"] == 3
     one = summarize(_results(_rows("ucf_main", "claus", {0: [4.0]})))
@@ -137,8 +159,12 @@ def test_summarize_gives_the_mean_and_its_interval_per_round() -> None:
 def test_seeds_are_paired_at_the_rounds_both_runs_finished() -> None:
     """An unfinished run is set beside its partner at the same rounds, and a seed without a
     partner is left out and counted."""
-    claus = _rows("ucf_main", "claus", {0: [0.0, 10.0, 20.0], 1: [0.0, 12.0, 22.0], 2: [0.0, 11.0, 21.0]})
-    sample = _rows("ucf_selection", "sample", {0: [0.0, 5.0, 9.0], 1: [0.0, 6.0], 3: [0.0, 1.0, 2.0]})
+    claus = _rows(
+        "ucf_main", "claus", {0: [0.0, 10.0, 20.0], 1: [0.0, 12.0, 22.0], 2: [0.0, 11.0, 21.0]}
+    )
+    sample = _rows(
+        "ucf_selection", "sample", {0: [0.0, 5.0, 9.0], 1: [0.0, 6.0], 3: [0.0, 1.0, 2.0]}
+    )
     outcome = evaluate(CLAIM["table2_sample"], _results(claus, sample), NO_CLASSES)
     # seed 0 at round 2: 20 - 9; seed 1 only reached round 1: 12 - 6; seeds 2 and 3 have no partner
     assert outcome.ours.mean == pytest.approx((11.0 + 6.0) / 2)

@@ -41,9 +41,14 @@ def finished_run(tmp_path_factory):
     torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("cli") / "run"
     config = ExperimentConfig(
-        name="cli", synth=SynthConfig.smoke(), strategy="random", rounds=1,
-        initial_budget=Budget(videos=4, frame_cost=8), round_budget=Budget(videos=4, frame_cost=8),
-        train=TrainConfig(epochs=1), scoring=ScoringConfig(n_samples=2),
+        name="cli",
+        synth=SynthConfig.smoke(),
+        strategy="random",
+        rounds=1,
+        initial_budget=Budget(videos=4, frame_cost=8),
+        round_budget=Budget(videos=4, frame_cost=8),
+        train=TrainConfig(epochs=1),
+        scoring=ScoringConfig(n_samples=2),
     )
     Experiment(config, folder, progress=False).run_all()
     return folder
@@ -63,22 +68,60 @@ def test_export_writes_the_new_frames_of_a_round(finished_run, tmp_path, capsys)
     new = {v: set(after.frames[v]) - set(before.frames.get(v, ())) for v in after.videos}
     new = {v: f for v, f in new.items() if f}
 
-    assert main(["export", str(finished_run), "--round", "1", "--format", "csv", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            ["export", str(finished_run), "--round", "1", "--format", "csv", "--out", str(tmp_path)]
+        )
+        == 0
+    )
     rows = list(csv.DictReader(io.StringIO(next(tmp_path.glob("*.csv")).read_text())))
     exported: dict[str, set[int]] = {}
     for row in rows:
         exported.setdefault(row["video"], set()).add(int(row["frame"]))
     assert exported == new
 
-    assert main(["export", str(finished_run), "--round", "1", "--format", "cvat", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(finished_run),
+                "--round",
+                "1",
+                "--format",
+                "cvat",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     for path in tmp_path.rglob("*.xml"):
         ET.fromstring(path.read_text())
-    assert main(["export", str(finished_run), "--round", "1", "--format", "labelstudio", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(finished_run),
+                "--round",
+                "1",
+                "--format",
+                "labelstudio",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     tasks = json.loads(next(tmp_path.glob("*labelstudio_tasks.json")).read_text())
     assert {t["data"]["video_name"] for t in tasks} == set(new)
     capsys.readouterr()
 
 
 def test_export_of_a_missing_round_names_it(finished_run, tmp_path, capsys) -> None:
-    assert main(["export", str(finished_run), "--round", "7", "--format", "csv", "--out", str(tmp_path)]) == 2
+    assert (
+        main(
+            ["export", str(finished_run), "--round", "7", "--format", "csv", "--out", str(tmp_path)]
+        )
+        == 2
+    )
     assert "round7" in capsys.readouterr().err

@@ -41,12 +41,17 @@ def test_study_expands_groups_and_validates_every_run(tmp_path) -> None:
     )
     runs = load_study(path).experiments()
     assert [(r.name, r.strategy, r.seed) for r in runs] == [
-        ("table5", "claus", 0), ("table5", "claus", 1), ("table5", "random", 0),
-        ("table5", "random", 1), ("loss", "claus", 0),
+        ("table5", "claus", 0),
+        ("table5", "claus", 1),
+        ("table5", "random", 0),
+        ("table5", "random", 1),
+        ("loss", "claus", 0),
     ]
     assert runs[-1].loss.variant == "frame"
     path.write_text("name: s\ngroups:\n  - {name: g, strategies: [nope]}\n")
-    with pytest.raises(ConfigError, match=r"study.yaml: group 'g': strategy: unknown strategy 'nope'"):
+    with pytest.raises(
+        ConfigError, match=r"study.yaml: group 'g': strategy: unknown strategy 'nope'"
+    ):
         load_study(path)
 
 
@@ -77,20 +82,31 @@ def test_added_fields_leave_old_hashes_alone_until_set() -> None:
 
 
 @pytest.mark.parametrize("name", ["../../x", "/abs", "a/b", "..", ".hidden", ""])
-def test_a_group_or_study_name_that_would_leave_the_run_root_is_refused(tmp_path, name: str) -> None:
+def test_a_group_or_study_name_that_would_leave_the_run_root_is_refused(
+    tmp_path, name: str
+) -> None:
     group = tmp_path / "group.yaml"
-    group.write_text(f"name: s\ngroups:\n  - {{name: {name!r}, strategies: [random], seeds: [0]}}\n")
+    group.write_text(
+        f"name: s\ngroups:\n  - {{name: {name!r}, strategies: [random], seeds: [0]}}\n"
+    )
     with pytest.raises(ConfigError, match=r"group .*name: .* is not a folder name"):
         load_study(group)
     study = tmp_path / "study.yaml"
-    study.write_text(f"name: {name!r}\ngroups:\n  - {{name: g, strategies: [random], seeds: [0]}}\n")
+    study.write_text(
+        f"name: {name!r}\ngroups:\n  - {{name: g, strategies: [random], seeds: [0]}}\n"
+    )
     with pytest.raises(ConfigError, match=r"study.yaml: name: .* is not a folder name"):
         load_study(study)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["group.yaml", "study.yaml"]  # nothing written
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "group.yaml",
+        "study.yaml",
+    ]  # nothing written
 
 
 def test_a_strategy_that_needs_clusters_without_the_cluster_loss_is_refused_at_load() -> None:
-    with pytest.raises(ConfigError, match=r"strategy: 'claus' needs deep clusters.*train.cluster_loss: true"):
+    with pytest.raises(
+        ConfigError, match=r"strategy: 'claus' needs deep clusters.*train.cluster_loss: true"
+    ):
         ExperimentConfig.from_dict({"strategy": "claus", "train": {"cluster_loss": False}})
     for name in ("uncertainty", "random", "sample"):  # no clusters, or optional ones
         ExperimentConfig.from_dict({"strategy": name, "train": {"cluster_loss": False}})

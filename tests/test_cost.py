@@ -49,8 +49,19 @@ def test_annotation_cost_rejects_frames_outside_the_video() -> None:
 
 @pytest.mark.parametrize(
     ("percent", "expected"),
-    [(0.15, 34), (0.3, 68), (0.45, 102), (0.6, 136), (0.75, 170), (0.9, 204), (1.2, 272),
-     (1.5, 340), (5.4, 1226), (90, 20440), (100, 22712)],
+    [
+        (0.15, 34),
+        (0.3, 68),
+        (0.45, 102),
+        (0.6, 136),
+        (0.75, 170),
+        (0.9, 204),
+        (1.2, 272),
+        (1.5, 340),
+        (5.4, 1226),
+        (90, 20440),
+        (100, 22712),
+    ],
 )
 def test_percent_of_reproduces_table_7(percent: float, expected: int) -> None:
     assert percent_of(22712, percent) == expected

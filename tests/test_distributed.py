@@ -29,13 +29,26 @@ REPO = Path(__file__).resolve().parents[1]
 TORCHRUN_TIMEOUT_S = 240
 
 
-
 def torchrun(args: list[str], nproc: int) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node", str(nproc), *args]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        str(nproc),
+        *args,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=TORCHRUN_TIMEOUT_S, check=False)
+    return subprocess.run(
+        command,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TORCHRUN_TIMEOUT_S,
+        check=False,
+    )
 
 
 # ---- one process: sharding, environment, command ----------------------------------------
@@ -97,8 +110,18 @@ def test_one_process_helpers_are_identities() -> None:
 
 def test_launch_command_runs_the_cli_under_torch_distributed_run() -> None:
     command = distributed.launch_command(["run", "c.yaml"], 3, python="py")
-    assert command == ["py", "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                       "3", "-m", "claus_core.cli", "run", "c.yaml"]
+    assert command == [
+        "py",
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "3",
+        "-m",
+        "claus_core.cli",
+        "run",
+        "c.yaml",
+    ]
     with pytest.raises(ValueError, match="--nproc must be >= 1"):
         distributed.launch_command(["run", "c.yaml"], 0)
 
@@ -108,7 +131,9 @@ def test_nproc_larger_than_the_pool_is_a_clear_error(tmp_path, capsys, smoke_con
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config.to_dict()))
     pool_size = len(make_sources(config)[0].pool)
-    code = cli.main(["run", str(path), "--root", str(tmp_path / "runs"), "--nproc", str(pool_size + 1)])
+    code = cli.main(
+        ["run", str(path), "--root", str(tmp_path / "runs"), "--nproc", str(pool_size + 1)]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert f"{pool_size + 1} processes for a pool of {pool_size} videos" in err
@@ -149,20 +174,31 @@ def test_pool_scores_are_identical_with_one_and_two_processes(tmp_path, smoke_co
     config = smoke_config("dist")
     (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
     (tmp_path / "worker.py").write_text(textwrap.dedent(SCORING_WORKER))
-    done = torchrun([str(tmp_path / "worker.py"), str(tmp_path / "config.json"),
-                     str(tmp_path / "scores.npz")], nproc=2)
+    done = torchrun(
+        [str(tmp_path / "worker.py"), str(tmp_path / "config.json"), str(tmp_path / "scores.npz")],
+        nproc=2,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
     source = make_sources(config)[0]
     detector = detector_config(config, source.pool.num_classes)
     scoring = replace(config.scoring, size=(detector.input_size, detector.input_size))
-    single = score_pool(new_detector(detector, config.seed), source, source.pool.names,
-                        config=scoring, seed=config.seed, round_index=3, progress=False)
+    single = score_pool(
+        new_detector(detector, config.seed),
+        source,
+        source.pool.names,
+        config=scoring,
+        seed=config.seed,
+        round_index=3,
+        progress=False,
+    )
     with np.load(tmp_path / "scores.npz") as two:
         assert set(two.files) == {f"{k}/{n}" for n, s in single.items() for k in s}
         for name, per_kind in single.items():
             for kind, values in per_kind.items():
-                np.testing.assert_array_equal(two[f"{kind}/{name}"], values, err_msg=f"{kind}/{name}")
+                np.testing.assert_array_equal(
+                    two[f"{kind}/{name}"], values, err_msg=f"{kind}/{name}"
+                )
 
 
 @pytest.mark.slow
@@ -170,8 +206,10 @@ def test_a_two_process_run_writes_the_run_store_once(tmp_path, smoke_config) -> 
     config = smoke_config("dist")
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config.to_dict()))
-    done = torchrun(["-m", "claus_core.cli", "run", str(path), "--root", str(tmp_path / "runs"),
-                     "--quiet"], nproc=2)
+    done = torchrun(
+        ["-m", "claus_core.cli", "run", str(path), "--root", str(tmp_path / "runs"), "--quiet"],
+        nproc=2,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     run = tmp_path / "runs" / "dist" / "dist" / "claus" / "seed0"
     assert done.stdout.split() == [str(run)]  # printed by rank 0 only

@@ -27,7 +27,6 @@ from claus_core.store import RunDir, StoreError, TrainedRounds
 pytestmark = pytest.mark.slow
 
 
-
 def state_of(folder: Path, r: int, name: str = "state.json") -> AnnotationState:
     return AnnotationState.from_json((folder / f"round{r}" / name).read_text())
 
@@ -43,11 +42,21 @@ def test_two_round_experiment_persists_every_round(tmp_path, smoke_config) -> No
     added = annotation_cost(pool, second) - annotation_cost(pool, first)
     assert 0 < added <= config.round_budget.frame_cost
     assert len(second.videos) - len(first.videos) <= config.round_budget.videos
-    for name in ("checkpoint.pt", "metrics.json", "evaluation.json", "scores.npz", "clusters.npz",
-                 "selection.json", "next_state.json", "round.json"):
+    for name in (
+        "checkpoint.pt",
+        "metrics.json",
+        "evaluation.json",
+        "scores.npz",
+        "clusters.npz",
+        "selection.json",
+        "next_state.json",
+        "round.json",
+    ):
         assert (tmp_path / "run" / "round0" / name).exists(), name
     metrics = json.loads((tmp_path / "run" / "round1" / "metrics.json").read_text())
-    assert set(metrics["metrics"]) == {f"{m}@{t}" for m in ("f-mAP", "v-mAP") for t in (0.1, 0.2, 0.3, 0.5)}
+    assert set(metrics["metrics"]) == {
+        f"{m}@{t}" for m in ("f-mAP", "v-mAP") for t in (0.1, 0.2, 0.3, 0.5)
+    }
     assert all(0.0 <= v <= 1.0 for v in metrics["metrics"].values())
     # the loss terms are logged apart and add up to the total of every epoch
     terms = metrics["train_loss_terms"]
@@ -72,7 +81,9 @@ def test_a_run_dir_from_another_config_is_refused(tmp_path, smoke_config) -> Non
     Experiment(smoke_config("e2e", rounds=0), tmp_path / "run", progress=False).run_all()
     before = (tmp_path / "run" / "round0" / "metrics.json").read_bytes()
     with pytest.raises(StoreError, match="another config"):
-        Experiment(smoke_config("e2e", rounds=0, seed=1), tmp_path / "run", progress=False).run_all()
+        Experiment(
+            smoke_config("e2e", rounds=0, seed=1), tmp_path / "run", progress=False
+        ).run_all()
     assert (tmp_path / "run" / "round0" / "metrics.json").read_bytes() == before
 
 
@@ -93,7 +104,16 @@ def test_killed_run_resumes_to_the_same_final_state(tmp_path, smoke_config) -> N
     Experiment(config, reference / "e2e" / "uncertainty" / "seed0", progress=False).run_all()
 
     root = tmp_path / "runs"
-    command = [sys.executable, "-m", "claus_core.cli", "run", str(path), "--root", str(root), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "claus_core.cli",
+        "run",
+        str(path),
+        "--root",
+        str(root),
+        "--quiet",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run = root / "e2e" / "e2e" / "uncertainty" / "seed0"
     deadline = time.monotonic() + 300
@@ -105,26 +125,40 @@ def test_killed_run_resumes_to_the_same_final_state(tmp_path, smoke_config) -> N
     assert not (run / "round2" / "round.json").exists(), "the kill came too late to test resuming"
     finished_before = sorted(p.parent.name for p in run.glob("round*/round.json"))
 
-    result = subprocess.run([sys.executable, "-m", "claus_core.cli", "resume", str(run), "--quiet"],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "claus_core.cli", "resume", str(run), "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "round0" in finished_before
     final, expected = state_of(run, 2), state_of(reference / "e2e" / "uncertainty" / "seed0", 2)
     assert final == expected
     ours = json.loads((run / "round2" / "metrics.json").read_text())["metrics"]
-    theirs = json.loads((reference / "e2e" / "uncertainty" / "seed0" / "round2" / "metrics.json").read_text())["metrics"]
+    theirs = json.loads(
+        (reference / "e2e" / "uncertainty" / "seed0" / "round2" / "metrics.json").read_text()
+    )["metrics"]
     assert ours == pytest.approx(theirs, abs=1e-6)
 
 
 def test_round0_key_holds_what_round0_reads(smoke_config) -> None:
     base = smoke_config("e2e", strategy="random")
-    same = [base.replace(**{"strategy": "uncertainty"}), base.replace(**{"name": "other", "rounds": 3}),
-            base.replace(**{"round_budget.videos": 7, "scoring.n_samples": 2}),
-            base.replace(**{"cluster.k": 10})]  # random trains without clusters: K is never read
+    same = [
+        base.replace(**{"strategy": "uncertainty"}),
+        base.replace(**{"name": "other", "rounds": 3}),
+        base.replace(**{"round_budget.videos": 7, "scoring.n_samples": 2}),
+        base.replace(**{"cluster.k": 10}),
+    ]  # random trains without clusters: K is never read
     assert {round0_key(c) for c in same} == {round0_key(base)}
-    differ = [base.replace(**{"seed": 1}), base.replace(**{"strategy": "claus"}),
-              base.replace(**{"loss.variant": "frame"}), base.replace(**{"initial_budget.videos": 5}),
-              base.replace(**{"train.epochs": 3}), base.replace(**{"evaluation.batch_size": 2})]
+    differ = [
+        base.replace(**{"seed": 1}),
+        base.replace(**{"strategy": "claus"}),
+        base.replace(**{"loss.variant": "frame"}),
+        base.replace(**{"initial_budget.videos": 5}),
+        base.replace(**{"train.epochs": 3}),
+        base.replace(**{"evaluation.batch_size": 2}),
+    ]
     assert len({round0_key(c) for c in differ} | {round0_key(base)}) == len(differ) + 1
     claus = base.replace(**{"strategy": "claus"})
     assert round0_key(claus) == round0_key(base.replace(**{"strategy": "sample"}))
@@ -137,7 +171,9 @@ def test_round0_is_trained_once_and_reused_where_identical(tmp_path, smoke_confi
     reference = tmp_path / "alone"
     Experiment(random, reference, progress=False).run_all()  # no sharing: trains its own round 0
     trained = TrainedRounds(tmp_path / "study")
-    Experiment(random.replace(strategy="uncertainty"), tmp_path / "unc", progress=False, trained=trained).run_all()
+    Experiment(
+        random.replace(strategy="uncertainty"), tmp_path / "unc", progress=False, trained=trained
+    ).run_all()
     assert trained.find(round0_key(random)) is not None
     shared = tmp_path / "random"
     Experiment(random, shared, progress=False, trained=trained).run_all()
@@ -151,21 +187,38 @@ def test_round0_is_trained_once_and_reused_where_identical(tmp_path, smoke_confi
     # the reused round 0 and everything after it equal the run that trained alone
     for r in (0, 1):
         ours, theirs = metrics(shared, r), metrics(reference, r)
-        for name in ("metrics", "train_loss", "train_loss_terms", "spread_margin", "cost", "frames"):
+        for name in (
+            "metrics",
+            "train_loss",
+            "train_loss_terms",
+            "spread_margin",
+            "cost",
+            "frames",
+        ):
             assert ours[name] == theirs[name], (r, name)
-        ours, theirs = (json.loads((f / f"round{r}" / "evaluation.json").read_text()) for f in (shared, reference))
+        ours, theirs = (
+            json.loads((f / f"round{r}" / "evaluation.json").read_text())
+            for f in (shared, reference)
+        )
         assert {**ours, "seconds": 0} == {**theirs, "seconds": 0}  # every score of every test video
         a, _ = load_detector(shared / f"round{r}" / "checkpoint.pt")
         b, _ = load_detector(reference / f"round{r}" / "checkpoint.pt")
-        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+        assert all(
+            torch.equal(x, y)
+            for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+        )
     assert state_of(shared, 0, "next_state.json") == state_of(reference, 0, "next_state.json")
     # CLAUS trains with the cluster loss: its round 0 is another, trained here
-    Experiment(random.replace(strategy="claus"), tmp_path / "claus", progress=False, trained=trained).run_all()
+    Experiment(
+        random.replace(strategy="claus"), tmp_path / "claus", progress=False, trained=trained
+    ).run_all()
     assert metrics(tmp_path / "claus", 0)["round0"]["reused"] is False
     assert len(list(trained.root.iterdir())) == 2
 
 
-def test_more_clusters_than_labeled_videos_are_initialized_on_the_pool(tmp_path, smoke_config) -> None:
+def test_more_clusters_than_labeled_videos_are_initialized_on_the_pool(
+    tmp_path, smoke_config
+) -> None:
     torch.set_num_threads(1)
     config = smoke_config("e2e", rounds=0, **{"cluster.k": 10})
     Experiment(config, tmp_path / "run", progress=False).run_all()
@@ -184,32 +237,51 @@ def test_seed_k_of_every_strategy_is_paired(tmp_path, smoke_config) -> None:
         Experiment(config, tmp_path / "g" / strategy / "seed0", progress=False).run_all()
         runs[strategy] = tmp_path / "g" / strategy / "seed0" / "round0"
     states = {s: (folder / "state.json").read_text() for s, folder in runs.items()}
-    assert states["random"] == states["equidistant"] == states["claus"]  # the same initial selection
+    assert (
+        states["random"] == states["equidistant"] == states["claus"]
+    )  # the same initial selection
     metrics = {s: json.loads((folder / "metrics.json").read_text()) for s, folder in runs.items()}
     assert metrics["random"]["train_loss"] == metrics["equidistant"]["train_loss"]
     assert metrics["random"]["metrics"] == metrics["equidistant"]["metrics"]
-    weights = {s: torch.load(folder / "checkpoint.pt", weights_only=True)["state_dict"] for s, folder in runs.items()}
-    assert all(torch.equal(weights["random"][k], weights["equidistant"][k]) for k in weights["random"])
+    weights = {
+        s: torch.load(folder / "checkpoint.pt", weights_only=True)["state_dict"]
+        for s, folder in runs.items()
+    }
+    assert all(
+        torch.equal(weights["random"][k], weights["equidistant"][k]) for k in weights["random"]
+    )
     # CLAUS trains with the cluster loss on: same start, different round-0 weights
-    assert not all(torch.equal(weights["random"][k], weights["claus"][k]) for k in weights["random"])
+    assert not all(
+        torch.equal(weights["random"][k], weights["claus"][k]) for k in weights["random"]
+    )
     # the test-set resampling uses the v-mAP rule the evaluation stored
     noise = resampled_test_intervals(tmp_path, [("random", "g", "random")])
     videos = json.loads((runs["random"] / "evaluation.json").read_text())["videos"]
     ious = np.array([np.nan if v["iou"] is None else v["iou"] for v in videos], dtype=float)
     for threshold in (0.1, 0.5):
-        recomputed = vmap_from_videos(ious, np.array([v["label"] for v in videos]), threshold=threshold)
-        assert recomputed == pytest.approx(metrics["random"]["metrics"][f"v-mAP@{threshold}"], abs=1e-9)
+        recomputed = vmap_from_videos(
+            ious, np.array([v["label"] for v in videos]), threshold=threshold
+        )
+        assert recomputed == pytest.approx(
+            metrics["random"]["metrics"][f"v-mAP@{threshold}"], abs=1e-9
+        )
     rounds = collect_rounds(tmp_path)
-    assert sorted(rounds["strategy"]) == ["claus", "equidistant", "random"] and set(rounds["round"]) == {0}
+    assert sorted(rounds["strategy"]) == ["claus", "equidistant", "random"] and set(
+        rounds["round"]
+    ) == {0}
     initial = AnnotationState.from_json(states["random"])
     assert rounds["frames"].tolist() == [initial.num_frames()] * 3
-    assert (rounds["train (s)"] > 0).all() and (rounds["test videos"] == noise["test videos"].iloc[0]).all()
+    assert (rounds["train (s)"] > 0).all() and (
+        rounds["test videos"] == noise["test videos"].iloc[0]
+    ).all()
     other_seed = smoke_config("paired", strategy="random", rounds=0, seed=1)
     Experiment(other_seed, tmp_path / "seed1", progress=False).run_all()
     assert (tmp_path / "seed1" / "round0" / "state.json").read_text() != states["random"]
 
 
-def test_cosine_schedule_and_ema_weights_train_and_change_the_result(tmp_path, smoke_config) -> None:
+def test_cosine_schedule_and_ema_weights_train_and_change_the_result(
+    tmp_path, smoke_config
+) -> None:
     torch.set_num_threads(1)
     weights = {}
     for name, changes in (("plain", {}), ("cosine", {"train.lr_schedule": "cosine"}),
@@ -218,21 +290,30 @@ def test_cosine_schedule_and_ema_weights_train_and_change_the_result(tmp_path, s
         Experiment(config, tmp_path / name, progress=False).run_all()
         metrics = json.loads((tmp_path / name / "round0" / "metrics.json").read_text())
         assert all(np.isfinite(metrics["train_loss"]))
-        weights[name] = torch.load(tmp_path / name / "round0" / "checkpoint.pt", weights_only=True)["state_dict"]
+        weights[name] = torch.load(tmp_path / name / "round0" / "checkpoint.pt", weights_only=True)[
+            "state_dict"
+        ]
     for lever in ("cosine", "ema"):
-        assert not all(torch.equal(weights["plain"][k], weights[lever][k]) for k in weights["plain"]), lever
+        assert not all(
+            torch.equal(weights["plain"][k], weights[lever][k]) for k in weights["plain"]
+        ), lever
 
 
 def test_a_run_folder_in_use_is_refused_and_left_alone(tmp_path, smoke_config) -> None:
     config = smoke_config("e2e", rounds=0)
     run = RunDir(tmp_path / "run")
     run.bind(config.to_dict())
-    with run.lock(), pytest.raises(StoreError, match=f"in use by another claus process \\(pid {os.getpid()}\\)"):
+    with (
+        run.lock(),
+        pytest.raises(StoreError, match=f"in use by another claus process \\(pid {os.getpid()}\\)"),
+    ):
         Experiment(config, tmp_path / "run", progress=False).run_all()
     assert not (tmp_path / "run" / "round0").exists()
 
 
-def test_a_garbled_file_of_a_finished_round_is_caught_on_reuse_status_and_export(tmp_path, smoke_config) -> None:
+def test_a_garbled_file_of_a_finished_round_is_caught_on_reuse_status_and_export(
+    tmp_path, smoke_config
+) -> None:
     from claus_core.export import export_round
 
     config = smoke_config("e2e")
@@ -240,16 +321,25 @@ def test_a_garbled_file_of_a_finished_round_is_caught_on_reuse_status_and_export
     Experiment(config, run, progress=False).run_all()
     checkpoint = run / "round0" / "checkpoint.pt"
     data = bytearray(checkpoint.read_bytes())
-    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)  # 64 garbled bytes: torch.load would accept them
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(
+        64
+    )  # 64 garbled bytes: torch.load would accept them
     checkpoint.write_bytes(bytes(data))
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != "log.txt"}
-    with pytest.raises(StoreError, match=r"round0/checkpoint.pt: changed or corrupt.*delete .*round0 and run `claus resume"):
+    with pytest.raises(
+        StoreError,
+        match=r"round0/checkpoint.pt: changed or corrupt.*delete .*round0 and run `claus resume",
+    ):
         Experiment(config, run, progress=False).run_all()
     with pytest.raises(StoreError, match="checkpoint.pt: changed or corrupt"):
         load_round_metrics(run)
     with pytest.raises(StoreError, match="checkpoint.pt: changed or corrupt"):
         export_round(run, 0, "csv", tmp_path / "out", make_sources(config)[0].pool)
     (run / "round1" / "metrics.json").unlink()
-    with pytest.raises(StoreError, match="round1/metrics.json: missing, though round 1 finished with it"):
+    with pytest.raises(
+        StoreError, match="round1/metrics.json: missing, though round 1 finished with it"
+    ):
         RunDir(run).verify_round(1)
-    assert all(p.read_bytes() == b for p, b in before.items() if p.exists())  # nothing else was touched
+    assert all(
+        p.read_bytes() == b for p, b in before.items() if p.exists()
+    )  # nothing else was touched

@@ -18,7 +18,9 @@ def test_replayed_claus_step_is_the_runs_own_selection(tmp_path, smoke_config) -
     config = smoke_config("e2e", rounds=1)
     Experiment(config, tmp_path / "run", progress=False).run_all()
     step = replay_selection(tmp_path / "run", round_index=0)
-    stored = AnnotationState.from_json((tmp_path / "run" / "round0" / "next_state.json").read_text())
+    stored = AnnotationState.from_json(
+        (tmp_path / "run" / "round0" / "next_state.json").read_text()
+    )
     assert step.results["claus"].state == stored
     summary = step.summary()
     assert list(summary.index) == ["claus", "uncertainty", "entropy", "random", "equidistant"]
@@ -32,7 +34,9 @@ def test_replayed_claus_step_is_the_runs_own_selection(tmp_path, smoke_config) -
 
 
 def test_a_run_without_scores_cannot_be_replayed(tmp_path, smoke_config) -> None:
-    Experiment(smoke_config("e2e", rounds=1, strategy="random"), tmp_path / "run", progress=False).run_all()
+    Experiment(
+        smoke_config("e2e", rounds=1, strategy="random"), tmp_path / "run", progress=False
+    ).run_all()
     with pytest.raises(StoreError, match="scores.npz"):
         replay_selection(tmp_path / "run", round_index=0)
     with pytest.raises(StoreError, match="round5"):

@@ -25,7 +25,9 @@ def test_environment_yml_has_the_pyproject_pins() -> None:
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     env_pins = dict(p.lower().split("==") for p in pip if "==" in p)
     for name, version in pyproject_pins().items():
-        assert env_pins.get(name) == version, f"{name}: pyproject {version}, env {env_pins.get(name)}"
+        assert env_pins.get(name) == version, (
+            f"{name}: pyproject {version}, env {env_pins.get(name)}"
+        )
 
 
 def test_torch_is_pinned_exactly() -> None:

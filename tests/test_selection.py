@@ -725,8 +725,11 @@ def test_pool_selection_matches_one_video_picking(
             annotated[v.name] = tuple(sorted(marks.tolist()))
         state = AnnotationState(1, tuple(annotated), annotated)
     config = SelectionConfig(
-        mode=mode, video_score=reduce, frames_per_video_fraction=0.1,
-        increment="only_frame" if refine else "sample+frame", only_frames_with_boxes=False,
+        mode=mode,
+        video_score=reduce,
+        frames_per_video_fraction=0.1,
+        increment="only_frame" if refine else "sample+frame",
+        only_frames_with_boxes=False,
     )
     context = SelectionContext(pool, state, {"uncertainty": table})
     result = uncertainty(context, Budget(len(pool), 10_000), config, rng)
@@ -753,10 +756,16 @@ def test_every_strategy_runs_on_exactly_what_it_declares(name: str) -> None:
     pool = pool_of(*(video(f"c/v{i}", 12, label=i % 2) for i in range(6)))
     state = AnnotationState(0, ("c/v0",), {"c/v0": (3,)})
     rng = np.random.default_rng(0)
-    scores = {kind: {v.name: rng.random(v.num_frames) for v in pool.videos} for kind in entry.scores}
-    clusters = {v.name: i % 2 for i, v in enumerate(pool.videos)} if entry.clusters == "required" else None
+    scores = {
+        kind: {v.name: rng.random(v.num_frames) for v in pool.videos} for kind in entry.scores
+    }
+    clusters = (
+        {v.name: i % 2 for i, v in enumerate(pool.videos)} if entry.clusters == "required" else None
+    )
     context = SelectionContext(pool, state, scores=scores, clusters=clusters)
-    result = entry(context, Budget(videos=2, frame_cost=30), SelectionConfig(), np.random.default_rng(1))
+    result = entry(
+        context, Budget(videos=2, frame_cost=30), SelectionConfig(), np.random.default_rng(1)
+    )
     assert result.cost > 0
     assert set(entry.scores) <= {"uncertainty", "entropy"}
     if entry.clusters == "required":  # and without them it says so

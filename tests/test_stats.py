@@ -26,7 +26,9 @@ def test_bootstrap_of_two_values_spans_them_hand_computed() -> None:
     # resampled means of [0, 2] are 0, 1 or 2 with probabilities 1/4, 1/2, 1/4
     low, high = bootstrap_ci([0.0, 2.0], rng=np.random.default_rng(0), n_resamples=20_000)
     assert (low, high) == (0.0, 2.0)
-    low, high = bootstrap_ci([0.0, 2.0], confidence=0.4, rng=np.random.default_rng(0), n_resamples=20_000)
+    low, high = bootstrap_ci(
+        [0.0, 2.0], confidence=0.4, rng=np.random.default_rng(0), n_resamples=20_000
+    )
     assert (low, high) == (1.0, 1.0)  # the middle 40 % is all 1
 
 
@@ -36,7 +38,9 @@ def test_bootstrap_of_constant_values_is_that_value() -> None:
 
 def test_bootstrap_is_reproducible_from_the_generator() -> None:
     values = [1.0, 4.0, 2.0, 8.0]
-    assert bootstrap_ci(values, rng=np.random.default_rng(7)) == bootstrap_ci(values, rng=np.random.default_rng(7))
+    assert bootstrap_ci(values, rng=np.random.default_rng(7)) == bootstrap_ci(
+        values, rng=np.random.default_rng(7)
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,7 +78,9 @@ def test_paired_differences_follow_the_seeds() -> None:
 
 
 def test_unpaired_seeds_are_named() -> None:
-    with pytest.raises(ValueError, match=r"claus - random: not paired: seeds only in A \[3\], only in B \[\]"):
+    with pytest.raises(
+        ValueError, match=r"claus - random: not paired: seeds only in A \[3\], only in B \[\]"
+    ):
         paired_differences({0: 1.0, 3: 2.0}, {0: 1.0}, what="claus - random")
 
 
@@ -85,7 +91,11 @@ def test_pairing_removes_the_variance_the_runs_share() -> None:
     a = {k: 50 + 2.0 + seed_effect[k] for k in range(8)}
     b = {k: 50 + seed_effect[k] for k in range(8)}
     result = compare(paired_differences(a, b), rng=rng)
-    assert result.mean == pytest.approx(2.0) and result.low == pytest.approx(2.0) and result.sd == pytest.approx(0.0)
+    assert (
+        result.mean == pytest.approx(2.0)
+        and result.low == pytest.approx(2.0)
+        and result.sd == pytest.approx(0.0)
+    )
     assert result.verdict(+1) == "agrees" and result.verdict(-1) == "contradicts"
 
 
@@ -122,8 +132,13 @@ def test_mde_and_seeds_needed_hand_computed() -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.floats(-100, 100, allow_nan=False), min_size=2, max_size=12), st.integers(0, 2**32 - 1))
-def test_interval_lies_within_the_sample_and_holds_the_mean_of_a_symmetric_sample(values, seed) -> None:
+@given(
+    st.lists(st.floats(-100, 100, allow_nan=False), min_size=2, max_size=12),
+    st.integers(0, 2**32 - 1),
+)
+def test_interval_lies_within_the_sample_and_holds_the_mean_of_a_symmetric_sample(
+    values, seed
+) -> None:
     low, high = bootstrap_ci(values, rng=np.random.default_rng(seed), n_resamples=500)
     assert min(values) - 1e-9 <= low <= high <= max(values) + 1e-9
     mirrored = values + [2 * np.mean(values) - v for v in values]
@@ -138,7 +153,9 @@ def test_video_bootstrap_brackets_the_observed_vmap() -> None:
     assert observed == pytest.approx(0.625)
     low, high = video_bootstrap_vmap(ious, labels, threshold=0.5, rng=np.random.default_rng(0))
     assert low < observed < high and 0.0 <= low and high <= 1.0
-    all_hit = video_bootstrap_vmap(np.ones(4), np.array([0, 0, 1, 1]), threshold=0.5, rng=np.random.default_rng(0))
+    all_hit = video_bootstrap_vmap(
+        np.ones(4), np.array([0, 0, 1, 1]), threshold=0.5, rng=np.random.default_rng(0)
+    )
     assert all_hit == (1.0, 1.0)
     with pytest.raises(ValueError, match="two equal"):
         video_bootstrap_vmap(ious, labels[:3], threshold=0.5, rng=np.random.default_rng(0))
@@ -167,9 +184,13 @@ def test_vmap_from_videos_is_the_metrics_module_s_v_map() -> None:
     for require_class in (False, True):
         table = scores.table((0.3, 0.5), require_class=require_class)
         for threshold in (0.3, 0.5):
-            expected = table[(table["metric"] == "v-mAP") & (table["threshold"] == threshold)]["value"].item()
+            expected = table[(table["metric"] == "v-mAP") & (table["threshold"] == threshold)][
+                "value"
+            ].item()
             correct = predicted == labels if require_class else None
-            assert vmap_from_videos(ious, labels, threshold=threshold, correct=correct) == pytest.approx(expected)
+            assert vmap_from_videos(
+                ious, labels, threshold=threshold, correct=correct
+            ) == pytest.approx(expected)
     low, high = video_bootstrap_vmap(ious, labels, threshold=0.5, rng=np.random.default_rng(0))
     assert low <= vmap_from_videos(ious, labels, threshold=0.5) <= high
     with pytest.raises(ValueError, match="no test video has ground truth"):

@@ -26,7 +26,9 @@ from claus_core.stew_explorer import (
 def _moving_video(num_frames: int = 20, size: int = 24) -> VideoRecord:
     x = np.linspace(2, 12, num_frames - 2)
     boxes = np.stack([x, np.full_like(x, 4), np.full_like(x, 6), np.full_like(x, 8)], axis=1)
-    return VideoRecord("Cls/v_moving", 0, num_frames, size, size, (Tube(0, 1, num_frames - 1, boxes),))
+    return VideoRecord(
+        "Cls/v_moving", 0, num_frames, size, size, (Tube(0, 1, num_frames - 1, boxes),)
+    )
 
 
 def _frames(video: VideoRecord) -> np.ndarray:  # [frame, H, W, 3] uint8
@@ -58,7 +60,9 @@ def test_stew_maps_are_stew_weights_of_the_pseudo_labels() -> None:
 
 def test_every_grid_cell_decodes_to_the_library_weights() -> None:
     video = _moving_video()
-    grid = ExplorerGrid(sigmas=(1.0, 4.0), windows=(0, 2), spacings=(3, 7), max_frames=6, max_side=12)
+    grid = ExplorerGrid(
+        sigmas=(1.0, 4.0), windows=(0, 2), spacings=(3, 7), max_frames=6, max_side=12
+    )
     entry = explorer_data({video.name: (video, _frames(video))}, grid)["videos"][video.name]
     kept = np.asarray(entry["frames"])
     assert kept[0] == 0 and kept[-1] == video.num_frames - 1 and kept.size == 6
@@ -69,7 +73,9 @@ def test_every_grid_cell_decodes_to_the_library_weights() -> None:
         for window in grid.windows:
             for k, sigma in enumerate(grid.sigmas):
                 expected = stew_weights(masks, flags, sigma=sigma, window=window)[kept][:, ::2, ::2]
-                sprite = _decode(entry["weights"][f"{spacing}/{window}/{k}"]).reshape(expected.shape)
+                sprite = _decode(entry["weights"][f"{spacing}/{window}/{k}"]).reshape(
+                    expected.shape
+                )
                 np.testing.assert_allclose(sprite / 255.0, expected, atol=0.5 / 255 + 1e-6)
 
 
@@ -85,7 +91,9 @@ def test_boxes_are_scaled_to_the_kept_pixels() -> None:
 
 def test_the_page_starts_at_the_library_defaults_and_embeds_its_payload() -> None:
     video = _moving_video()
-    page = static_explorer_html({video.name: (video, _frames(video))}, element_id="x", default_spacing=8)
+    page = static_explorer_html(
+        {video.name: (video, _frames(video))}, element_id="x", default_spacing=8
+    )
     payload = json.loads(re.search(r"data-stew-payload>(.*?)</script>", page, re.S).group(1))
     grid = ExplorerGrid()
     assert payload["sigmas"] == [round(s, 3) for s in grid.sigmas]

@@ -96,7 +96,9 @@ def test_a_second_writer_of_a_run_folder_is_refused_with_the_holders_pid(tmp_pat
     run.bind({"a": 1})
     with run.lock():
         assert (tmp_path / "run" / ".lock").read_text().strip() == str(os.getpid())
-        with pytest.raises(StoreError, match=rf"in use by another claus process \(pid {os.getpid()}\)"):
+        with pytest.raises(
+            StoreError, match=rf"in use by another claus process \(pid {os.getpid()}\)"
+        ):
             with RunDir(tmp_path / "run").lock():
                 pass
     with run.lock():  # released when the block ends
@@ -110,7 +112,9 @@ def test_a_killed_holder_leaves_the_folder_unlocked(tmp_path) -> None:
         "import sys, time\nfrom pathlib import Path\nfrom claus_core.store import RunDir\n"
         "with RunDir(Path(sys.argv[1])).lock():\n    print('locked', flush=True)\n    time.sleep(60)\n"
     )
-    child = subprocess.Popen([sys.executable, "-c", code, str(run.root)], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, str(run.root)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert child.stdout.readline().strip() == "locked"
         with pytest.raises(StoreError, match=f"pid {child.pid}"):

@@ -39,8 +39,10 @@ def video_masks(video: VideoRecord, frames: Sequence[int] | None = None) -> np.n
     """
     frame_list = list(range(video.num_frames)) if frames is None else [int(f) for f in frames]
     if video.masks is not None:
-        return np.stack([video.masks.frame(f) for f in frame_list]) if frame_list else np.zeros(
-            (0, video.height, video.width), dtype=bool
+        return (
+            np.stack([video.masks.frame(f) for f in frame_list])
+            if frame_list
+            else np.zeros((0, video.height, video.width), dtype=bool)
         )
     out = np.zeros((len(frame_list), video.height, video.width), dtype=bool)  # [frame, H, W]
     for i, f in enumerate(frame_list):

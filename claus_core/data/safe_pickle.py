@@ -110,8 +110,12 @@ def _checked(where: str, build: Callable[..., Any]) -> Callable[..., Any]:
 
 _ALLOWED = _allowed_globals()
 for _package in ("numpy.core", "numpy._core"):
-    _ALLOWED[(f"{_package}.numeric", "_frombuffer")] = _checked("_frombuffer", np._core.numeric._frombuffer)
-    _ALLOWED[(f"{_package}.multiarray", "scalar")] = _checked("numpy scalar", np._core.multiarray.scalar)
+    _ALLOWED[(f"{_package}.numeric", "_frombuffer")] = _checked(
+        "_frombuffer", np._core.numeric._frombuffer
+    )
+    _ALLOWED[(f"{_package}.multiarray", "scalar")] = _checked(
+        "numpy scalar", np._core.multiarray.scalar
+    )
 
 
 class _RefusedGlobal(pickle.UnpicklingError):
@@ -138,11 +142,17 @@ class _RestrictedUnpickler(pickle._Unpickler):
 
     def load_reduce(self) -> None:
         arguments, function = self.stack[-1], self.stack[-2]
-        if function is np.ndarray and isinstance(arguments, tuple):  # ndarray(shape, dtype, buffer, ...)
+        if function is np.ndarray and isinstance(
+            arguments, tuple
+        ):  # ndarray(shape, dtype, buffer, ...)
             _refuse_objects("numpy.ndarray", *arguments)
         super().load_reduce()
 
-    dispatch = {**pickle._Unpickler.dispatch, pickle.BUILD[0]: load_build, pickle.REDUCE[0]: load_reduce}
+    dispatch = {
+        **pickle._Unpickler.dispatch,
+        pickle.BUILD[0]: load_build,
+        pickle.REDUCE[0]: load_reduce,
+    }
 
 
 def safe_load(path_or_file: str | Path | IO[bytes]) -> Any:

@@ -355,7 +355,9 @@ def select_grouped_subset(
         units: dict[str, list[str]] = {}
         for name in names:
             units.setdefault(ucf_group(name) if by_group else name, []).append(name)
-        rng = np.random.default_rng(stable_seed(seed, pool.dataset, pool.split, class_name, "groups"))
+        rng = np.random.default_rng(
+            stable_seed(seed, pool.dataset, pool.split, class_name, "groups")
+        )
         taken: list[str] = []
         for k in rng.permutation(len(units)):
             taken += list(units.values())[k][: quota - len(taken)]
@@ -586,7 +588,9 @@ class SynthJHMDB21(_SyntheticSource):
         video = self.pool[name]
         cfg = self.config
         size, num_frames = cfg.frame_size, video.num_frames
-        _, rng, margin, scene, offsets = self._camera_scene(name)  # J-HMDB names have no group: one generator
+        _, rng, margin, scene, offsets = self._camera_scene(
+            name
+        )  # J-HMDB names have no group: one generator
         person = _SilhouetteLook.draw(rng)
         masks = video.masks
         if not isinstance(masks, ResizedMasks):
@@ -764,5 +768,3 @@ def _subset_for(pool: VideoPool, config: SynthConfig, split: str) -> VideoPool:
         return select_grouped_subset(pool, per_class, seed=config.seed, keep=keeps_a_tube,
                                      by_group=config.grouped, frequencies=frequencies)  # fmt: skip
     return select_balanced_subset(pool, per_class, seed=config.seed, keep=keeps_a_tube)
-
-

@@ -55,7 +55,9 @@ def find_video_file(videos_dir: str | Path, name: str) -> Path | None:
     root = Path(videos_dir)
     relative = Path(name)
     if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-        raise DataError(f"video name {name!r}: must be a relative path inside the videos folder {root}")
+        raise DataError(
+            f"video name {name!r}: must be a relative path inside the videos folder {root}"
+        )
     candidates = [relative]
     if len(relative.parts) > 1:
         candidates.append(Path(relative.name))

@@ -59,8 +59,13 @@ class PrimaryCapsules(nn.Module):
 
 
 def em_routing(
-    votes: Tensor, activations_in: Tensor, beta_u: Tensor, beta_a: Tensor, *,
-    iterations: int = 3, inverse_temperature: float = 1.0,
+    votes: Tensor,
+    activations_in: Tensor,
+    beta_u: Tensor,
+    beta_a: Tensor,
+    *,
+    iterations: int = 3,
+    inverse_temperature: float = 1.0,
 ) -> tuple[Tensor, Tensor]:
     """EM routing of ``votes`` [n, C, B, H] weighted by ``activations_in`` [n, B].
 
@@ -107,7 +112,12 @@ class ConvCapsules(nn.Module):
     """1 x 1 convolutional capsules: per-position votes ``M_i W_ij`` and EM routing."""
 
     def __init__(
-        self, in_types: int, out_types: int, *, pose_size: int, iterations: int = 3,
+        self,
+        in_types: int,
+        out_types: int,
+        *,
+        pose_size: int,
+        iterations: int = 3,
         inverse_temperature: float = 1.0,
     ) -> None:
         super().__init__()
@@ -129,16 +139,20 @@ class ConvCapsules(nn.Module):
         device_type = capsules.poses.device.type
         float32_only = (
             torch.autocast(device_type, enabled=False)
-            if torch.amp.is_autocast_available(device_type) else nullcontext()
+            if torch.amp.is_autocast_available(device_type)
+            else nullcontext()
         )
         with float32_only:
             poses = capsules.poses.float().permute(0, 3, 4, 1, 2).reshape(n * g * g, b, p, p)
             acts = capsules.activations.float().permute(0, 2, 3, 1).reshape(n * g * g, b)
             votes = torch.einsum("nbik,bckj->ncbij", poses, self.transform.float())
             mean, activations = em_routing(
-                votes.reshape(n * g * g, self.out_types, b, h), acts,
-                self.beta_u.float(), self.beta_a.float(),
-                iterations=self.iterations, inverse_temperature=self.inverse_temperature,
+                votes.reshape(n * g * g, self.out_types, b, h),
+                acts,
+                self.beta_u.float(),
+                self.beta_a.float(),
+                iterations=self.iterations,
+                inverse_temperature=self.inverse_temperature,
             )  # [n g g, C, H], [n g g, C]
         poses_out = mean.reshape(n, g, g, self.out_types, h).permute(0, 3, 4, 1, 2)
         activations_out = activations.reshape(n, g, g, self.out_types).permute(0, 3, 1, 2)

@@ -69,8 +69,10 @@ class I3DLoadReport:
         for name, keys in (
             ("missing", self.missing),
             ("unexpected", self.unexpected),
-            ("shape mismatch (key: checkpoint vs model)",
-             [f"{k}: {list(a)} vs {list(b)}" for k, a, b in self.shape_mismatches]),
+            (
+                "shape mismatch (key: checkpoint vs model)",
+                [f"{k}: {list(a)} vs {list(b)}" for k, a, b in self.shape_mismatches],
+            ),
         ):
             if keys:
                 more = f" ... and {len(keys) - LISTED_KEYS} more" if len(keys) > LISTED_KEYS else ""
@@ -106,7 +108,8 @@ def load_i3d_checkpoint(
     """Load pytorch-i3d weights into the encoder; see the module docstring for the report."""
     encoder = (
         model_or_encoder.encoder
-        if isinstance(model_or_encoder, CapsuleDetector) else model_or_encoder
+        if isinstance(model_or_encoder, CapsuleDetector)
+        else model_or_encoder
     )
     if not isinstance(encoder, I3DEncoder):
         raise ValueError(
@@ -127,12 +130,14 @@ def load_i3d_checkpoint(
         else:
             unexpected.append(key)
     missing = [
-        key for key in target
-        if key not in checkpoint and not key.endswith("num_batches_tracked")
+        key for key in target if key not in checkpoint and not key.endswith("num_batches_tracked")
     ]
     report = I3DLoadReport(
-        loaded=sorted(loadable), missing=missing, unexpected=unexpected,
-        beyond_encoder=beyond, shape_mismatches=mismatches,
+        loaded=sorted(loadable),
+        missing=missing,
+        unexpected=unexpected,
+        beyond_encoder=beyond,
+        shape_mismatches=mismatches,
     )
     source = path_or_state_dict if not isinstance(path_or_state_dict, Mapping) else "state dict"
     if not report.ok:
@@ -142,8 +147,10 @@ def load_i3d_checkpoint(
         warnings.warn(message, stacklevel=2)
     encoder.load_state_dict(loadable, strict=False)
     logger.info(
-        "I3D checkpoint %s: loaded %d tensors, ignored %d beyond Mixed_4f", source,
-        len(report.loaded), len(report.beyond_encoder),
+        "I3D checkpoint %s: loaded %d tensors, ignored %d beyond Mixed_4f",
+        source,
+        len(report.loaded),
+        len(report.beyond_encoder),
     )
     return report
 
@@ -161,7 +168,9 @@ def _torch_load(path: Path) -> Any:
 
 
 def save_detector(
-    path: str | os.PathLike[str], model: CapsuleDetector, extra: dict[str, Any] | None = None,
+    path: str | os.PathLike[str],
+    model: CapsuleDetector,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """Write the model's config and weights (and ``extra``: plain data or tensors) atomically."""
     path = Path(path)
@@ -182,7 +191,9 @@ def save_detector(
 
 
 def load_detector(
-    path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu",
+    path: str | os.PathLike[str],
+    *,
+    map_location: str | torch.device = "cpu",
 ) -> tuple[CapsuleDetector, dict[str, Any]]:
     """Rebuild a detector from ``save_detector``'s file: returns (model in eval mode, extra)."""
     path = Path(path)
@@ -201,4 +212,3 @@ def load_detector(
     model.to(map_location)
     model.eval()
     return model, payload.get("extra", {})
-

@@ -141,11 +141,15 @@ class CapsuleDetector(nn.Module):
 
         # ---- head: capsules ----
         self.primary_caps = PrimaryCapsules(
-            mixed_4f_channels, config.primary_capsules,
-            kernel=config.primary_kernel, pose_size=config.pose_size,
+            mixed_4f_channels,
+            config.primary_capsules,
+            kernel=config.primary_kernel,
+            pose_size=config.pose_size,
         )
         self.conv_caps = ConvCapsules(
-            config.primary_capsules, config.conv_capsules, pose_size=config.pose_size,
+            config.primary_capsules,
+            config.conv_capsules,
+            pose_size=config.pose_size,
             iterations=config.routing_iterations,
             inverse_temperature=config.routing_inverse_temperature,
         )
@@ -171,7 +175,10 @@ class CapsuleDetector(nn.Module):
         if not isinstance(clips, Tensor):
             raise ValueError(f"clips must be a torch.Tensor, got {type(clips).__name__}")
         if clips.ndim != 5 or tuple(clips.shape[1:]) != (
-            3, c.clip_length, c.input_size, c.input_size,
+            3,
+            c.clip_length,
+            c.input_size,
+            c.input_size,
         ):
             raise ValueError(
                 f"clips must have shape {self.expected_clip_shape()} (RGB, float in [0, 1]), "
@@ -193,7 +200,11 @@ class CapsuleDetector(nn.Module):
         )
 
     def _dropout_masks(
-        self, n_samples: int, batch: int, like: Tensor, generator: torch.Generator | None,
+        self,
+        n_samples: int,
+        batch: int,
+        like: Tensor,
+        generator: torch.Generator | None,
     ) -> tuple[Tensor, Tensor]:
         """Scaled channel masks [S*B, C_4f] and [S*B, C_ConvTr_4], drawn sample by sample."""
         keep = 1.0 - self.config.dropout
@@ -212,8 +223,13 @@ class CapsuleDetector(nn.Module):
         return scaled(mixed_masks), scaled(decoder_masks)
 
     def head(
-        self, features: EncodedClip, n_samples: int = 1, *, labels: Tensor | None = None,
-        generator: torch.Generator | None = None, dropout: bool | None = None,
+        self,
+        features: EncodedClip,
+        n_samples: int = 1,
+        *,
+        labels: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        dropout: bool | None = None,
         samples_per_batch: int | None = None,
     ) -> DetectorOutput:
         """Capsules and decoder for ``n_samples`` dropout samples, batched (see module doc).
@@ -241,22 +257,29 @@ class CapsuleDetector(nn.Module):
         for first in range(0, n_samples, per_batch):
             count = min(per_batch, n_samples - first)
             rows = slice(first * batch, (first + count) * batch)
-            parts.append(self._head_batch(
-                features.repeat(count),
-                None if masks is None else (masks[0][rows], masks[1][rows]),
-                None if labels is None else labels.repeat(count),
-            ))
+            parts.append(
+                self._head_batch(
+                    features.repeat(count),
+                    None if masks is None else (masks[0][rows], masks[1][rows]),
+                    None if labels is None else labels.repeat(count),
+                )
+            )
         outputs = parts[0] if len(parts) == 1 else [torch.cat(t) for t in zip(*parts, strict=True)]
         logits, class_scores, latent, activations = (
             t.reshape(n_samples, batch, *t.shape[1:]) for t in outputs
         )
         return DetectorOutput(
-            mask_logits=logits, class_scores=class_scores, latent=latent,
+            mask_logits=logits,
+            class_scores=class_scores,
+            latent=latent,
             capsule_activations=activations,
         )
 
     def _head_batch(
-        self, x: EncodedClip, masks: tuple[Tensor, Tensor] | None, labels: Tensor | None,
+        self,
+        x: EncodedClip,
+        masks: tuple[Tensor, Tensor] | None,
+        labels: Tensor | None,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The head on R = samples x clips rows; ``masks``: scaled [R, C_4f], [R, C_ConvTr_4]."""
         cfg = self.config
@@ -308,8 +331,12 @@ class CapsuleDetector(nn.Module):
         return labels.long()
 
     def forward(
-        self, clips: Tensor, *, labels: Tensor | None = None,
-        generator: torch.Generator | None = None, dropout: bool | None = None,
+        self,
+        clips: Tensor,
+        *,
+        labels: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        dropout: bool | None = None,
     ) -> DetectorOutput:
         """One pass on ``clips`` [B, 3, T, H, W]: outputs without the sample axis ([B, ...])."""
         features = self.encode(clips)

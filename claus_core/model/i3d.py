@@ -83,8 +83,13 @@ class Unit3D(nn.Module):
     """Conv3d (no bias) -> BatchNorm3d (eps 1e-3, momentum 0.01 as the port) -> ReLU."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel: Triple = (1, 1, 1),
-        stride: Triple = (1, 1, 1), *, bn_momentum: float = 0.01,
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel: Triple = (1, 1, 1),
+        stride: Triple = (1, 1, 1),
+        *,
+        bn_momentum: float = 0.01,
     ) -> None:
         super().__init__()
         self.kernel = kernel

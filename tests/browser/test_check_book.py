@@ -46,7 +46,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pages = {
         "good.html": f"<html><head>{typeset}</head><body>{math}{_explorer()}</body></html>",
         "raw_maths.html": f"<html><body>{math}</body></html>",
-        "dead_explorer.html": "<html><body>" + _explorer().replace('c.addEventListener("input", draw);', "") + "</body></html>",
+        "dead_explorer.html": "<html><body>"
+        + _explorer().replace('c.addEventListener("input", draw);', "")
+        + "</body></html>",
         "missing_figure.html": '<html><body><img src="nowhere.png"></body></html>',
         "console_error.html": "<html><body><script>console.error('boom')</script></body></html>",
     }
@@ -60,7 +62,9 @@ def _problems(site: Path, page: str) -> list[str]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=check_book.chromium(), args=check_book.LAUNCH_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=check_book.chromium(), args=check_book.LAUNCH_ARGS
+        )
         try:
             return check_book.check_page(browser, site, page, None).problems
         finally:

@@ -44,7 +44,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     work = tmp_path_factory.mktemp("lab")
     shutil.copy(ROOT / "notebooks" / "stew.ipynb", work / "stew.ipynb")
     port = _free_port()
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(work / "config"), JUPYTER_RUNTIME_DIR=str(work / "runtime"))
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(work / "config"),
+        JUPYTER_RUNTIME_DIR=str(work / "runtime"),
+    )
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
         "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={TOKEN}",
@@ -58,7 +62,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while True:
             if server.poll() is not None:
-                pytest.fail(f"jupyter lab exited with {server.returncode}: {(work / 'lab.log').read_text()[-2000:]}")
+                pytest.fail(
+                    f"jupyter lab exited with {server.returncode}: {(work / 'lab.log').read_text()[-2000:]}"
+                )
             try:
                 urlopen(f"{url}/api/status?token={TOKEN}", timeout=2).close()
                 break
@@ -99,7 +105,8 @@ def test_live_explorer_redraws_when_a_slider_moves(lab: str) -> None:
         pytest.fail("no Chromium on PATH (apt-get install chromium)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
         )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -107,11 +114,15 @@ def test_live_explorer_redraws_when_a_slider_moves(lab: str) -> None:
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(f"{lab}/lab/tree/stew.ipynb?token={TOKEN}", timeout=WAIT_MS)
             page.wait_for_selector(".jp-Notebook", timeout=WAIT_MS)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=WAIT_MS)
+            page.wait_for_selector(
+                ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=WAIT_MS
+            )
             page.get_by_role("menuitem", name="Run", exact=True).click(timeout=WAIT_MS)
             page.get_by_text("Run All Cells", exact=True).click(timeout=WAIT_MS)
             page.wait_for_selector(".widget-output img", timeout=3 * WAIT_MS)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=WAIT_MS)
+            page.wait_for_selector(
+                ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=WAIT_MS
+            )
             for description in ("sigma", "frame", "GT every"):
                 before = _picture(page)
                 _move(page, description, 2)

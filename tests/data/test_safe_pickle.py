@@ -146,7 +146,11 @@ class _StructuredObjectState:
 
 class _ObjectArrayState:
     def __reduce__(self):
-        return (np._core.multiarray._reconstruct, (np.ndarray, (0,), b"b"), (1, (1,), np.dtype("O"), False, b"A" * 8))
+        return (
+            np._core.multiarray._reconstruct,
+            (np.ndarray, (0,), b"b"),
+            (1, (1,), np.dtype("O"), False, b"A" * 8),
+        )
 
 
 def _load_in_child(path: Path, call: str = "safe_load") -> subprocess.CompletedProcess:
@@ -155,16 +159,29 @@ def _load_in_child(path: Path, call: str = "safe_load") -> subprocess.CompletedP
         "from claus_core.data.ucf101_24 import load_ucf101_24\nfrom claus_core.data.types import DataError\n"
         f"try:\n    {call}(sys.argv[1])\nexcept DataError as err:\n    print(err)\n    sys.exit(3)\n"
     )
-    return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-@pytest.mark.parametrize("make", [_ObjectArrayFromBuffer, _StructuredObjectState, _ObjectArrayState])
+@pytest.mark.parametrize(
+    "make", [_ObjectArrayFromBuffer, _StructuredObjectState, _ObjectArrayState]
+)
 @pytest.mark.parametrize("protocol", [0, 2, 5])
-def test_object_dtypes_are_refused_before_an_array_is_built(tmp_path: Path, make, protocol: int) -> None:
+def test_object_dtypes_are_refused_before_an_array_is_built(
+    tmp_path: Path, make, protocol: int
+) -> None:
     path = tmp_path / "pyannot.pkl"
     path.write_bytes(pickle.dumps({"v": make()}, protocol=protocol))
     result = _load_in_child(path)
-    assert result.returncode == 3, (result.returncode, result.stderr[-2000:])  # a DataError, not a crash
+    assert result.returncode == 3, (
+        result.returncode,
+        result.stderr[-2000:],
+    )  # a DataError, not a crash
     assert str(path) in result.stdout and "holds Python objects" in result.stdout
 
 

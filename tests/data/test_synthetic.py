@@ -411,14 +411,22 @@ def test_ucf_group_of_a_clip() -> None:
     from claus_core.data.synthetic import ucf_group
 
     assert ucf_group("Basketball/v_Basketball_g05_c02") == "Basketball/v_Basketball_g05"
-    assert ucf_group("brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0") == "brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0"
+    assert (
+        ucf_group("brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0")
+        == "brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0"
+    )
 
 
 def test_class_quotas_hand_computed() -> None:
     from claus_core.data.synthetic import class_quotas
 
     assert class_quotas([10, 30, 0, 20], 2, frequencies=False) == [2, 2, 0, 2]
-    assert class_quotas([10, 30, 0, 20], 2, frequencies=True) == [1, 3, 0, 2]  # 6 x (1/6, 1/2, 0, 1/3)
+    assert class_quotas([10, 30, 0, 20], 2, frequencies=True) == [
+        1,
+        3,
+        0,
+        2,
+    ]  # 6 x (1/6, 1/2, 0, 1/3)
     assert class_quotas([1, 99], 3, frequencies=True) == [1, 5]  # at least one; 6 in all
     assert class_quotas([2, 2], 3, frequencies=True) == [2, 2]  # never more than a class has
 
@@ -428,17 +436,23 @@ def test_grouped_pools_keep_whole_groups_and_share_their_scene() -> None:
 
     base = SynthConfig.smoke()
     plain = make_synth_ucf24("train", dataclasses.replace(base, train_videos_per_class=4))
-    grouped = make_synth_ucf24("train", dataclasses.replace(base, train_videos_per_class=4, grouped=True))
+    grouped = make_synth_ucf24(
+        "train", dataclasses.replace(base, train_videos_per_class=4, grouped=True)
+    )
     assert len(grouped.pool) == len(plain.pool) == 4 * 24
     groups = {ucf_group(n) for n in grouped.pool.names}
-    assert len(groups) < len({ucf_group(n) for n in plain.pool.names})  # redundant, like the real split
+    assert len(groups) < len(
+        {ucf_group(n) for n in plain.pool.names}
+    )  # redundant, like the real split
     by_group: dict[str, list[str]] = {}
     for name in grouped.pool.names:
         by_group.setdefault(ucf_group(name), []).append(name)
     a, b = next(names for names in by_group.values() if len(names) >= 2)[:2]
     other = next(names[0] for g, names in by_group.items() if g != ucf_group(a))
     scene = {n: grouped._camera_scene(n) for n in (a, b, other)}
-    assert np.array_equal(scene[a][3], scene[b][3]) and not np.array_equal(scene[a][3], scene[other][3])
+    assert np.array_equal(scene[a][3], scene[b][3]) and not np.array_equal(
+        scene[a][3], scene[other][3]
+    )
     # the actors' looks come from the group too, whatever the clips' lengths
     assert scene[a][0].random() == scene[b][0].random() != scene[other][0].random()
     # the pixels still differ per clip (distractors, noise)
@@ -454,14 +468,19 @@ def test_renders_without_the_new_options_are_the_ones_made_before_them() -> None
         return hashlib.sha256(frames.tobytes()).hexdigest()[:16]
 
     ucf = make_synth_ucf24("train", SynthConfig.smoke())
-    assert ucf.pool.names[:2] == ["Basketball/v_Basketball_g25_c04", "Basketball/v_Basketball_g25_c06"]
+    assert ucf.pool.names[:2] == [
+        "Basketball/v_Basketball_g25_c04",
+        "Basketball/v_Basketball_g25_c06",
+    ]
     assert digest(ucf.frames(ucf.pool.names[3])) == "785cbbec12427a7e"
     jhmdb = make_synth_jhmdb21("train", SynthConfig.smoke("jhmdb21"))
     name = jhmdb.pool.names[2]
     assert digest(jhmdb.frames(name)) == "83fbb417b5065d73"
     from claus_core.data.synthetic import SynthJHMDB21
 
-    grouped = SynthJHMDB21(jhmdb.source_pool, dataclasses.replace(SynthConfig.smoke("jhmdb21"), grouped=True))
+    grouped = SynthJHMDB21(
+        jhmdb.source_pool, dataclasses.replace(SynthConfig.smoke("jhmdb21"), grouped=True)
+    )
     assert digest(grouped.frames(name)) == "83fbb417b5065d73"  # a J-HMDB video is its own group
     assert "grouped" not in SynthConfig.smoke().to_dict()  # the frame cache's key is unchanged too
 
@@ -481,5 +500,9 @@ def test_grouped_and_frequency_fields_are_hash_neutral_while_off() -> None:
     from claus_core.config import ExperimentConfig
 
     assert "grouped" not in ExperimentConfig().to_dict()["synth"]
-    on = ExperimentConfig(synth=dataclasses.replace(SynthConfig.smoke(), grouped=True, class_frequencies=True))
-    assert on.to_dict()["synth"]["grouped"] is True and ExperimentConfig.from_dict(on.to_dict()) == on
+    on = ExperimentConfig(
+        synth=dataclasses.replace(SynthConfig.smoke(), grouped=True, class_frequencies=True)
+    )
+    assert (
+        on.to_dict()["synth"]["grouped"] is True and ExperimentConfig.from_dict(on.to_dict()) == on
+    )

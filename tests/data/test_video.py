@@ -107,7 +107,9 @@ def test_video_folder_checks_frame_count_and_path(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["../outside", "Biking/../../outside", "/etc/passwd"])
-def test_a_video_name_that_would_leave_the_videos_folder_is_refused(tmp_path: Path, name: str) -> None:
+def test_a_video_name_that_would_leave_the_videos_folder_is_refused(
+    tmp_path: Path, name: str
+) -> None:
     (tmp_path / "outside.avi").write_bytes(b"")  # beside the videos folder, not in it
     (tmp_path / "videos").mkdir()
     with pytest.raises(DataError, match="must be a relative path inside the videos folder"):

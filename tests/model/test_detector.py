@@ -77,6 +77,7 @@ def test_paper_preset_has_every_output_shape_of_table_11() -> None:
     def record(name: str, use_input: bool = False):
         def hook(module, inputs, output):
             seen[name] = dhwc(inputs[0] if use_input else output)
+
         return hook
 
     for name in list(TABLE_11)[:13]:
@@ -176,8 +177,15 @@ def test_bad_dtype_and_labels(tiny: CapsuleDetector) -> None:
 
 @pytest.mark.parametrize(
     "changes",
-    [{"clip_length": 16}, {"input_size": 60}, {"primary_kernel": 9}, {"dropout": 1.0},
-     {"decoder_channels": (8, 8, 8)}, {"num_classes": 0}, {"i3d_width": 0.0}],
+    [
+        {"clip_length": 16},
+        {"input_size": 60},
+        {"primary_kernel": 9},
+        {"dropout": 1.0},
+        {"decoder_channels": (8, 8, 8)},
+        {"num_classes": 0},
+        {"i3d_width": 0.0},
+    ],
 )
 def test_config_rejects_inconsistent_sizes(changes) -> None:
     with pytest.raises(ValueError):
@@ -247,8 +255,10 @@ def textbook_em_routing(votes, a_in, beta_u, beta_a, iterations, inverse_tempera
         std_cost = torch.sqrt(((cost - mean_cost) ** 2).mean(-1, keepdim=True) + eps)
         a = torch.sigmoid(inverse_temperature * (beta_a + (mean_cost - cost) / (std_cost + eps)))
         if it < iterations - 1:
-            gauss = -((votes - mu[:, :, None]) ** 2 / (2 * var[:, :, None])
-                      + 0.5 * torch.log(2 * math.pi * var[:, :, None])).sum(-1)
+            gauss = -(
+                (votes - mu[:, :, None]) ** 2 / (2 * var[:, :, None])
+                + 0.5 * torch.log(2 * math.pi * var[:, :, None])
+            ).sum(-1)
             r = torch.softmax(torch.log(a + eps)[..., None] + gauss, dim=1)
     return mu, a
 
@@ -260,8 +270,9 @@ def test_em_routing_matches_the_textbook_procedure() -> None:
     beta_u = torch.randn(5, generator=g, dtype=torch.float64)
     beta_a = torch.randn(5, generator=g, dtype=torch.float64)
     for iterations in (1, 3):
-        ours = em_routing(votes, a_in, beta_u, beta_a, iterations=iterations,
-                          inverse_temperature=0.7)
+        ours = em_routing(
+            votes, a_in, beta_u, beta_a, iterations=iterations, inverse_temperature=0.7
+        )
         expected = textbook_em_routing(votes, a_in, beta_u, beta_a, iterations, 0.7)
         for got, want in zip(ours, expected, strict=True):
             assert torch.allclose(got, want, atol=1e-10)
@@ -296,8 +307,9 @@ def test_samples_per_batch_does_not_change_the_outputs(tiny: CapsuleDetector) ->
     with torch.no_grad():
         features = tiny.encode(x)
         whole = tiny.head(features, 5, generator=torch.Generator().manual_seed(3))
-        split = tiny.head(features, 5, generator=torch.Generator().manual_seed(3),
-                          samples_per_batch=2)
+        split = tiny.head(
+            features, 5, generator=torch.Generator().manual_seed(3), samples_per_batch=2
+        )
     for field in ("mask_logits", "class_scores", "latent", "capsule_activations"):
         assert torch.allclose(getattr(whole, field), getattr(split, field), atol=1e-5), field
     with pytest.raises(ValueError, match="samples_per_batch"):
@@ -351,8 +363,10 @@ def test_pose_masking_keeps_only_the_chosen_class() -> None:
 
 def test_detector_output_sample_drops_the_sample_axis() -> None:
     out = DetectorOutput(
-        mask_logits=torch.zeros(2, 3, 8, 4, 4), class_scores=torch.zeros(2, 3, 5),
-        latent=torch.zeros(2, 3, 85), capsule_activations=torch.zeros(2, 3, 5, 2, 2),
+        mask_logits=torch.zeros(2, 3, 8, 4, 4),
+        class_scores=torch.zeros(2, 3, 5),
+        latent=torch.zeros(2, 3, 85),
+        capsule_activations=torch.zeros(2, 3, 5, 2, 2),
     )
     assert out.sample(1).mask_logits.shape == (3, 8, 4, 4)
 
@@ -366,8 +380,9 @@ def test_macs_count_layers_by_hand_and_split_into_parts() -> None:
     assert report.per_module["conv_tr_4"] == 4 * 112 * 112 * 128 * 128 * 27  # input x out x k
     assert report.per_module["conv3d_out"] == 8 * 224 * 224 * 128 * 27
     assert sum(report.per_module.values()) == report.total
-    head_modules = [n for n in report.per_module if not n.startswith(("encoder.", "skip_1a",
-                                                                      "skip_2c"))]
+    head_modules = [
+        n for n in report.per_module if not n.startswith(("encoder.", "skip_1a", "skip_2c"))
+    ]
     assert sum(report.per_module[n] for n in head_modules) == report.head
     h = report.head_share
     assert math.isclose(report.scoring_speedup_bound(10), 10 / (1 + 9 * h))

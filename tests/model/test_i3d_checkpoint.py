@@ -25,8 +25,11 @@ def one_thread():
 
 # The pytorch-i3d InceptionI3d layout, written out independently of claus_core.model.i3d:
 # (name, in channels, out channels, kernel) of every Unit3D, plus the inception modules.
-PORT_UNITS = [("Conv3d_1a_7x7", 3, 64, 7), ("Conv3d_2b_1x1", 64, 64, 1),
-              ("Conv3d_2c_3x3", 64, 192, 3)]
+PORT_UNITS = [
+    ("Conv3d_1a_7x7", 3, 64, 7),
+    ("Conv3d_2b_1x1", 64, 64, 1),
+    ("Conv3d_2c_3x3", 64, 192, 3),
+]
 PORT_INCEPTION = [  # name, in channels, b0, b1a, b1b, b2a, b2b, b3b
     ("Mixed_3b", 192, 64, 96, 128, 16, 32, 32),
     ("Mixed_3c", 256, 128, 128, 192, 32, 96, 64),
@@ -85,8 +88,12 @@ def test_pytorch_i3d_checkpoint_loads_key_for_key(port_file, port_state) -> None
     beyond = {key.split(".")[0] for key in report.beyond_encoder}
     assert beyond == {"Mixed_5b", "Mixed_5c", "logits"}
     state = encoder.state_dict()
-    for key in ("Conv3d_1a_7x7.conv3d.weight", "Conv3d_1a_7x7.bn.running_mean",
-                "Mixed_3b.b1b.conv3d.weight", "Mixed_4f.b3b.bn.running_var"):
+    for key in (
+        "Conv3d_1a_7x7.conv3d.weight",
+        "Conv3d_1a_7x7.bn.running_mean",
+        "Mixed_3b.b1b.conv3d.weight",
+        "Mixed_4f.b3b.bn.running_var",
+    ):
         assert torch.equal(state[key], port_state[key]), key
     encoder_keys = [k for k in state if not k.endswith("num_batches_tracked")]
     assert sorted(report.loaded) == sorted(encoder_keys)
@@ -100,8 +107,9 @@ def test_loading_into_a_detector_fills_its_encoder(port_state) -> None:
     state = {**source.encoder.state_dict(), "logits.conv3d.bias": torch.zeros(400)}
     report = load_i3d_checkpoint(target, state)
     assert report.beyond_encoder == ["logits.conv3d.bias"]
-    assert torch.equal(target.encoder.Mixed_4f.b0.conv3d.weight,
-                       source.encoder.Mixed_4f.b0.conv3d.weight)
+    assert torch.equal(
+        target.encoder.Mixed_4f.b0.conv3d.weight, source.encoder.Mixed_4f.b0.conv3d.weight
+    )
     with pytest.raises(ValueError, match="shape mismatch") as error:
         load_i3d_checkpoint(target, port_state)  # full-width weights, 1/8-width encoder
     assert "Conv3d_1a_7x7.conv3d.weight: [64, 3, 7, 7, 7] vs [8, 3, 7, 7, 7]" in str(error.value)
