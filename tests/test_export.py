@@ -19,7 +19,7 @@ from claus_core.export import (
     to_cvat_video_xml,
     to_label_studio_json,
 )
-from claus_core.store import RunDir, StoreError
+from claus_core.store import RunDir, StoreError, read_json
 
 
 def moving_tube(label: int, start: int, end: int, x0: float) -> Tube:
@@ -323,6 +323,9 @@ def test_export_round_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"round0/state\.json: missing"):
         export_round(run.root, 1, "csv", out, pool)
     (run.round_dir(1) / "state.json").write_text("{not json")
+    with pytest.raises(StoreError, match=r"round1/state\.json: changed or corrupt since round 1 finished"):
+        export_round(run.root, 1, "csv", out, pool)
+    run.finish_round(1, read_json(run.round_dir(1) / "round.json")["hash"])  # checksums of the bad file
     with pytest.raises(DataError, match=r"round1/state\.json: not a valid annotation state"):
         export_round(run.root, 1, "csv", out, pool)
     assert not out.exists()  # nothing written on error
