@@ -76,24 +76,9 @@ def launch(
     args: argparse.Namespace, nproc: int, out: Path
 ) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
     out.mkdir(parents=True)
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        str(nproc),
-        str(Path(__file__).resolve()),
-        "--worker",
-        "--out",
-        str(out),
-        "--videos",
-        str(args.videos),
-        "--samples",
-        str(args.samples),
-        "--synth",
-        args.synth,
-    ]
+    worker = [str(Path(__file__).resolve()), "--worker", "--out", str(out), "--videos", str(args.videos),
+              "--samples", str(args.samples), "--synth", args.synth]  # fmt: skip
+    command = distributed.torchrun_command(worker, nproc)
     subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     with np.load(out / "scores.npz") as data:
         scores = {key: data[key] for key in data.files}

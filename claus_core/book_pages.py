@@ -121,6 +121,13 @@ class Study:
         return s[keep]
 
 
+def _claimed_page(study: Study, result: str, text: str) -> ResultPage:
+    """The page of ``result``, opened by its claims and their verdicts."""
+    page = ResultPage(RESULT_TITLES[result], text)
+    _claims(page, study, result)
+    return page
+
+
 def _claims(page: ResultPage, study: Study, result: str) -> None:
     """The page's claims table and one verdict sentence per claim."""
     outcomes = evaluate_all(study.results, study.per_class, page=result)
@@ -223,8 +230,7 @@ def _compare(
 def _table_page(result: str, text: str, table: int, methods: dict[str, tuple[str, str]],
                 notes: tuple[str, ...] = ()) -> Callable[[Study], ResultPage]:  # fmt: skip
     def make(study: Study) -> ResultPage:
-        page = ResultPage(RESULT_TITLES[result], text)
-        _claims(page, study, result)
+        page = _claimed_page(study, result, text)
         _compare(page, study, table, methods)
         page.notes += list(notes)
         return page
@@ -295,11 +301,10 @@ def _claims_page(study: Study) -> ResultPage:
 
 
 def _table2(study: Study) -> ResultPage:
-    page = ResultPage(RESULT_TITLES["table2"],
+    page = _claimed_page(study, "table2",
                       "Whole videos (*Sample*), new frames only inside already selected videos "
                       "(*Intra-sample*) and CLAUS's hybrid, compared at the last step of the study "
                       "(the paper: 5 % of UCF-101-24, 5.4 % of J-HMDB-21).")  # fmt: skip
-    _claims(page, study, "table2")
     paper = paper_table(2)
     rows = []
     for dataset, groups in (("ucf101_24", {"Sample": (Group.UCF_SELECTION, "sample"),
@@ -334,8 +339,7 @@ def _table2(study: Study) -> ResultPage:
 def _cost_page(study: Study, table: int, text: str, main: str, full: str) -> ResultPage:
     """Tables 6, 7: each step of CLAUS in ``main`` with its cost, and the ``full`` reference."""
     result = f"table{table}"
-    page = ResultPage(RESULT_TITLES[result], text)
-    _claims(page, study, result)
+    page = _claimed_page(study, result, text)
     paper = paper_table(table)
     paper = paper[(paper["metric"] == "v-mAP") & np.isclose(paper["threshold"], 0.5)].reset_index(
         drop=True
@@ -364,10 +368,9 @@ def _cost_page(study: Study, table: int, text: str, main: str, full: str) -> Res
 
 
 def _table9(study: Study) -> ResultPage:
-    page = ResultPage(RESULT_TITLES["table9"],
+    page = _claimed_page(study, "table9",
                       "Per-class v-mAP@0.5 of CLAUS averaged over the classes SynthUCF24 films with a "
                       f"static camera and over those with a moving camera ({', '.join(UCF_MOVING_CLASSES)}).")  # fmt: skip
-    _claims(page, study, "table9")
     per = study.per_class
     per = per[(per["group"] == Group.UCF_MAIN) & (per["strategy"] == "claus")]
     if per.empty:
@@ -397,10 +400,9 @@ def _table9(study: Study) -> ResultPage:
 
 
 def _figure1(study: Study) -> ResultPage:
-    page = ResultPage(RESULT_TITLES["figure1"],
+    page = _claimed_page(study, "figure1",
                       "CLAUS with K = 5, 10 and 15 clusters. The paper reports similar performance for "
                       "all three, K = 5 slightly best; its figure prints no numbers, so only ours is drawn.")  # fmt: skip
-    _claims(page, study, "figure1")
     methods = {
         f"K={k}": (group, "claus")
         for k, group in ((5, Group.UCF_MAIN), (10, Group.UCF_K10), (15, Group.UCF_K15))
@@ -422,10 +424,9 @@ def _figure1(study: Study) -> ResultPage:
 
 
 def _figure4(study: Study) -> ResultPage:
-    page = ResultPage(RESULT_TITLES["figure4"],
+    page = _claimed_page(study, "figure4",
                       "v-mAP@0.5 against the share of the full annotation cost, with the annotation cost "
                       "of each step as shaded bars (right axis).")  # fmt: skip
-    _claims(page, study, "figure4")
     rows = []
     for method, strategy in (("CLAUS", "claus"), ("Random", "random")):
         o = study.rows(Group.UCF_MAIN, strategy, metric="v-mAP", threshold=0.5)

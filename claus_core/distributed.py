@@ -321,10 +321,8 @@ def round_guard(run_root: Path, round_index: int) -> Iterator[None]:
         raise
 
 
-def launch_command(
-    cli_args: Sequence[str], nproc: int, *, python: str = sys.executable
-) -> list[str]:
-    """The single-node ``torch.distributed.run`` command for ``claus <cli_args>`` on ``nproc``."""
+def torchrun_command(args: Sequence[str], nproc: int, *, python: str = sys.executable) -> list[str]:
+    """The single-node ``torch.distributed.run`` command that starts ``args`` on ``nproc`` processes."""
     if nproc < 1:
         raise ValueError(f"--nproc must be >= 1, got {nproc}")
     return [
@@ -334,10 +332,15 @@ def launch_command(
         "--standalone",
         "--nproc_per_node",
         str(nproc),
-        "-m",
-        "claus_core.cli",
-        *cli_args,
+        *args,
     ]
+
+
+def launch_command(
+    cli_args: Sequence[str], nproc: int, *, python: str = sys.executable
+) -> list[str]:
+    """The single-node ``torch.distributed.run`` command for ``claus <cli_args>`` on ``nproc``."""
+    return torchrun_command(["-m", "claus_core.cli", *cli_args], nproc, python=python)
 
 
 __all__ = [

@@ -194,6 +194,13 @@ def _method_color(method: str, k: int) -> str:
     )
 
 
+def _ours_with_band(ax: Axes, rows: pd.DataFrame, color: object, *, label: str) -> None:
+    """Our mean per step (line and markers) and its 95 % interval (a band), against % annotated."""
+    x = rows["ours % annotated"]
+    ax.plot(x, rows["ours (mean)"], "o-", color=color, label=label)
+    ax.fill_between(x, rows["ours (low)"], rows["ours (high)"], color=color, alpha=0.15)
+
+
 def metric_curves(table: pd.DataFrame, *, title: str, ylabel: str) -> Figure:
     """Ours (mean with its 95 % interval as a band) and the paper's, against % annotated.
 
@@ -208,14 +215,7 @@ def metric_curves(table: pd.DataFrame, *, title: str, ylabel: str) -> Figure:
     for k, (method, rows) in enumerate(table.groupby("method", sort=False)):
         color = _method_color(method, k)
         rows = rows.dropna(subset=["ours (mean)"])
-        left.plot(rows["ours % annotated"], rows["ours (mean)"], "o-", color=color, label=method)
-        left.fill_between(
-            rows["ours % annotated"],
-            rows["ours (low)"],
-            rows["ours (high)"],
-            color=color,
-            alpha=0.15,
-        )
+        _ours_with_band(left, rows, color, label=method)
     left.set(
         title="ours (band: 95 % CI over seeds)",
         xlabel="% of the full annotation cost",
@@ -242,20 +242,7 @@ def cost_curves(table: pd.DataFrame, *, title: str) -> Figure:
     methods = table["method"].unique()
     for k, (method, rows) in enumerate(table.groupby("method", sort=False)):
         color = _method_color(method, k)
-        ax.plot(
-            rows["ours % annotated"],
-            rows["ours (mean)"],
-            "o-",
-            color=color,
-            label=f"{method} (ours)",
-        )
-        ax.fill_between(
-            rows["ours % annotated"],
-            rows["ours (low)"],
-            rows["ours (high)"],
-            color=color,
-            alpha=0.15,
-        )
+        _ours_with_band(ax, rows, color, label=f"{method} (ours)")
         width = (
             0.6
             * float(np.diff(np.sort(rows["ours % annotated"].unique())).min(initial=1.0))

@@ -68,50 +68,21 @@ def test_export_writes_the_new_frames_of_a_round(finished_run, tmp_path, capsys)
     new = {v: set(after.frames[v]) - set(before.frames.get(v, ())) for v in after.videos}
     new = {v: f for v, f in new.items() if f}
 
-    assert (
-        main(
-            ["export", str(finished_run), "--round", "1", "--format", "csv", "--out", str(tmp_path)]
+    def export(fmt: str) -> int:
+        return main(
+            ["export", str(finished_run), "--round", "1", "--format", fmt, "--out", str(tmp_path)]
         )
-        == 0
-    )
+
+    assert export("csv") == 0
     rows = list(csv.DictReader(io.StringIO(next(tmp_path.glob("*.csv")).read_text())))
     exported: dict[str, set[int]] = {}
     for row in rows:
         exported.setdefault(row["video"], set()).add(int(row["frame"]))
     assert exported == new
-
-    assert (
-        main(
-            [
-                "export",
-                str(finished_run),
-                "--round",
-                "1",
-                "--format",
-                "cvat",
-                "--out",
-                str(tmp_path),
-            ]
-        )
-        == 0
-    )
+    assert export("cvat") == 0
     for path in tmp_path.rglob("*.xml"):
         ET.fromstring(path.read_text())
-    assert (
-        main(
-            [
-                "export",
-                str(finished_run),
-                "--round",
-                "1",
-                "--format",
-                "labelstudio",
-                "--out",
-                str(tmp_path),
-            ]
-        )
-        == 0
-    )
+    assert export("labelstudio") == 0
     tasks = json.loads(next(tmp_path.glob("*labelstudio_tasks.json")).read_text())
     assert {t["data"]["video_name"] for t in tasks} == set(new)
     capsys.readouterr()

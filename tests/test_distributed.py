@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import textwrap
 from dataclasses import replace
 from pathlib import Path
@@ -30,25 +29,10 @@ TORCHRUN_TIMEOUT_S = 240
 
 
 def torchrun(args: list[str], nproc: int) -> subprocess.CompletedProcess[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        str(nproc),
-        *args,
-    ]
+    command = distributed.torchrun_command(args, nproc)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        command,
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TORCHRUN_TIMEOUT_S,
-        check=False,
-    )
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=TORCHRUN_TIMEOUT_S,
+                          check=False)  # fmt: skip
 
 
 # ---- one process: sharding, environment, command ----------------------------------------

@@ -323,9 +323,13 @@ def test_export_round_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"round0/state\.json: missing"):
         export_round(run.root, 1, "csv", out, pool)
     (run.round_dir(1) / "state.json").write_text("{not json")
-    with pytest.raises(StoreError, match=r"round1/state\.json: changed or corrupt since round 1 finished"):
+    with pytest.raises(
+        StoreError, match=r"round1/state\.json: changed or corrupt since round 1 finished"
+    ):
         export_round(run.root, 1, "csv", out, pool)
-    run.finish_round(1, read_json(run.round_dir(1) / "round.json")["hash"])  # checksums of the bad file
+    run.finish_round(
+        1, read_json(run.round_dir(1) / "round.json")["hash"]
+    )  # checksums of the bad file
     with pytest.raises(DataError, match=r"round1/state\.json: not a valid annotation state"):
         export_round(run.root, 1, "csv", out, pool)
     assert not out.exists()  # nothing written on error
