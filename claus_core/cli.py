@@ -174,6 +174,17 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="claus", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -183,9 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="experiment or study YAML (see configs/)")
     run.add_argument("--root", default="runs", help="run store root (default: runs)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
-    run.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
-    run.add_argument("--jobs", type=int, default=1, help="experiments run in parallel processes")
-    run.add_argument("--nproc", type=int, default=1, help=NPROC_HELP)
+    run.add_argument("--threads", type=_positive, default=1, help=THREADS_HELP)
+    run.add_argument(
+        "--jobs", type=_positive, default=1, help="experiments run in parallel processes"
+    )
+    run.add_argument("--nproc", type=_positive, default=1, help=NPROC_HELP)
     run.set_defaults(func=_run)
 
     status = sub.add_parser("status", help="finished rounds of a run directory")
@@ -195,8 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="finish an interrupted run with its saved config")
     resume.add_argument("run_dir")
     resume.add_argument("--quiet", action="store_true")
-    resume.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
-    resume.add_argument("--nproc", type=int, default=1, help=NPROC_HELP)
+    resume.add_argument("--threads", type=_positive, default=1, help=THREADS_HELP)
+    resume.add_argument("--nproc", type=_positive, default=1, help=NPROC_HELP)
     resume.set_defaults(func=_resume)
 
     export = sub.add_parser("export", help="export the frames a round annotated, for annotators")

@@ -16,6 +16,7 @@ by about 1 % of the distance to the sample.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,10 +135,12 @@ class DeepClusters:
     def load(cls, path: str | Path) -> DeepClusters:
         """Read what :meth:`save` wrote; a malformed file raises DataError naming it."""
         try:
-            with np.load(Path(path), allow_pickle=False) as data:
+            with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
                 return cls(centroids=data["centroids"], counts=data["counts"])
-        except (KeyError, ValueError, OSError) as err:
-            raise DataError(f"{path}: not a deep-clusters file ({err})") from err
+        except (KeyError, ValueError, OSError, EOFError, TypeError, zipfile.BadZipFile) as err:
+            raise DataError(
+                f"{path}: not a deep-clusters file ({type(err).__name__}: {err})"
+            ) from err
 
 
 def init_kmeans(latents: np.ndarray, config: ClusterConfig) -> DeepClusters:

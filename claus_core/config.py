@@ -96,6 +96,10 @@ class TrainConfig:
             raise ValueError(f"skip_rates must be positive integers, got {self.skip_rates}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
+            raise ValueError(
+                f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {self.device!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,14 @@ class ExperimentConfig:
             )
         if self.rounds < 0:
             raise ConfigError(f"rounds: must be >= 0, got {self.rounds}")
+        if (
+            not self.fully_supervised
+            and min(self.initial_budget.videos, self.initial_budget.frame_cost) < 1
+        ):
+            raise ConfigError(
+                f"initial_budget: round 0 trains on the initial selection, so it needs at least one video "
+                f"and one box, got {self.initial_budget}"
+            )
         if STRATEGIES[self.strategy].clusters == "required" and not self.train.cluster_loss:
             raise ConfigError(
                 f"strategy: {self.strategy!r} needs deep clusters, which a run keeps only with the cluster "
@@ -167,6 +179,13 @@ class SweepGroup:
     strategies: tuple[str, ...]
     seeds: tuple[int, ...] = (0, 1, 2)
     overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("strategies", "seeds"):
+            if not getattr(self, name):
+                raise ConfigError(
+                    f"group {self.name!r}: {name}: empty, so the group would run nothing"
+                )
 
 
 @dataclass(frozen=True)
@@ -216,6 +235,14 @@ def load_study(path: str | Path) -> StudyConfig:
         unknown = sorted(set(data) - {"name", "base", "groups"})
         if unknown:
             raise ConfigError(f"unknown top-level fields {unknown}")
+        if not isinstance(data.get("base") or {}, dict):
+            raise ConfigError(
+                f"base: expected a mapping of experiment fields, got {data['base']!r}"
+            )
+        if not isinstance(data["groups"], list) or not data["groups"]:
+            raise ConfigError(
+                f"groups: expected a non-empty list of groups, got {data['groups']!r}"
+            )
         groups = tuple(from_plain(SweepGroup, g, path="groups") for g in data["groups"])
         check_folder_name("name", data.get("name", path.stem))
         study = StudyConfig(
@@ -288,7 +315,20 @@ def _convert(hint: Any, raw: Any, path: str) -> Any:
         return tuple(_convert(item, v, path) for v in raw)
     if hint is float and isinstance(raw, int) and not isinstance(raw, bool):
         return float(raw)
+    expected = _PLAIN_TYPES.get(hint)
+    if expected is not None and (
+        not isinstance(raw, expected[0]) or (hint is not bool and isinstance(raw, bool))
+    ):
+        raise ConfigError(f"{path}: expected {expected[1]}, got {raw!r}")
     return raw
+
+
+_PLAIN_TYPES: dict[Any, tuple[type | tuple[type, ...], str]] = {
+    int: (int, "an integer"),
+    float: (float, "a number"),
+    bool: (bool, "true or false"),
+    str: (str, "a string"),
+}
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:

@@ -38,7 +38,7 @@ from claus_core.clustering import DeepClusters, init_kmeans
 from claus_core.config import ExperimentConfig, StudyConfig
 from claus_core.cost import annotation_cost, full_cost
 from claus_core.data.clips import clip_targets, clip_tensor, sample_clip
-from claus_core.data.types import AnnotationState, FrameSource, VideoPool
+from claus_core.data.types import AnnotationState, DataError, FrameSource, VideoPool
 from claus_core.evaluation import EvaluationConfig, evaluate_detector
 from claus_core.losses import (
     cluster_loss,
@@ -66,6 +66,7 @@ from claus_core.store import (
     config_hash,
     metric_name,
     read_json,
+    read_keys,
     read_npz,
     write_json,
     write_npz,
@@ -337,6 +338,16 @@ class RoundSummary:
     metrics: dict[str, float]  # "f-mAP@0.5" -> value in [0, 1]
 
 
+METRICS_KEYS = (
+    "round",
+    "videos",
+    "frames",
+    "cost",
+    "full_cost",
+    "metrics",
+)  # what every metrics.json holds
+
+
 def _round_hash(config: ExperimentConfig, round_index: int, previous: str) -> str:
     return config_hash({"config": config.to_dict(), "round": round_index, "previous": previous})
 
@@ -465,6 +476,14 @@ class Experiment:
             state = AnnotationState.from_json(state_path.read_text(), source=str(state_path))
         except FileNotFoundError:
             raise StoreError(f"{state_path}: missing; round {r} did not select") from None
+        except UnicodeDecodeError as err:
+            raise StoreError(f"{state_path}: not UTF-8 text; the file is corrupt") from err
+        try:
+            state.validate(self.pool)
+        except DataError as err:
+            raise StoreError(
+                f"{state_path}: {err} (the run's pool has {len(self.pool)} videos)"
+            ) from err
         return model, clusters, state
 
     def _initial_clusters(self, model: CapsuleDetector, state: AnnotationState) -> DeepClusters:
@@ -689,7 +708,7 @@ class Experiment:
 
     def summary(self, r: int) -> RoundSummary:
         folder = self.run.round_dir(r)
-        metrics = read_json(folder / "metrics.json")
+        metrics = read_keys(folder / "metrics.json", *METRICS_KEYS)
         return RoundSummary(
             round=r,
             videos=metrics["videos"],
@@ -723,7 +742,7 @@ def load_round_metrics(folder: Path) -> list[dict[str, Any]]:
     rounds = run.finished_rounds()
     for r in rounds:
         run.verify_round(r)
-    return [read_json(run.round_dir(r) / "metrics.json") for r in rounds]
+    return [read_keys(run.round_dir(r) / "metrics.json", *METRICS_KEYS) for r in rounds]
 
 
 def load_scores(folder: Path, round_index: int) -> dict[str, ScoreTable]:

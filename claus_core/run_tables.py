@@ -54,7 +54,7 @@ def collect_tables(
     round's ``evaluation.json`` is read once)."""
     rows, per_class = [], []
     for key, folder in finished_rounds(root):
-        m = read_json(folder / "metrics.json")
+        m = read_json(folder / "metrics.json", dict)
         evaluation = read_json(folder / "evaluation.json")
         iou = evaluation["config"]["ap_iou_threshold"]
         values = [(*parse_metric_name(name), value) for name, value in m["metrics"].items()]
@@ -97,7 +97,7 @@ def collect_training(root: str | Path) -> pd.DataFrame:
     term (``total``, ``localization``, ``classification``, ``cluster``), value, margin."""
     rows = []
     for key, folder in finished_rounds(root):
-        m = read_json(folder / "metrics.json")
+        m = read_json(folder / "metrics.json", dict)
         terms = {"total": m["train_loss"], **m.get("train_loss_terms", {})}
         margins = m.get("spread_margin") or [np.nan] * len(m["train_loss"])
         for term, values in terms.items():
@@ -252,7 +252,7 @@ def collect_rounds(root: str | Path) -> pd.DataFrame:
     key, reused, clusters used)."""
     rows = []
     for key, folder in finished_rounds(root):
-        m = read_json(folder / "metrics.json")
+        m = read_json(folder / "metrics.json", dict)
         state = read_json(folder / "state.json")
         per_video = [len(f) for f in state["frames"].values()]
         rows.append({

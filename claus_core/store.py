@@ -29,12 +29,14 @@ one, never half of one; an unfinished round folder is cleared and redone on resu
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,30 +70,85 @@ def file_sha256(path: Path) -> str:
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it onto ``path``.
+
+    A failed write leaves ``path`` as it was (and every other file of the store) and raises
+    :class:`StoreError` naming it; a full disk is said to be one.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as err:
+        raise write_error(path, err) from err
     tmp = Path(tmp_name)
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as err:
+        raise write_error(path, err) from err
+    except RuntimeError as err:  # torch.save reports a failed write as "[enforce fail at ...]"
+        if "enforce fail" not in str(err) and "PytorchStreamWriter" not in str(err):
+            raise
+        raise write_error(path, err) from err
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def write_error(path: Path, err: Exception) -> StoreError:
+    """The StoreError of a failed write of ``path``: the disk is full, or the OS's reason."""
+    try:
+        free = shutil.disk_usage(path.parent if path.parent.exists() else Path.cwd()).free
+    except OSError:
+        free = None
+    full = getattr(err, "errno", None) == errno.ENOSPC or (free is not None and free < 1 << 20)
+    if full:
+        return StoreError(
+            f"{path}: not written, the disk is full ({free or 0} bytes free); the files written "
+            "before it are intact: free some space and run the same command again"
+        )
+    reason = getattr(err, "strerror", None) or str(err)
+    return StoreError(f"{path}: not written ({reason}); the files written before it are intact")
 
 
 def write_json(path: Path, payload: Any) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=1, default=_plain)))
 
 
-def read_json(path: Path) -> Any:
+def read_json(path: Path, expect: type | None = None) -> Any:
+    """The JSON in ``path``; with ``expect`` (``dict``, ``list``) it must be of that type.
+
+    A missing file, bytes that are not UTF-8, malformed JSON or JSON of another shape raise
+    :class:`StoreError` naming the file.
+    """
     try:
-        return json.loads(path.read_text())
+        value = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise StoreError(f"{path}: missing") from None
+    except UnicodeDecodeError as err:
+        raise StoreError(f"{path}: not UTF-8 text (byte {err.start}); the file is corrupt") from err
     except json.JSONDecodeError as err:
         raise StoreError(f"{path}: corrupted JSON ({err})") from err
+    except OSError as err:
+        raise StoreError(f"{path}: cannot be read ({err.strerror or err})") from err
+    if expect is not None and not isinstance(value, expect):
+        names = {dict: "a JSON object", list: "a JSON array"}
+        got = type(value).__name__
+        raise StoreError(f"{path}: expected {names.get(expect, expect.__name__)}, got {got}")
+    return value
+
+
+def read_keys(path: Path, *keys: str) -> dict[str, Any]:
+    """The JSON object in ``path``, which must hold every one of ``keys`` (StoreError names the
+    first one missing)."""
+    value = read_json(path, dict)
+    missing = [key for key in keys if key not in value]
+    if missing:
+        raise StoreError(
+            f"{path}: has no {missing[0]!r} (a JSON object with {list(keys)} is expected)"
+        )
+    return value
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -104,11 +161,11 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
     except FileNotFoundError:
         raise StoreError(f"{path}: missing") from None
-    except (OSError, ValueError, EOFError) as err:
+    except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as err:
         raise StoreError(f"{path}: corrupted array file ({err})") from err
 
 
@@ -181,7 +238,7 @@ class RunDir:
     def bind(self, config: dict[str, Any], *, allow_new: bool = True) -> None:
         """Tie this folder to ``config``; a folder made with another config is refused."""
         if self.config_path.exists():
-            stored = read_json(self.config_path)
+            stored = read_json(self.config_path, dict)
             if config_hash(stored) != config_hash(config):
                 changed = sorted(
                     k for k in set(stored) | set(config) if stored.get(k) != config.get(k)
@@ -232,7 +289,7 @@ class RunDir:
         marker = self.round_dir(index) / ROUND_MARKER
         if not marker.exists():
             return False
-        return read_json(marker).get("hash") == round_hash
+        return read_keys(marker, "hash")["hash"] == round_hash
 
     def finished_rounds(self) -> list[int]:
         indices = (
@@ -269,12 +326,9 @@ class RunDir:
         to do. Rounds finished before checksums were recorded have nothing to check.
         """
         folder = self.round_dir(index)
-        marker = read_json(folder / ROUND_MARKER)
-        digests = marker.get("sha256", {}) if isinstance(marker, dict) else None
+        digests = read_json(folder / ROUND_MARKER, dict).get("sha256", {})
         if not isinstance(digests, dict):
-            raise StoreError(
-                f"{folder / ROUND_MARKER}: expected a JSON object with 'sha256', got {type(marker).__name__}"
-            )
+            raise StoreError(f"{folder / ROUND_MARKER}: 'sha256' must map file names to digests")
         fix = f"delete {folder} and run `claus resume {self.root}` to redo round {index} and the rounds after it"
         for name, expected in sorted(digests.items()):
             path = folder / name

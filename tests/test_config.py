@@ -110,3 +110,58 @@ def test_a_strategy_that_needs_clusters_without_the_cluster_loss_is_refused_at_l
         ExperimentConfig.from_dict({"strategy": "claus", "train": {"cluster_loss": False}})
     for name in ("uncertainty", "random", "sample"):  # no clusters, or optional ones
         ExperimentConfig.from_dict({"strategy": name, "train": {"cluster_loss": False}})
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"train": {"epochs": "two"}}, r"train.epochs: expected an integer, got 'two'"),
+        ({"train": {"epochs": 1.5}}, r"train.epochs: expected an integer, got 1.5"),
+        ({"train": {"warm_start": "no"}}, r"train.warm_start: expected true or false, got 'no'"),
+        (
+            {"train": {"device": "tpu"}},
+            r"train: device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'",
+        ),
+        ({"train": {"learning_rate": True}}, r"train.learning_rate: expected a number, got True"),
+        ({"initial_budget": {"videos": 0, "frame_cost": 10}}, r"initial_budget: round 0 trains on"),
+        ({"seed": "0"}, r"seed: expected an integer, got '0'"),
+    ],
+)
+def test_config_types_are_checked_at_load_naming_the_field(changes: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        ExperimentConfig.from_dict(changes)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "groups:\n  - {name: g, strategies: [random], seeds: ['0']}\n",
+            r"groups.seeds: expected an integer, got '0'",
+        ),
+        (
+            "base: [1, 2]\ngroups:\n  - {name: g, strategies: [random]}\n",
+            r"base: expected a mapping",
+        ),
+        ("groups: []\n", r"groups: expected a non-empty list"),
+        ("groups:\n  - {name: g, strategies: []}\n", r"group 'g': strategies: empty"),
+        ("groups:\n  - {name: g, strategies: [random], seeds: []}\n", r"group 'g': seeds: empty"),
+    ],
+)
+def test_study_files_that_would_do_nothing_or_crash_later_are_refused(
+    tmp_path, text: str, message: str
+) -> None:
+    path = tmp_path / "study.yaml"
+    path.write_text(f"name: s\n{text}")
+    with pytest.raises(ConfigError, match=message):
+        load_study(path)
+
+
+@pytest.mark.parametrize("flag", ["--threads", "--jobs", "--nproc"])
+def test_cli_counts_must_be_positive(tmp_path, capsys, flag: str) -> None:
+    from claus_core.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(tmp_path / "x.yaml"), flag, "0"])
+    assert exit_info.value.code == 2
+    assert f"{flag}: expected a whole number >= 1, got 0" in capsys.readouterr().err

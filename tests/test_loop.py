@@ -343,3 +343,25 @@ def test_a_garbled_file_of_a_finished_round_is_caught_on_reuse_status_and_export
     assert all(
         p.read_bytes() == b for p, b in before.items() if p.exists()
     )  # nothing else was touched
+
+
+def test_store_files_of_the_wrong_shape_are_named_on_resume_and_status(
+    tmp_path, smoke_config
+) -> None:
+    config = smoke_config("e2e")
+    run = tmp_path / "run"
+    Experiment(config, run, progress=False).run_all()
+    (run / "round1" / "round.json").unlink()  # round 1 is redone from round 0's next state
+    state = json.loads((run / "round0" / "next_state.json").read_text())
+    state["videos"].append("Nowhere/v_nothing")
+    state["frames"]["Nowhere/v_nothing"] = [0]
+    (run / "round0" / "next_state.json").write_text(json.dumps(state))
+    RunDir(run).finish_round(
+        0, json.loads((run / "round0" / "round.json").read_text())["hash"]
+    )  # checksums agree
+    with pytest.raises(StoreError, match=r"round0/next_state.json: .*'Nowhere/v_nothing', not in"):
+        Experiment(config, run, progress=False).run_all()
+    (run / "round0" / "metrics.json").write_text("{}")
+    RunDir(run).finish_round(0, json.loads((run / "round0" / "round.json").read_text())["hash"])
+    with pytest.raises(StoreError, match=r"round0/metrics.json: has no 'round'"):
+        load_round_metrics(run)

@@ -15,6 +15,7 @@ from claus_core.store import (
     atomic_write,
     config_hash,
     read_json,
+    read_keys,
     read_npz,
     write_json,
     write_npz,
@@ -126,3 +127,66 @@ def test_a_killed_holder_leaves_the_folder_unlocked(tmp_path) -> None:
         child.stdout.close()
     with run.lock():
         pass
+
+
+def test_store_files_of_the_wrong_shape_or_bytes_are_named(tmp_path) -> None:
+    bad = tmp_path / "metrics.json"
+    bad.write_bytes(b'{"round": "\xff\xfe"}')
+    with pytest.raises(StoreError, match=r"metrics.json: not UTF-8 text"):
+        read_json(bad)
+    bad.write_text("[]")
+    with pytest.raises(StoreError, match=r"metrics.json: expected a JSON object, got list"):
+        read_json(bad, dict)
+    bad.write_text("{}")
+    with pytest.raises(StoreError, match=r"metrics.json: has no 'videos'"):
+        read_keys(bad, "videos", "cost")
+    run = RunDir(tmp_path / "run")
+    run.bind({"a": 1})
+    (run.round_dir(0)).mkdir()
+    (run.round_dir(0) / "round.json").write_text("[]")
+    with pytest.raises(StoreError, match=r"round0/round.json: expected a JSON object"):
+        run.finished(0, "h")
+    (run.config_path).write_text("[1, 2]")
+    with pytest.raises(StoreError, match=r"config.json: expected a JSON object"):
+        run.bind({"a": 1})
+
+
+@pytest.mark.parametrize("cut", [0, 10, 100])
+def test_a_truncated_or_garbled_npz_is_named(tmp_path, cut: int) -> None:
+    from claus_core.clustering import DeepClusters
+    from claus_core.data.types import DataError
+
+    path = tmp_path / "clusters.npz"
+    DeepClusters(centroids=np.zeros((2, 3)), counts=np.ones(2)).save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:cut] if cut else data[:20] + b"\x00" * 40 + data[60:])
+    with pytest.raises(StoreError, match="clusters.npz: corrupted array file"):
+        read_npz(path)
+    with pytest.raises(DataError, match="clusters.npz: not a deep-clusters file"):
+        DeepClusters.load(path)
+
+
+def test_a_full_disk_is_named_and_the_old_file_kept(tmp_path, monkeypatch) -> None:
+    import errno
+
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(b"round 0's weights")
+
+    def full(tmp) -> None:
+        tmp.write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(StoreError, match=r"checkpoint.pt: not written, the disk is full"):
+        atomic_write(path, full)
+    assert path.read_bytes() == b"round 0's weights"
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temporary file left
+
+    def torch_full(tmp) -> None:
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+
+    monkeypatch.setattr("shutil.disk_usage", lambda _: type("u", (), {"free": 0})())
+    with pytest.raises(StoreError, match=r"checkpoint.pt: not written, the disk is full"):
+        atomic_write(path, torch_full)
+    with pytest.raises(RuntimeError, match="a bug"):  # other errors are not taken for a full disk
+        atomic_write(path, lambda tmp: (_ for _ in ()).throw(RuntimeError("a bug")))
+    assert path.read_bytes() == b"round 0's weights"

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from claus_core.data.types import DataError
 from claus_core.model.config import DetectorConfig
 from claus_core.model.detector import CapsuleDetector
 from claus_core.model.i3d import I3DEncoder
+from claus_core.store import atomic_write
 
 DETECTOR_FORMAT = "claus_detector/1"
 BEYOND_ENCODER_PREFIXES = ("MaxPool3d_5a_2x2.", "Mixed_5b.", "Mixed_5c.", "logits.")
@@ -174,20 +174,13 @@ def save_detector(
 ) -> None:
     """Write the model's config and weights (and ``extra``: plain data or tensors) atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": DETECTOR_FORMAT,
         "config": model.config.to_dict(),
         "state_dict": model.state_dict(),
         "extra": dict(extra or {}),
     }
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as f:
-        tmp = Path(f.name)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))  # names the file, and a full disk
 
 
 def load_detector(
