@@ -17,21 +17,26 @@ Detection*, NeurIPS 2018; the paper's reference [4]). It compares pixel masks, n
 **Detection protocol (frame-AP, video-AP).** The rest of the field reports average precision
 as computed by the ACT detector (Kalogeiton, Weinzaepfel, Ferrari & Schmid, *Action Tubelet
 Detector for Spatio-Temporal Action Localization*, ICCV 2017) and its successors. Per class,
-detections are taken in descending score (ties keep their input order); each is compared with
-the ground-truth box (frame-AP) or tube (video-AP) of highest IoU in the same video (and frame):
-it is a true positive when that IoU is ``>= iou_threshold`` and that ground truth is not matched
-yet, otherwise a false positive (so a duplicate detection is a false positive). Two ways to turn
-the precision-recall curve into AP, chosen by ``ap=``:
+detections are taken in descending score (ties keep their input order), and each is matched
+against the ground-truth boxes (frame-AP) or tubes (video-AP) of its class in the same video (and
+frame). Two protocols, chosen by ``ap=``:
 
-- ``"voc"``: all-point interpolated PASCAL VOC AP (precision made monotone non-increasing,
-  summed over the recall steps); box area ``(x2 - x1) * (y2 - y1)``, boxes cover ``[x1, x2)``;
-- ``"act"``: ACT's trapezoidal area under the raw precision-recall curve, which starts at
-  (recall 0, precision 1); ACT's ``+1`` pixel box areas ``(x2 - x1 + 1) * (y2 - y1 + 1)`` and
-  intersections, i.e. ``x2`` is the last column inside the box.
-
-ACT's own script drops a matched ground-truth box and lets a later detection take the best of
-the remaining ones; here a detection always meets its best box (as in PASCAL VOC). The two differ
-only when ground-truth boxes of one class overlap on one frame.
+- ``"voc"`` (PASCAL VOC): a detection meets the ground truth of highest IoU; it is a true
+  positive when that IoU is ``>= iou_threshold`` and that ground truth is not matched yet,
+  otherwise a false positive (a duplicate detection is a false positive). AP is the all-point
+  interpolated area (precision made monotone non-increasing, summed over the recall steps); box
+  area ``(x2 - x1) * (y2 - y1)``, boxes cover ``[x1, x2)``.
+- ``"act"`` (the ACT scripts, ``ACT.py``'s ``frameAP`` / ``videoAP``): a matched ground truth is
+  removed, and a detection meets the ground truth of highest IoU *among those still unmatched*
+  (the first of them on a tie); true positive when that IoU is ``>= iou_threshold``. So when two
+  ground-truth boxes of one class overlap on a frame, a second detection can take the one the
+  first left. AP is the trapezoidal area under the raw precision-recall curve from (recall 0,
+  precision 1), with precision and recall held in float32 as ACT stores them; ACT's ``+1``
+  pixel box areas ``(x2 - x1 + 1) * (y2 - y1 + 1)`` and intersections (``x2`` is the last column
+  inside the box). ACT sorts detections with numpy's default (unstable) sort, so among detections
+  of exactly equal score its order, and so its AP, can differ from the input order kept here.
+  ACT also averages over every label; the mean here is over the classes with ground truth
+  (the same on UCF-101-24 and J-HMDB-21, whose test splits hold every class).
 
 Tube IoU (video-AP) = temporal IoU x mean spatial IoU over the temporal intersection (ACT's
 ``iou3dt``). Tubes are contiguous: :class:`DetectionTube` / :class:`GroundTruthTube` hold one box
@@ -395,17 +400,19 @@ def frame_ap(
         pairs[[f"{c}_gt" for c in BOX_COLUMNS]].to_numpy(dtype=np.float64),
         plus_one=ap == "act",
     )  # [pair]
-    best_truth, best_iou = _best_match(
-        len(detections), pairs["detection"].to_numpy(), pairs["truth"].to_numpy(), pair_iou
-    )
+    pair_detection, pair_truth = pairs["detection"].to_numpy(), pairs["truth"].to_numpy()
+    labels = detections["label"].to_numpy(dtype=np.int64)
+    scores = detections["score"].to_numpy(dtype=np.float64)
+    truth_labels = ground_truth["label"].to_numpy(dtype=np.int64)
+    if ap == "act":
+        order = np.lexsort((pair_truth, pair_detection))  # per detection, its truths in table order
+        candidates = _candidates_per_detection(
+            len(detections), pair_detection[order], pair_truth[order], pair_iou[order]
+        )
+        return _act_average_precision(labels, scores, candidates, truth_labels, iou_threshold)
+    best_truth, best_iou = _best_match(len(detections), pair_detection, pair_truth, pair_iou)
     return _average_precision_per_class(
-        detections["label"].to_numpy(dtype=np.int64),
-        detections["score"].to_numpy(dtype=np.float64),
-        best_truth,
-        best_iou,
-        ground_truth["label"].to_numpy(dtype=np.int64),
-        iou_threshold,
-        ap,
+        labels, scores, best_truth, best_iou, truth_labels, iou_threshold, ap
     )
 
 
@@ -490,22 +497,24 @@ def video_ap(
     by_key: dict[tuple[str, int], list[int]] = {}
     for index, truth in enumerate(truths):
         by_key.setdefault((truth.video, truth.label), []).append(index)
+    candidates = []  # [detection] (truth indices in input order, their tube IoUs)
+    for detection in detections:
+        same = by_key.get((detection.video, detection.label), [])
+        ious = [tube_iou(detection, truths[c], plus_one=ap == "act") for c in same]
+        candidates.append((np.array(same, dtype=np.int64), np.array(ious, dtype=np.float64)))
+    labels = np.array([d.label for d in detections], dtype=np.int64)
+    scores = np.array([d.score for d in detections], dtype=np.float64)
+    truth_labels = np.array([t.label for t in truths], dtype=np.int64)
+    if ap == "act":
+        return _act_average_precision(labels, scores, candidates, truth_labels, iou_threshold)
     best_truth = np.full(len(detections), -1, dtype=np.int64)  # [detection]
     best_iou = np.zeros(len(detections))  # [detection]
-    for index, detection in enumerate(detections):
-        candidates = by_key.get((detection.video, detection.label), [])
-        ious = [tube_iou(detection, truths[c], plus_one=ap == "act") for c in candidates]
-        if ious:
+    for index, (same, ious) in enumerate(candidates):
+        if len(ious):
             best = int(np.argmax(ious))
-            best_truth[index], best_iou[index] = candidates[best], ious[best]
+            best_truth[index], best_iou[index] = same[best], ious[best]
     return _average_precision_per_class(
-        np.array([d.label for d in detections], dtype=np.int64),
-        np.array([d.score for d in detections], dtype=np.float64),
-        best_truth,
-        best_iou,
-        np.array([t.label for t in truths], dtype=np.int64),
-        iou_threshold,
-        ap,
+        labels, scores, best_truth, best_iou, truth_labels, iou_threshold, ap
     )
 
 
@@ -520,10 +529,10 @@ def average_precision(true_positive: np.ndarray, num_ground_truth: int, ap: APMo
     fp = np.cumsum(~true_positive)  # [det]
     precision = tp / np.maximum(tp + fp, 1)  # [det]
     recall = tp / num_ground_truth  # [det]
-    if ap == "act":
-        precision = np.concatenate([[1.0], precision])  # the curve starts at (0, 1)
-        recall = np.concatenate([[0.0], recall])
-        return float(np.sum(np.diff(recall) * (precision[1:] + precision[:-1]) / 2))
+    if ap == "act":  # ACT keeps its curve in float32 and starts it at (0, 1)
+        precision = np.concatenate([[1.0], precision]).astype(np.float32)
+        recall = np.concatenate([[0.0], recall]).astype(np.float32)
+        return float(np.sum((recall[1:] - recall[:-1]) * (precision[1:] + precision[:-1]) * 0.5))
     recall = np.concatenate([[0.0], recall, [1.0]])
     precision = np.concatenate([[0.0], precision, [0.0]])
     precision = np.maximum.accumulate(precision[::-1])[::-1]  # monotone envelope
@@ -544,6 +553,42 @@ def _best_match(
         best_truth[pair_detection[chosen]] = pair_truth[chosen]
         best_iou[pair_detection[chosen]] = pair_iou[chosen]
     return best_truth, best_iou
+
+
+def _candidates_per_detection(
+    num_detections: int, pair_detection: np.ndarray, pair_truth: np.ndarray, pair_iou: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per detection, the ground truths it may meet and their IoUs (pairs sorted by detection)."""
+    starts = np.searchsorted(pair_detection, np.arange(num_detections + 1))  # [detection + 1]
+    return [(pair_truth[a:b], pair_iou[a:b]) for a, b in zip(starts[:-1], starts[1:], strict=True)]
+
+
+def _act_average_precision(
+    labels: np.ndarray,  # [detection] int
+    scores: np.ndarray,  # [detection] float
+    candidates: Sequence[tuple[np.ndarray, np.ndarray]],  # [detection] (truths, IoUs)
+    truth_labels: np.ndarray,  # [ground truth] int
+    iou_threshold: float,
+) -> APResult:
+    """ACT's matching: in descending score, each detection meets the best still-unmatched truth."""
+    per_class: dict[int, float] = {}
+    for label in np.unique(truth_labels):
+        mine = np.flatnonzero(labels == label)
+        mine = mine[np.argsort(-scores[mine], kind="stable")]  # descending score
+        matched: set[int] = set()
+        true_positive = np.zeros(len(mine), dtype=bool)  # [class detection]
+        for rank, detection in enumerate(mine.tolist()):
+            truths, ious = candidates[detection]
+            free = [k for k, truth in enumerate(truths.tolist()) if truth not in matched]
+            if free:
+                best = free[int(np.argmax(ious[free]))]  # the first of the best on a tie
+                if ious[best] >= iou_threshold:
+                    true_positive[rank] = True
+                    matched.add(int(truths[best]))
+        per_class[int(label)] = average_precision(
+            true_positive, int(np.sum(truth_labels == label)), "act"
+        )
+    return APResult(per_class=per_class, mean=float(np.mean(list(per_class.values()))))
 
 
 def _average_precision_per_class(

@@ -409,3 +409,99 @@ def test_video_ap_rejects_bad_input() -> None:
         GroundTruthTube("v", 0, -1, np.array([SQUARE]))
     with pytest.raises(ValueError, match="DetectionTube"):
         video_ap([truth], [truth])
+
+
+# --------------------------------------------------------------------------- ACT's matching rule
+
+
+def _boxes(rows: list[tuple]) -> pd.DataFrame:
+    columns = ["video", "frame", "label", "score", "x1", "y1", "x2", "y2"]
+    return pd.DataFrame(rows, columns=columns[: len(rows[0])] if rows else columns)
+
+
+def test_act_lets_a_second_detection_take_the_truth_the_first_left() -> None:
+    # one frame, class 0: truths A = [0,0,10,10], B = [4,0,14,10]; the 0.8 detection's best truth
+    # is A (IoU 0.76), taken by the 0.9 one; B (IoU 0.63) is still free
+    truth = pd.DataFrame([("v", 0, 0, 0, 0, 10, 10), ("v", 0, 0, 4, 0, 14, 10)],
+                         columns=["video", "frame", "label", "x1", "y1", "x2", "y2"])  # fmt: skip
+    detections = _boxes([("v", 0, 0, 0.9, 0, 0, 10, 10), ("v", 0, 0, 0.8, 1.5, 0, 11.5, 10)])
+    assert frame_ap(detections, truth, 0.5, ap="act").mean == pytest.approx(1.0)
+    assert frame_ap(detections, truth, 0.5, ap="voc").mean == pytest.approx(0.5)
+    tubes = [
+        GroundTruthTube("v", 0, 0, np.array([[0, 0, 10, 10.0]])),
+        GroundTruthTube("v", 0, 0, np.array([[4, 0, 14, 10.0]])),
+    ]
+    found = [
+        DetectionTube("v", 0, 0.9, 0, np.array([[0, 0, 10, 10.0]])),
+        DetectionTube("v", 0, 0.8, 0, np.array([[1.5, 0, 11.5, 10]])),
+    ]
+    assert video_ap(found, tubes, 0.5, ap="act").mean == pytest.approx(1.0)
+    assert video_ap(found, tubes, 0.5, ap="voc").mean == pytest.approx(0.5)
+
+
+def _act_by_deletion(detections: pd.DataFrame, truth: pd.DataFrame, threshold: float) -> float:
+    """ACT's frame-AP loop, written out independently: a dict of the still-unmatched boxes per
+    (video, frame), a box deleted once matched, AP by the trapezoid in float32."""
+    aps = []
+    for label in sorted(truth["label"].unique()):
+        left: dict[tuple, list] = {}
+        for row in truth[truth["label"] == label].itertuples():
+            left.setdefault((row.video, row.frame), []).append((row.x1, row.y1, row.x2, row.y2))
+        total = sum(len(v) for v in left.values())
+        mine = detections[detections["label"] == label].sort_values(
+            "score", ascending=False, kind="stable"
+        )
+        points, tp, fp = [(1.0, 0.0)], 0, 0
+        for row in mine.itertuples():
+            boxes = left.get((row.video, row.frame), [])
+            ious = [
+                float(
+                    box_iou(
+                        np.array([[row.x1, row.y1, row.x2, row.y2]]), np.array([b]), plus_one=True
+                    )[0]
+                )
+                for b in boxes
+            ]
+            if ious and max(ious) >= threshold:
+                del boxes[int(np.argmax(ious))]
+                tp += 1
+            else:
+                fp += 1
+            points.append((tp / (tp + fp), tp / total))
+        pr = np.array(points, dtype=np.float32)
+        aps.append(float(np.sum((pr[1:, 1] - pr[:-1, 1]) * (pr[1:, 0] + pr[:-1, 0]) * 0.5)))
+    return float(np.mean(aps))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_act_frame_ap_equals_acts_loop_on_crowded_random_frames(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    truth_rows, detection_rows = [], []
+    for frame in range(6):
+        for _ in range(rng.integers(1, 4)):  # several people of one class on one frame
+            x, y = rng.uniform(0, 20, 2)
+            truth_rows.append(("v", frame, int(rng.integers(0, 2)), x, y, x + 10, y + 10))
+    for _, frame, label, x1, y1, x2, y2 in truth_rows:  # jittered duplicates compete for each box
+        for _ in range(rng.integers(1, 4)):
+            dx, dy = rng.normal(0, 2.5, 2)
+            detection_rows.append(
+                ("v", frame, label, float(rng.random()), x1 + dx, y1 + dy, x2 + dx, y2 + dy)
+            )
+    for _ in range(5):  # and a few detections anywhere
+        x, y = rng.uniform(0, 20, 2)
+        detection_rows.append(
+            (
+                "v",
+                int(rng.integers(0, 6)),
+                int(rng.integers(0, 2)),
+                float(rng.random()),
+                x,
+                y,
+                x + 10,
+                y + 10,
+            )
+        )
+    truth = pd.DataFrame(truth_rows, columns=["video", "frame", "label", "x1", "y1", "x2", "y2"])
+    detections = _boxes(detection_rows)
+    expected = _act_by_deletion(detections, truth, 0.3)
+    assert frame_ap(detections, truth, 0.3, ap="act").mean == pytest.approx(expected, abs=1e-7)
