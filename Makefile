@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint pytest nbval test-lab book book-smoke check-book bench clean
+.PHONY: setup test lint pytest nbval test-lab fuzz book book-smoke check-book bench clean
 
 setup: $(STAMP)
 
@@ -54,6 +54,15 @@ check-book: $(STAMP)
 test-lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[lab]"
 	$(BIN)/python -m pytest -q -m lab tests/browser
+
+# coverage-guided fuzzing of the restricted unpickler for FUZZ_SECONDS (atheris, the fuzz extra); a
+# finding is left as _build/fuzz/crash-* or oom-* and becomes a test in tests/data/test_safe_pickle.py
+FUZZ_SECONDS ?= 60
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[fuzz]"
+	mkdir -p _build/fuzz/corpus
+	cd _build/fuzz && $(abspath $(BIN))/python $(CURDIR)/fuzz/fuzz_safe_pickle.py \
+		-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 corpus
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_selection.py

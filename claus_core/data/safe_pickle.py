@@ -32,6 +32,7 @@ import builtins
 import codecs
 import io
 import pickle
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -90,19 +91,30 @@ class _ObjectDtype(pickle.UnpicklingError):
 
 
 def _refuse_objects(where: str, *values: Any) -> None:
-    """Raise if any of ``values`` is (or names) a dtype that holds Python objects."""
+    """Raise if any of ``values`` is a dtype that holds Python objects."""
     for value in values:
         if isinstance(value, np.dtype) and value.hasobject:
             raise _ObjectDtype(where, value)
-        if isinstance(value, str) and value.lstrip("<>=|").startswith("O"):
-            raise _ObjectDtype(where, np.dtype("O"))
 
 
-def _checked(where: str, build: Callable[..., Any]) -> Callable[..., Any]:
-    """``build`` with every argument checked by :func:`_refuse_objects` first."""
+def _refuse_object_spec(where: str, spec: Any) -> None:
+    """Raise if ``spec``, the dtype argument of an array builder (a dtype, or its name as text),
+    names a dtype that holds Python objects."""
+    if isinstance(spec, str | bytes) and len(spec) < 64:
+        try:
+            spec = np.dtype(spec.decode("latin1") if isinstance(spec, bytes) else spec)
+        except Exception:  # not a dtype name: the builder will refuse it itself
+            return
+    _refuse_objects(where, spec)
+
+
+def _checked(where: str, build: Callable[..., Any], dtype_at: int) -> Callable[..., Any]:
+    """``build`` with its dtype argument (position ``dtype_at``) checked first."""
 
     def call(*args: Any, **kwargs: Any) -> Any:
         _refuse_objects(where, *args, *kwargs.values())
+        if len(args) > dtype_at:
+            _refuse_object_spec(where, args[dtype_at])
         return build(*args, **kwargs)
 
     return call
@@ -110,11 +122,11 @@ def _checked(where: str, build: Callable[..., Any]) -> Callable[..., Any]:
 
 _ALLOWED = _allowed_globals()
 for _package in ("numpy.core", "numpy._core"):
-    _ALLOWED[(f"{_package}.numeric", "_frombuffer")] = _checked(
-        "_frombuffer", np._core.numeric._frombuffer
+    _ALLOWED[(f"{_package}.numeric", "_frombuffer")] = _checked(  # (buffer, dtype, shape, order)
+        "_frombuffer", np._core.numeric._frombuffer, dtype_at=1
     )
-    _ALLOWED[(f"{_package}.multiarray", "scalar")] = _checked(
-        "numpy scalar", np._core.multiarray.scalar
+    _ALLOWED[(f"{_package}.multiarray", "scalar")] = _checked(  # (dtype, data)
+        "numpy scalar", np._core.multiarray.scalar, dtype_at=0
     )
 
 
@@ -136,23 +148,99 @@ class _RestrictedUnpickler(pickle._Unpickler):
 
     def load_build(self) -> None:
         state, instance = self.stack[-1], self.stack[-2]
+        if isinstance(instance, np.dtype):  # never numpy's dtype.__setstate__ on untrusted state
+            self.stack.pop()
+            self.stack[-1] = rebuilt = _rebuild_dtype(instance, state)
+            for key, value in self.memo.items():  # later references to it get the rebuilt one
+                if value is instance:
+                    self.memo[key] = rebuilt
+            return
         if isinstance(instance, np.ndarray) and isinstance(state, tuple):
             _refuse_objects("an array's state", *state)  # (version, shape, dtype, fortran, data)
         super().load_build()
 
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data), encoding="latin1")
+        self.size = len(data)  # nothing the file builds may need more bytes than it holds
+
+    def _bounded(self, what: str, size: int) -> None:
+        if size > self.size + 1024:
+            raise _TooLarge(f"{what} declares {size} bytes, more than the file's {self.size}")
+
     def load_reduce(self) -> None:
         arguments, function = self.stack[-1], self.stack[-2]
-        if function is np.ndarray and isinstance(
-            arguments, tuple
-        ):  # ndarray(shape, dtype, buffer, ...)
-            _refuse_objects("numpy.ndarray", *arguments)
+        if not isinstance(arguments, tuple):
+            arguments = ()
+        if function in (bytes, bytearray) and arguments and isinstance(arguments[0], int):
+            self._bounded(function.__name__, arguments[0])  # bytes(n): n zero bytes
+        if function is np._core.multiarray._reconstruct:
+            arguments = arguments[1:]  # (subtype, shape, dtype) -> (shape, dtype)
+        if function in (np.ndarray, np._core.multiarray._reconstruct):
+            _refuse_objects("numpy.ndarray", *arguments)  # (shape, dtype, buffer, ...)
+            if len(arguments) > 1:
+                _refuse_object_spec("numpy.ndarray", arguments[1])
+            if arguments:
+                self._bounded("an array", _requested_bytes(*arguments[:2]))
         super().load_reduce()
+
+    def load_bytearray8(self) -> None:  # the pure-Python unpickler allocates before it reads
+        (size,) = struct.unpack("<Q", self.read(8))
+        self._bounded("BYTEARRAY8", size)
+        value = bytearray(size)
+        self.readinto(value)
+        self.append(value)
 
     dispatch = {
         **pickle._Unpickler.dispatch,
         pickle.BUILD[0]: load_build,
         pickle.REDUCE[0]: load_reduce,
+        pickle.BYTEARRAY8[0]: load_bytearray8,
     }
+
+
+def _rebuild_dtype(base: np.dtype, state: Any) -> np.dtype:
+    """The dtype a pickled ``(np.dtype(spec), state)`` describes, built by numpy's public
+    constructor from the state's layout; numpy's own ``__setstate__`` trusts sizes, alignments
+    and flags it is given, and a fuzzed state crashed the process through it.
+
+    ``state``: ``(version, byteorder, subarray, names, fields, elsize, alignment, flags[, meta])``.
+    Alignment and flags are left for numpy to derive; datetime dtypes are not supported.
+    """
+    if not isinstance(state, tuple) or len(state) not in (8, 9) or base.char in "Mm":
+        raise pickle.UnpicklingError(f"unsupported dtype state for {base}")
+    _, byteorder, subarray, names, fields, elsize = state[:6]
+    if subarray is not None:  # (base dtype, shape)
+        sub_base, shape = subarray
+        result = np.dtype((sub_base, tuple(int(n) for n in shape)))
+    elif names is not None:  # fields: name -> (dtype, offset[, title])
+        entries = [fields[name] for name in names]
+        spec = {"names": list(names), "formats": [e[0] for e in entries],
+                "offsets": [int(e[1]) for e in entries], "itemsize": int(elsize)}  # fmt: skip
+        if any(len(e) > 2 for e in entries):
+            spec["titles"] = [e[2] if len(e) > 2 else None for e in entries]
+        result = np.dtype(spec)
+    else:
+        result = base if byteorder not in ("<", ">") else base.newbyteorder(byteorder)
+    if int(elsize) not in (-1, result.itemsize):
+        raise pickle.UnpicklingError(
+            f"dtype state says {elsize} bytes, {result} has {result.itemsize}"
+        )
+    _refuse_objects("a dtype's state", result)
+    return result
+
+
+class _TooLarge(pickle.UnpicklingError):
+    """An input that asks for more memory than its own size could fill (a memory bomb)."""
+
+
+def _requested_bytes(shape: Any, dtype: Any = None) -> int:
+    """Bytes an array of ``shape`` and ``dtype`` would take (0 when they are not well formed)."""
+    try:
+        dims = (shape,) if isinstance(shape, int) else tuple(int(n) for n in shape)
+        itemsize = np.dtype(dtype if isinstance(dtype, np.dtype | str) else "u1").itemsize
+    except (TypeError, ValueError):
+        return 0
+    return int(np.prod([max(n, 0) for n in dims], dtype=object)) * max(itemsize, 1)
 
 
 def safe_load(path_or_file: str | Path | IO[bytes]) -> Any:
@@ -169,12 +257,15 @@ def safe_load(path_or_file: str | Path | IO[bytes]) -> Any:
             raise DataError(f"{source}: annotation file not found") from None
         except OSError as err:
             raise DataError(f"{source}: cannot read annotation file ({err})") from err
-        stream: IO[bytes] = io.BytesIO(data)
     else:
         source = str(getattr(path_or_file, "name", "<pickle stream>"))
-        stream = path_or_file
+        data = path_or_file.read()
     try:
-        return _RestrictedUnpickler(stream, encoding="latin1").load()
+        return _RestrictedUnpickler(data).load()
+    except _TooLarge as err:
+        raise DataError(
+            f"{source}: not a readable annotation pickle ({err}); nothing was allocated"
+        ) from None
     except _ObjectDtype as err:
         raise DataError(
             f"{source}: pickle builds an array of dtype {err.dtype} ({err.where}), which holds Python "
@@ -185,17 +276,7 @@ def safe_load(path_or_file: str | Path | IO[bytes]) -> Any:
             f"{source}: pickle names the global {err.qualified_name!r}, which is not allowed "
             "(only numpy arrays/dtypes/scalars and builtin containers are); it was not executed"
         ) from None
-    except (
-        pickle.UnpicklingError,
-        EOFError,
-        ValueError,
-        TypeError,
-        AttributeError,
-        IndexError,
-        KeyError,
-        MemoryError,
-        UnicodeDecodeError,
-    ) as err:
+    except Exception as err:  # nothing but the allowed globals ran: any error is a malformed file
         raise DataError(
             f"{source}: not a readable annotation pickle ({type(err).__name__}: {err})"
         ) from err

@@ -198,3 +198,95 @@ def test_numeric_structured_arrays_still_load(tmp_path: Path) -> None:
     path = tmp_path / "ok.pkl"
     path.write_bytes(pickle.dumps({"v": values}, protocol=2))
     assert safe_load(path)["v"].tolist() == values.tolist()
+
+
+class _ObjectPlaceholder:  # _reconstruct with an object placeholder dtype and one element
+    def __reduce__(self):
+        return (np._core.multiarray._reconstruct, (np.ndarray, (1,), b"O"))
+
+
+def test_an_object_placeholder_dtype_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.pkl"
+    path.write_bytes(pickle.dumps(_ObjectPlaceholder(), protocol=2))
+    result = _load_in_child(path)
+    assert result.returncode == 3 and "holds Python objects" in result.stdout, result.stderr[-2000:]
+
+
+# a finding of `make fuzz` (fuzz/fuzz_safe_pickle.py): a 998-byte pickle whose BYTEARRAY8 declares
+# 4 GiB made the pure-Python unpickler allocate it before reading (out of memory)
+MEMORY_BOMB = b"\x80\x05\x95\x10\x00\x00\x00\x00\x00\x00\x00\x96\x70\x05\x00\x00\x01\x00\x00\x00."
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        MEMORY_BOMB,
+        pickle.dumps(np.zeros(1)).replace(
+            b"K\x00\x85", b"J\x00\x00\x00\x40\x85", 1
+        ),  # _reconstruct shape 2**30
+    ],
+)
+def test_inputs_that_ask_for_more_memory_than_they_hold_are_refused(payload: bytes) -> None:
+    with pytest.raises(
+        DataError,
+        match=r"declares [0-9]+ bytes, more than the file.s [0-9]+\); nothing was allocated",
+    ):
+        safe_load(io.BytesIO(payload))
+
+
+def test_a_truncated_frame_header_is_a_data_error() -> None:  # a finding of make fuzz
+    with pytest.raises(
+        DataError, match="not a readable annotation pickle \\(error: unpack requires"
+    ):
+        safe_load(io.BytesIO(b"\x80\x04\x95\xac"))
+
+
+@pytest.mark.parametrize(
+    "name", ["fuzz_dtype_setstate.pkl", "fuzz_dtype_syntax.pkl", "fuzz_dtype_segfault.pkl"]
+)
+def test_findings_of_make_fuzz_are_data_errors(name: str) -> None:
+    # before: numpy's dtype.__setstate__ returned NULL (SystemError) or took a fuzzed size and
+    # crashed the process later (segfault); numpy.dtype parsed a text spec (SyntaxError)
+    result = _load_in_child(Path(__file__).parent / name)  # loaded (0) or refused (3), no crash
+    assert result.returncode in (0, 3), (result.returncode, result.stderr[-2000:])
+    assert result.returncode == 0 or f"{name}: not a readable annotation pickle" in result.stdout
+
+
+VALUES = {
+    "big-endian": np.arange(6, dtype=">i4").reshape(2, 3),
+    "structured": np.array([(1, [2.5, 3.5])], dtype=[("a", "<i4"), ("b", ">f8", (2,))]),
+    "subarray": np.zeros((2,), dtype=("f4", (2, 3))),
+    "unicode": np.array(["ab", "c"], dtype="U3"),
+    "bytes": np.array([b"xy"], dtype="S5"),
+    "offsets": np.zeros(
+        2, dtype=np.dtype({"names": ["x"], "formats": ["u1"], "offsets": [3], "itemsize": 8})
+    ),
+    "dtype": np.dtype(">f8"),
+    "scalars": [np.complex128(1 + 2j), np.float32(2.5), np.True_],
+}
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_dtypes_rebuilt_by_the_public_constructor_load_as_pickle_does(protocol: int) -> None:
+    data = pickle.dumps(VALUES, protocol=protocol)
+    ours, theirs = safe_load(io.BytesIO(data)), pickle.loads(data)
+    for key, expected in theirs.items():
+        for got, want in zip(
+            ours[key] if key == "scalars" else [ours[key]],
+            expected if key == "scalars" else [expected],
+            strict=True,
+        ):
+            if isinstance(want, np.dtype):
+                assert got == want, key
+            else:
+                assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), key
+
+
+class _ZeroBytes:  # bytes(n) through an allowed builtin: n zero bytes from a few bytes of file
+    def __reduce__(self):
+        return (bytes, (1 << 33,))
+
+
+def test_builtin_bytes_of_a_huge_length_is_refused() -> None:
+    with pytest.raises(DataError, match=r"bytes declares 8589934592 bytes, more than the file's"):
+        safe_load(io.BytesIO(pickle.dumps(_ZeroBytes(), protocol=2)))
