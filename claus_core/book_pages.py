@@ -463,17 +463,19 @@ def _table5(study: Study) -> ResultPage:
     return page
 
 
+TRAINING_TEXT = (
+    "The training loss of every round, split into its weighted terms, for CLAUS and for the fully "
+    "supervised reference (mean over seeds; dotted lines: a new round starts, from the previous "
+    "round's weights). The classification term is the spread loss, whose margin grows from 0.2 to "
+    "0.9 over each round (Section 7.3's matrix-capsule schedule): a wider margin costs more for the "
+    "same scores, so that term, and with it the total, can rise within a round while the model "
+    "improves. The localization term (STeW-weighted cross-entropy and Dice) is the one to read for "
+    "fit."
+)
+
+
 def _training(study: Study) -> ResultPage:
-    page = ResultPage(
-        RESULT_TITLES["training"],
-        "The training loss of every round, split into its weighted terms, for CLAUS and for the fully "
-        "supervised reference (mean over seeds; dotted lines: a new round starts, from the previous "
-        "round's weights). The classification term is the spread loss, whose margin grows from 0.2 to "
-        "0.9 over each round (Section 7.3's matrix-capsule schedule): a wider margin costs more for the "
-        "same scores, so that term, and with it the total, can rise within a round while the model "
-        "improves. The localization term (STeW-weighted cross-entropy and Dice) is the one to read for "
-        "fit.",
-    )
+    page = ResultPage(RESULT_TITLES["training"], TRAINING_TEXT)
     training = collect_training(study.root)
     lines = []
     for label, group, strategy in (
@@ -506,18 +508,20 @@ def _training(study: Study) -> ResultPage:
     return page
 
 
+DESIGN_TEXT = (
+    "What this study is, measured from its own run store, against the targets a study must meet "
+    "for its verdicts to resolve the paper's claims: test videos enough that one video is at most "
+    "0.5 point, several annotated frames per selected video so that intra-sample selection and "
+    "STeW's interpolation act, v-mAP above 0 after round 0, a fully supervised reference of at "
+    "least 60 v-mAP@0.5, random selection rising by at least 15 points, at least 5 seeds on the "
+    "main comparisons. A target the study misses is said here; the verdicts of *Which claims "
+    "hold* are only as strong as this page."
+)
+
+
 def _design(study: Study) -> ResultPage:
     """The study's design measured against the targets of issue 13 (a)-(i)."""
-    page = ResultPage(
-        RESULT_TITLES["design"],
-        "What this study is, measured from its own run store, against the targets a study must meet "
-        "for its verdicts to resolve the paper's claims: test videos enough that one video is at most "
-        "0.5 point, several annotated frames per selected video so that intra-sample selection and "
-        "STeW's interpolation act, v-mAP above 0 after round 0, a fully supervised reference of at "
-        "least 60 v-mAP@0.5, random selection rising by at least 15 points, at least 5 seeds on the "
-        "main comparisons. A target the study misses is said here; the verdicts of *Which claims "
-        "hold* are only as strong as this page.",
-    )
+    page = ResultPage(RESULT_TITLES["design"], DESIGN_TEXT)
     rounds = collect_rounds(study.root)
     if rounds.empty:
         page.missing.append("every run")

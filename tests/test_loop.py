@@ -27,6 +27,13 @@ from claus_core.store import RunDir, StoreError, TrainedRounds
 pytestmark = pytest.mark.slow
 
 
+def finished_run(tmp_path: Path, smoke_config) -> tuple:
+    """A finished two-round smoke run: its config and its folder."""
+    config = smoke_config("e2e")
+    Experiment(config, tmp_path / "run", progress=False).run_all()
+    return config, tmp_path / "run"
+
+
 def state_of(folder: Path, r: int, name: str = "state.json") -> AnnotationState:
     return AnnotationState.from_json((folder / f"round{r}" / name).read_text())
 
@@ -316,9 +323,7 @@ def test_a_garbled_file_of_a_finished_round_is_caught_on_reuse_status_and_export
 ) -> None:
     from claus_core.export import export_round
 
-    config = smoke_config("e2e")
-    run = tmp_path / "run"
-    Experiment(config, run, progress=False).run_all()
+    config, run = finished_run(tmp_path, smoke_config)
     checkpoint = run / "round0" / "checkpoint.pt"
     data = bytearray(checkpoint.read_bytes())
     data[len(data) // 2 : len(data) // 2 + 64] = bytes(
@@ -348,9 +353,7 @@ def test_a_garbled_file_of_a_finished_round_is_caught_on_reuse_status_and_export
 def test_store_files_of_the_wrong_shape_are_named_on_resume_and_status(
     tmp_path, smoke_config
 ) -> None:
-    config = smoke_config("e2e")
-    run = tmp_path / "run"
-    Experiment(config, run, progress=False).run_all()
+    config, run = finished_run(tmp_path, smoke_config)
     (run / "round1" / "round.json").unlink()  # round 1 is redone from round 0's next state
     state = json.loads((run / "round0" / "next_state.json").read_text())
     state["videos"].append("Nowhere/v_nothing")
