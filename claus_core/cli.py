@@ -157,18 +157,16 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from claus_core.cost import full_cost
     from claus_core.data.jhmdb21 import load_jhmdb21
+    from claus_core.data.statistics import split_summary
     from claus_core.data.ucf101_24 import load_ucf101_24
 
     stats = {}
     for name, loader in (("ucf101_24", load_ucf101_24), ("jhmdb21", load_jhmdb21)):
         for split in ("train", "test"):
-            pool = loader(split=split)
+            summary = split_summary(loader(split=split))
             stats[f"{name}/{split}"] = {
-                "videos": len(pool),
-                "frames": sum(v.num_frames for v in pool),
-                "boxes (= full cost)": full_cost(pool),
+                k: summary[k] for k in ("videos", "frames", "boxes (= full cost)")
             }
     sys.stdout.write(json.dumps(stats, indent=1) + "\n")
     return 0

@@ -50,3 +50,9 @@ PAPER_ERROR_MARGINS = {
     "equidistant": 0.84,
     "random": 1.03,
 }
+
+
+def paper_full_cost(number: int) -> int:
+    """The fully supervised cost (the 100 % row of the Cost column) of Table 6 or 7."""
+    costs = paper_cost_column(number)
+    return int(costs.loc[costs["percent"] == 100.0, "cost"].iloc[0])

@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from collections.abc import Sequence
 
-import numpy as np
-
-from claus_core.cost import full_cost
-from claus_core.data.types import VideoPool, VideoRecord
+from claus_core.data.statistics import class_counts, split_summary, tube_counts
+from claus_core.data.types import VideoPool
 from claus_core.data.ucf101_24 import load_ucf101_24, load_ucf101_24_mini
 
 
@@ -30,29 +27,20 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _is_multi_actor(video: VideoRecord) -> bool:
-    """Two or more GT boxes on at least one frame (tubes that overlap in time)."""
-    return bool((video.boxes_per_frame() >= 2).any())
-
-
 def _summary_row(pool: VideoPool) -> list[object]:
-    frames = np.array([v.num_frames for v in pool])  # [video]
-    tubes = np.array([len(v.tubes) for v in pool])  # [video]
-    annotated = sum(int(v.annotated_frames().sum()) for v in pool)
-    crowded = sum(int((v.boxes_per_frame() >= 2).sum()) for v in pool)
-    multi_actor = np.mean([_is_multi_actor(v) for v in pool])
+    n = split_summary(pool)
     return [
         pool.split,
-        len(pool),
-        int(frames.sum()),
-        f"{frames.mean():.1f} ({frames.min()}-{frames.max()})",
-        int(tubes.sum()),
-        f"{tubes.mean():.2f} (max {tubes.max()})",
-        full_cost(pool),
-        f"{annotated} ({100 * annotated / frames.sum():.1f} %)",
-        f"{100 * np.mean(tubes >= 2):.1f} %",
-        f"{100 * multi_actor:.1f} %",
-        f"{100 * crowded / max(annotated, 1):.1f} %",
+        n["videos"],
+        n["frames"],
+        f"{n['frames per video (mean)']:.1f} ({n['frames per video (min)']}-{n['frames per video (max)']})",
+        n["tubes"],
+        f"{n['tubes per video (mean)']:.2f} (max {n['tubes per video (max)']})",
+        n["boxes (= full cost)"],
+        f"{n['annotated frames']} ({100 * n['annotated frames'] / n['frames']:.1f} %)",
+        f"{n['videos with several tubes (%)']:.1f} %",
+        f"{n['videos with several boxes on a frame (%)']:.1f} %",
+        f"{n['annotated frames with several boxes (%)']:.1f} %",
     ]
 
 
@@ -78,9 +66,9 @@ def summary(pools: Sequence[VideoPool]) -> str:
 
 def tubes_per_video(pools: Sequence[VideoPool]) -> str:
     """How many videos have 0, 1, 2, ... tubes, per pool."""
-    counts = [Counter(len(v.tubes) for v in pool) for pool in pools]
-    sizes = sorted(set().union(*counts))
-    rows = [[size, *(count.get(size, 0) for count in counts)] for size in sizes]
+    counts = [tube_counts(pool) for pool in pools]
+    sizes = sorted(set().union(*(c.index for c in counts)))
+    rows = [[size, *(int(c.get(size, 0)) for c in counts)] for size in sizes]
     return _table(["tubes in the video", *(f"{p.split} videos" for p in pools)], rows)
 
 
@@ -89,18 +77,19 @@ def per_class(pools: Sequence[VideoPool], *, only_present: bool = False) -> str:
     header = ["label", "class"]
     for pool in pools:
         header += [f"{pool.split} videos", f"{pool.split} boxes", f"{pool.split} multi-actor"]
+    tables = [class_counts(pool) for pool in pools]
     present = {v.label for pool in pools for v in pool}
     rows = []
     for label, name in enumerate(pools[0].classes):
         if only_present and label not in present:
             continue
         row: list[object] = [label, name]
-        for pool in pools:
-            videos = [v for v in pool if v.label == label]
+        for table in tables:
+            counts = table.iloc[label]
             row += [
-                len(videos),
-                sum(v.num_boxes() for v in videos),
-                sum(_is_multi_actor(v) for v in videos),
+                int(counts["videos"]),
+                int(counts["boxes"]),
+                int(counts["videos with several boxes on a frame"]),
             ]
         rows.append(row)
     return _table(header, rows)

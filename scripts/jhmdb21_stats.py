@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from claus_core.cost import full_cost
 from claus_core.data.jhmdb21 import HEIGHT, SPLITS, WIDTH, load_jhmdb21
+from claus_core.data.statistics import class_counts, split_summary
 from claus_core.data.types import VideoPool
 
 
@@ -39,14 +39,15 @@ def summary(pools: Sequence[VideoPool]) -> str:
     """One row per pool: videos, frames, frames per video, camera motion, crowd tags."""
     rows = []
     for pool in pools:
+        n = split_summary(pool)
         frames = np.array([v.num_frames for v in pool])  # [video]
         rows.append(
             [
                 pool.split,
-                len(pool),
-                f"{frames.sum():,}",
-                f"{full_cost(pool):,}",
-                f"{frames.mean():.1f} ({frames.min()}-{frames.max()})",
+                n["videos"],
+                f"{n['frames']:,}",
+                f"{n['boxes (= full cost)']:,}",
+                f"{n['frames per video (mean)']:.1f} ({n['frames per video (min)']}-{n['frames per video (max)']})",
                 int((frames == frames.max()).sum()),
                 _tagged(pool, "_cm_"),
                 _tagged(pool, "_np2_", "_np3_"),
@@ -70,12 +71,12 @@ def per_class(pools: Sequence[VideoPool]) -> str:
     header = ["label", "class"]
     for pool in pools:
         header += [f"{pool.split} videos", f"{pool.split} frames"]
+    tables = [class_counts(pool) for pool in pools]
     rows = []
     for label, name in enumerate(pools[0].classes):
         row: list[object] = [label, name]
-        for pool in pools:
-            videos = [v for v in pool if v.label == label]
-            row += [len(videos), sum(v.num_frames for v in videos)]
+        for table in tables:
+            row += [int(table.iloc[label]["videos"]), int(table.iloc[label]["frames"])]
         rows.append(row)
     return _table(header, rows)
 
