@@ -3,7 +3,7 @@
 Every input is handed to :func:`safe_load` as a pickle stream. The only allowed outcomes are a
 loaded value or a :class:`~claus_core.data.types.DataError`; any other exception, a crash or a
 hang is a finding, which libFuzzer reports with the input that caused it (``crash-*`` files in
-the working directory). A finding becomes a regression test in ``tests/test_fuzz_inputs.py``.
+the working directory). A finding becomes a regression test in ``tests/data/test_safe_pickle.py``.
 
 Run (``make fuzz`` does, for a bounded time)::
 
@@ -51,11 +51,27 @@ def seeds() -> list[bytes]:
     return [pickle.dumps(value, protocol=p) for p in range(pickle.HIGHEST_PROTOCOL + 1)]
 
 
+def objects_inside(value: object, seen: set[int] | None = None) -> bool:
+    """Whether a loaded value holds an array or scalar of a dtype with Python objects: what the
+    unpickler must never build, even when nothing crashes until the array is read. Pickles can
+    make containers that hold themselves; each container is visited once."""
+    seen = set() if seen is None else seen
+    if isinstance(value, np.ndarray | np.generic):
+        return value.dtype.hasobject
+    if not isinstance(value, dict | list | tuple | set | frozenset) or id(value) in seen:
+        return False
+    seen.add(id(value))
+    items = [x for pair in value.items() for x in pair] if isinstance(value, dict) else list(value)
+    return any(objects_inside(item, seen) for item in items)
+
+
 def test_one_input(data: bytes) -> None:
     try:
-        safe_load(io.BytesIO(data))
+        loaded = safe_load(io.BytesIO(data))
     except DataError:
-        pass
+        return
+    if objects_inside(loaded):
+        raise AssertionError("the restricted unpickler built an array of Python objects")
 
 
 def main() -> None:

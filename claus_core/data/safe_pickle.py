@@ -90,44 +90,8 @@ class _ObjectDtype(pickle.UnpicklingError):
         self.where, self.dtype = where, dtype
 
 
-def _refuse_objects(where: str, *values: Any) -> None:
-    """Raise if any of ``values`` is a dtype that holds Python objects."""
-    for value in values:
-        if isinstance(value, np.dtype) and value.hasobject:
-            raise _ObjectDtype(where, value)
-
-
-def _refuse_object_spec(where: str, spec: Any) -> None:
-    """Raise if ``spec``, the dtype argument of an array builder (a dtype, or its name as text),
-    names a dtype that holds Python objects."""
-    if isinstance(spec, str | bytes) and len(spec) < 64:
-        try:
-            spec = np.dtype(spec.decode("latin1") if isinstance(spec, bytes) else spec)
-        except Exception:  # not a dtype name: the builder will refuse it itself
-            return
-    _refuse_objects(where, spec)
-
-
-def _checked(where: str, build: Callable[..., Any], dtype_at: int) -> Callable[..., Any]:
-    """``build`` with its dtype argument (position ``dtype_at``) checked first."""
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        _refuse_objects(where, *args, *kwargs.values())
-        if len(args) > dtype_at:
-            _refuse_object_spec(where, args[dtype_at])
-        return build(*args, **kwargs)
-
-    return call
-
-
-_ALLOWED = _allowed_globals()
-for _package in ("numpy.core", "numpy._core"):
-    _ALLOWED[(f"{_package}.numeric", "_frombuffer")] = _checked(  # (buffer, dtype, shape, order)
-        "_frombuffer", np._core.numeric._frombuffer, dtype_at=1
-    )
-    _ALLOWED[(f"{_package}.multiarray", "scalar")] = _checked(  # (dtype, data)
-        "numpy scalar", np._core.multiarray.scalar, dtype_at=0
-    )
+class _TooLarge(pickle.UnpicklingError):
+    """An input that asks for more memory than its own size could fill (a memory bomb)."""
 
 
 class _RefusedGlobal(pickle.UnpicklingError):
@@ -136,9 +100,52 @@ class _RefusedGlobal(pickle.UnpicklingError):
         self.qualified_name = f"{module}.{name}"
 
 
+_ALLOWED = _allowed_globals()
+_RECONSTRUCT = np._core.multiarray._reconstruct
+_FROMBUFFER = np._core.numeric._frombuffer
+_SCALAR = np._core.multiarray.scalar
+# the array builders and the position of their dtype argument: ndarray(shape, dtype, buffer, ...),
+# _reconstruct(subtype, shape, dtype), _frombuffer(buffer, dtype, shape, order), scalar(dtype, data)
+_DTYPE_AT = {np.ndarray: 1, _RECONSTRUCT: 2, _FROMBUFFER: 1, _SCALAR: 0}
+
+
+def _as_dtype(spec: Any) -> np.dtype | None:
+    """The dtype numpy would make of ``spec`` (text, bytes, a list or dict spec, a dtype), or None."""
+    try:
+        return np.dtype(spec.decode("latin1") if isinstance(spec, bytes) else spec)
+    except Exception:  # not a dtype: the builder refuses it itself
+        return None
+
+
+class _Memo(dict[Any, Any]):
+    """The unpickler's memo, which remembers under which keys each dtype was stored, so that a
+    dtype rebuilt at BUILD replaces exactly its own entries."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dtype_keys: dict[int, list[Any]] = {}  # id(dtype) -> memo keys
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if isinstance(value, np.dtype):
+            self.dtype_keys.setdefault(id(value), []).append(key)
+        super().__setitem__(key, value)
+
+    def replace(self, old: np.dtype, new: np.dtype) -> None:
+        for key in self.dtype_keys.pop(id(old), []):
+            self[key] = new
+
+
 class _RestrictedUnpickler(pickle._Unpickler):
-    """An unpickler whose only reachable globals are those of ``_ALLOWED``, and whose arrays
-    never get a dtype that holds Python objects."""
+    """An unpickler whose only reachable globals are those of ``_ALLOWED``; whose arrays and
+    scalars never get a dtype that holds Python objects (every builder's dtype argument is made a
+    dtype, checked, and handed on in that form); whose dtypes are rebuilt by numpy's public
+    constructor; and whose allocations together stay within the file's own size."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data), encoding="latin1")
+        self.memo = _Memo()
+        self.budget = len(data) + (1 << 20)  # what the file's arrays and bytes may take in all
+        self.allocated = 0
 
     def find_class(self, module: str, name: str) -> Any:
         try:
@@ -146,46 +153,60 @@ class _RestrictedUnpickler(pickle._Unpickler):
         except KeyError:
             raise _RefusedGlobal(module, name) from None
 
+    def _allocate(self, what: str, size: int) -> None:
+        self.allocated += max(int(size), 0)
+        if self.allocated > self.budget:
+            raise _TooLarge(
+                f"{what} would bring the file's allocations to {self.allocated} bytes, more than "
+                f"the file's {self.budget - (1 << 20)} bytes could fill"
+            )
+
+    def load_reduce(self) -> None:
+        arguments, function = self.stack[-1], self.stack[-2]
+        if not isinstance(arguments, tuple):
+            return super().load_reduce()  # REDUCE itself refuses arguments that are not a tuple
+        if function in (bytes, bytearray) and arguments and isinstance(arguments[0], int):
+            self._allocate(function.__name__, arguments[0])  # bytes(n): n zero bytes
+        at = _DTYPE_AT.get(function)
+        if at is not None and len(arguments) > at:
+            dtype = _as_dtype(arguments[at])
+            if dtype is not None:
+                if dtype.hasobject:
+                    raise _ObjectDtype(getattr(function, "__name__", "numpy"), dtype)
+                arguments = (*arguments[:at], dtype, *arguments[at + 1 :])
+                self.stack[-1] = arguments
+                if function is _SCALAR:
+                    self._allocate("a numpy scalar", dtype.itemsize)
+                elif function is np.ndarray and len(arguments) < 3:  # no buffer: new memory
+                    self._allocate("an array", _requested_bytes(arguments[0], dtype))
+                elif function is _RECONSTRUCT:
+                    self._allocate("an array", _requested_bytes(arguments[1], dtype))
+        return super().load_reduce()
+
     def load_build(self) -> None:
         state, instance = self.stack[-1], self.stack[-2]
         if isinstance(instance, np.dtype):  # never numpy's dtype.__setstate__ on untrusted state
             self.stack.pop()
             self.stack[-1] = rebuilt = _rebuild_dtype(instance, state)
-            for key, value in self.memo.items():  # later references to it get the rebuilt one
-                if value is instance:
-                    self.memo[key] = rebuilt
+            self.memo.replace(instance, rebuilt)
             return
-        if isinstance(instance, np.ndarray) and isinstance(state, tuple):
-            _refuse_objects("an array's state", *state)  # (version, shape, dtype, fortran, data)
+        if (
+            not isinstance(instance, np.ndarray)
+            or not isinstance(state, tuple)
+            or len(state) not in (4, 5)
+        ):
+            raise pickle.UnpicklingError(f"BUILD on {type(instance).__name__} is not allowed")
+        # (version,) shape, dtype, fortran, data
+        shape, dtype = state[-4], _as_dtype(state[-3])
+        if dtype is None or dtype.hasobject:
+            raise _ObjectDtype("an array's state", dtype if dtype is not None else np.dtype("O"))
+        self._allocate("an array", _requested_bytes(shape, dtype))
+        self.stack[-1] = (*state[:-3], dtype, *state[-2:])
         super().load_build()
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(io.BytesIO(data), encoding="latin1")
-        self.size = len(data)  # nothing the file builds may need more bytes than it holds
-
-    def _bounded(self, what: str, size: int) -> None:
-        if size > self.size + 1024:
-            raise _TooLarge(f"{what} declares {size} bytes, more than the file's {self.size}")
-
-    def load_reduce(self) -> None:
-        arguments, function = self.stack[-1], self.stack[-2]
-        if not isinstance(arguments, tuple):
-            arguments = ()
-        if function in (bytes, bytearray) and arguments and isinstance(arguments[0], int):
-            self._bounded(function.__name__, arguments[0])  # bytes(n): n zero bytes
-        if function is np._core.multiarray._reconstruct:
-            arguments = arguments[1:]  # (subtype, shape, dtype) -> (shape, dtype)
-        if function in (np.ndarray, np._core.multiarray._reconstruct):
-            _refuse_objects("numpy.ndarray", *arguments)  # (shape, dtype, buffer, ...)
-            if len(arguments) > 1:
-                _refuse_object_spec("numpy.ndarray", arguments[1])
-            if arguments:
-                self._bounded("an array", _requested_bytes(*arguments[:2]))
-        super().load_reduce()
 
     def load_bytearray8(self) -> None:  # the pure-Python unpickler allocates before it reads
         (size,) = struct.unpack("<Q", self.read(8))
-        self._bounded("BYTEARRAY8", size)
+        self._allocate("BYTEARRAY8", size)
         value = bytearray(size)
         self.readinto(value)
         self.append(value)
@@ -204,11 +225,12 @@ def _rebuild_dtype(base: np.dtype, state: Any) -> np.dtype:
     and flags it is given, and a fuzzed state crashed the process through it.
 
     ``state``: ``(version, byteorder, subarray, names, fields, elsize, alignment, flags[, meta])``.
-    Alignment and flags are left for numpy to derive; datetime dtypes are not supported.
+    An aligned struct (flag 128) is rebuilt aligned; other flags and the alignment are derived by
+    numpy; metadata is dropped; datetime dtypes are not supported.
     """
     if not isinstance(state, tuple) or len(state) not in (8, 9) or base.char in "Mm":
         raise pickle.UnpicklingError(f"unsupported dtype state for {base}")
-    _, byteorder, subarray, names, fields, elsize = state[:6]
+    _, byteorder, subarray, names, fields, elsize, _, flags = state[:8]
     if subarray is not None:  # (base dtype, shape)
         sub_base, shape = subarray
         result = np.dtype((sub_base, tuple(int(n) for n in shape)))
@@ -218,29 +240,25 @@ def _rebuild_dtype(base: np.dtype, state: Any) -> np.dtype:
                 "offsets": [int(e[1]) for e in entries], "itemsize": int(elsize)}  # fmt: skip
         if any(len(e) > 2 for e in entries):
             spec["titles"] = [e[2] if len(e) > 2 else None for e in entries]
-        result = np.dtype(spec)
+        result = np.dtype(spec, align=bool(int(flags) & 128))
     else:
         result = base if byteorder not in ("<", ">") else base.newbyteorder(byteorder)
     if int(elsize) not in (-1, result.itemsize):
         raise pickle.UnpicklingError(
             f"dtype state says {elsize} bytes, {result} has {result.itemsize}"
         )
-    _refuse_objects("a dtype's state", result)
+    if result.hasobject:
+        raise _ObjectDtype("a dtype's state", result)
     return result
 
 
-class _TooLarge(pickle.UnpicklingError):
-    """An input that asks for more memory than its own size could fill (a memory bomb)."""
-
-
-def _requested_bytes(shape: Any, dtype: Any = None) -> int:
-    """Bytes an array of ``shape`` and ``dtype`` would take (0 when they are not well formed)."""
+def _requested_bytes(shape: Any, dtype: np.dtype) -> int:
+    """Bytes an array of ``shape`` and ``dtype`` would take (0 when the shape is not well formed)."""
     try:
         dims = (shape,) if isinstance(shape, int) else tuple(int(n) for n in shape)
-        itemsize = np.dtype(dtype if isinstance(dtype, np.dtype | str) else "u1").itemsize
     except (TypeError, ValueError):
         return 0
-    return int(np.prod([max(n, 0) for n in dims], dtype=object)) * max(itemsize, 1)
+    return int(np.prod([max(n, 0) for n in dims], dtype=object)) * max(dtype.itemsize, 1)
 
 
 def safe_load(path_or_file: str | Path | IO[bytes]) -> Any:

@@ -229,7 +229,7 @@ MEMORY_BOMB = b"\x80\x05\x95\x10\x00\x00\x00\x00\x00\x00\x00\x96\x70\x05\x00\x00
 def test_inputs_that_ask_for_more_memory_than_they_hold_are_refused(payload: bytes) -> None:
     with pytest.raises(
         DataError,
-        match=r"declares [0-9]+ bytes, more than the file.s [0-9]+\); nothing was allocated",
+        match=r"allocations to [0-9]+ bytes, more than the file.s [0-9]+ bytes could fill\); nothing was allocated",
     ):
         safe_load(io.BytesIO(payload))
 
@@ -288,5 +288,61 @@ class _ZeroBytes:  # bytes(n) through an allowed builtin: n zero bytes from a fe
 
 
 def test_builtin_bytes_of_a_huge_length_is_refused() -> None:
-    with pytest.raises(DataError, match=r"bytes declares 8589934592 bytes, more than the file's"):
+    with pytest.raises(
+        DataError, match=r"bytes would bring the file's allocations to 8589934592 bytes"
+    ):
         safe_load(io.BytesIO(pickle.dumps(_ZeroBytes(), protocol=2)))
+
+
+# found in review: dtype specs that are not a plain name, budgets per object instead of per file,
+# BUILD on an allowed function (which changed its attributes) and array states given as lists
+
+
+class _ListSpecObjectField:
+    def __reduce__(self):
+        return (np.ndarray, ((1,), [("a", "O")], b"AAAAAAAA"))
+
+
+class _LongCommaSpec:
+    def __reduce__(self):
+        return (np.ndarray, ((1,), "f8," * 25 + "O", b"A" * 208))
+
+
+@pytest.mark.parametrize("make", [_ListSpecObjectField, _LongCommaSpec])
+def test_object_fields_in_any_dtype_spelling_are_refused(tmp_path: Path, make) -> None:
+    path = tmp_path / "p.pkl"
+    path.write_bytes(pickle.dumps(make(), protocol=2))
+    result = _load_in_child(path)
+    assert result.returncode == 3 and "holds Python objects" in result.stdout, result.stderr[-2000:]
+
+
+class _ManySmallBombs:
+    def __reduce__(self):
+        return (list, ([bytearray(0)],))
+
+
+def test_the_allocation_budget_is_for_the_whole_file() -> None:
+    # 2,000 bytes(20,000) calls: each under the file's size, together 40 MB from a 30 KB file
+    one = pickle.dumps(bytes, protocol=2)[2:-1]  # GLOBAL builtins bytes
+    body = b"".join(one + b"J" + (20_000).to_bytes(4, "little") + b"\x85R" for _ in range(2000))
+    payload = b"\x80\x02(" + body + b"l."
+    with pytest.raises(DataError, match="allocations to [0-9]+ bytes, more than the file's"):
+        safe_load(io.BytesIO(payload))
+
+
+def test_a_void_scalar_of_gigabytes_is_refused() -> None:
+    payload = (
+        b"\x80\x02cnumpy._core.multiarray\nscalar\ncnumpy\ndtype\nX\x0b\x00\x00\x00V2147483647"
+        b"\x89\x88\x87R(K\x03X\x01\x00\x00\x00|NNNJ\xff\xff\xff\x7fK\x01K\x00tbC\x00\x86R."
+    )
+    with pytest.raises(DataError, match="a numpy scalar would bring the file's allocations"):
+        safe_load(io.BytesIO(payload))
+
+
+def test_build_on_anything_but_arrays_and_dtypes_is_refused() -> None:
+    payload = b"\x80\x02c_codecs\nencode\nN}X\x08\x00\x00\x00__name__X\x04\x00\x00\x00pwnds\x86b."
+    with pytest.raises(DataError, match="BUILD on function is not allowed"):
+        safe_load(io.BytesIO(payload))
+    from claus_core.data import safe_pickle
+
+    assert safe_pickle._latin1_encode.__name__ == "_latin1_encode"
