@@ -529,7 +529,9 @@ def _design(study: Study) -> ResultPage:
     stages = [c for c in rounds.columns if c.endswith("(s)")]
     split = rounds.groupby("group")[stages].mean().round(1)
     split["rounds"] = rounds.groupby("group").size()
-    page.tables["Seconds per round and stage, mean over the group's rounds"] = split.reset_index()
+    page.tables[
+        "Seconds per round and stage, mean over the group's rounds that ran the stage (a shared round 0 neither trains nor evaluates)"
+    ] = split.reset_index()
     v = study.results[
         (study.results["metric"] == "v-mAP") & np.isclose(study.results["threshold"], 0.5)
     ]
@@ -648,7 +650,7 @@ def _pilot_table(root: Path) -> pd.DataFrame:
         rows.append({"variant": group, "seeds": len(x), "v-mAP@0.5 [95 % CI]": interval_label(x.mean(), low, high),
                      "sd over seeds": round(float(x.std(ddof=1)), 1) if len(x) > 1 else np.nan,
                      "seeds above 0": f"{int((x > 0).sum())} of {len(x)}",
-                     "train (s) per run": round(float(seconds.get(group, np.nan)), 1)})  # fmt: skip
+                     "train (s) per round": round(float(seconds.get(group, np.nan)), 1)})  # fmt: skip
     return pd.DataFrame(rows)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from claus_core.data.types import DataError
+from claus_core.store import write_npz
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,9 @@ class DeepClusters:
 
     def save(self, path: str | Path) -> None:
         """Write the centroids and counts to an ``.npz`` file."""
-        np.savez(Path(path), centroids=self.centroids, counts=self.counts)
+        write_npz(
+            Path(path), {"centroids": self.centroids, "counts": self.counts}
+        )  # atomic, names a full disk
 
     @classmethod
     def load(cls, path: str | Path) -> DeepClusters:

@@ -141,6 +141,10 @@ class ExperimentConfig:
             )
         if self.rounds < 0:
             raise ConfigError(f"rounds: must be >= 0, got {self.rounds}")
+        if self.seed < 0:
+            raise ConfigError(
+                f"seed: must be >= 0 (it names the run folder seed<k>), got {self.seed}"
+            )
         if (
             not self.fully_supervised
             and min(self.initial_budget.videos, self.initial_budget.frame_cost) < 1
@@ -182,9 +186,14 @@ class SweepGroup:
 
     def __post_init__(self) -> None:
         for name in ("strategies", "seeds"):
-            if not getattr(self, name):
+            values = getattr(self, name)
+            if not values:
                 raise ConfigError(
                     f"group {self.name!r}: {name}: empty, so the group would run nothing"
+                )
+            if len(set(values)) != len(values):
+                raise ConfigError(
+                    f"group {self.name!r}: {name}: {list(values)} names one more than once"
                 )
 
 
@@ -243,7 +252,14 @@ def load_study(path: str | Path) -> StudyConfig:
             raise ConfigError(
                 f"groups: expected a non-empty list of groups, got {data['groups']!r}"
             )
-        groups = tuple(from_plain(SweepGroup, g, path="groups") for g in data["groups"])
+        groups = tuple(
+            from_plain(SweepGroup, g, path=f"groups[{i}]") for i, g in enumerate(data["groups"])
+        )
+        names = [g.name for g in groups]
+        if len(set(names)) != len(names):
+            raise ConfigError(
+                f"groups: the group names {names} repeat one; each names a folder of the run store"
+            )
         check_folder_name("name", data.get("name", path.stem))
         study = StudyConfig(
             name=str(data.get("name", path.stem)), base=data.get("base") or {}, groups=groups

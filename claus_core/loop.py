@@ -63,9 +63,9 @@ from claus_core.store import (
     RunKey,
     StoreError,
     TrainedRounds,
+    atomic_write,
     config_hash,
     metric_name,
-    read_json,
     read_keys,
     read_npz,
     write_json,
@@ -423,8 +423,8 @@ class Experiment:
         """Run (or reuse) every round; returns one summary per round."""
         with contextlib.ExitStack() as stack:
             if distributed.is_main():  # the run store is written by rank 0 only, under its lock
-                self.run.bind(self.config.to_dict())
                 stack.enter_context(self.run.lock())
+                self.run.bind(self.config.to_dict())
                 self._add_log_file()
             distributed.barrier()
             return self._run_rounds(on_round)
@@ -536,15 +536,18 @@ class Experiment:
         if clusters is not None:
             clusters.save(folder / "clusters.npz")
         if entry is not None:  # round 0 trained and evaluated by an identical run of the study
-            shutil.copyfile(entry / "evaluation.json", folder / "evaluation.json")
-            values = read_json(entry / TrainedRounds.MARKER)["metrics"]
+            atomic_write(
+                folder / "evaluation.json",
+                lambda tmp: shutil.copyfile(entry / "evaluation.json", tmp),
+            )
+            values = read_keys(entry / TrainedRounds.MARKER, "metrics")["metrics"]
         else:
             t0 = time.perf_counter()
             result = evaluate_detector(
                 model, self.test_source, config=self.evaluation, progress=self.progress
             )
             timings["evaluate"] = time.perf_counter() - t0
-            (folder / "evaluation.json").write_text(result.to_json())
+            atomic_write(folder / "evaluation.json", lambda tmp: tmp.write_text(result.to_json()))
             values = _metrics_dict(result.table)
             if key is not None and self.trained is not None:
                 files = [
@@ -607,7 +610,7 @@ class Experiment:
             return (
                 model,
                 clusters,
-                TrainStats.from_dict(read_json(entry / TrainedRounds.MARKER)["stats"]),
+                TrainStats.from_dict(read_keys(entry / TrainedRounds.MARKER, "stats")["stats"]),
             )
         if model is None or not config.train.warm_start:
             model = new_detector(self.detector, config.seed).to(_device(config))

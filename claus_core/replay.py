@@ -16,7 +16,6 @@ No model is trained or run here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +97,8 @@ def replay_selection(
     run = RunDir(Path(run_dir))
     if round_index not in run.finished_rounds():
         raise StoreError(f"{run.round_dir(round_index)}: not a finished round of {run.root}")
-    config = ExperimentConfig.from_dict(read_json(run.config_path))
+    run.verify_round(round_index)  # the files of the round are those it finished with
+    config = ExperimentConfig.from_dict(read_json(run.config_path, dict))
     folder = run.round_dir(round_index)
     for name in ("scores.npz", "clusters.json", "state.json"):
         if not (folder / name).exists():
@@ -107,9 +107,7 @@ def replay_selection(
     pool = make_sources(config)[0].pool
     state_path = folder / "state.json"
     state = AnnotationState.from_json(state_path.read_text(), source=str(state_path))
-    clusters = {
-        str(k): int(v) for k, v in json.loads((folder / "clusters.json").read_text()).items()
-    }
+    clusters = {str(k): int(v) for k, v in read_json(folder / "clusters.json", dict).items()}
     context = SelectionContext(pool, state, scores=load_scores(run.root, round_index), clusters=clusters,
                                round_index=round_index)  # fmt: skip
     results = {

@@ -1,8 +1,8 @@
 """The run store: one folder per round, written atomically, reused when its config hash matches.
 
-Layout (ARCHITECTURE.md, "Run store")::
+Layout (``docs/architecture.md``)::
 
-    runs/<experiment>/<strategy>/seed<k>/
+    runs/<study>/<experiment>/<strategy>/seed<k>/
         config.json                  the experiment config this run was made with
         log.txt                      the run's log
         round<r>/
@@ -266,7 +266,9 @@ class RunDir:
         holder dies, so a killed run never leaves the folder locked.
         """
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / LOCK_NAME, "a+") as handle:
+        path = self.root / LOCK_NAME
+        created = not path.exists()
+        with open(path, "a+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -283,6 +285,8 @@ class RunDir:
             try:
                 yield
             finally:
+                if created and not self.config_path.exists():  # a folder refused by bind: as it was
+                    path.unlink(missing_ok=True)
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def finished(self, index: int, round_hash: str) -> bool:
@@ -329,7 +333,10 @@ class RunDir:
         digests = read_json(folder / ROUND_MARKER, dict).get("sha256", {})
         if not isinstance(digests, dict):
             raise StoreError(f"{folder / ROUND_MARKER}: 'sha256' must map file names to digests")
-        fix = f"delete {folder} and run `claus resume {self.root}` to redo round {index} and the rounds after it"
+        fix = (
+            f"delete {folder} and every later round folder of {self.root}, then run "
+            f"`claus resume {self.root}` to redo them"
+        )
         for name, expected in sorted(digests.items()):
             path = folder / name
             if not path.is_file():
@@ -375,8 +382,11 @@ class TrainedRounds:
             for source in files:
                 shutil.copyfile(source, tmp / source.name)
             write_json(tmp / self.MARKER, summary)
+            target = self.root / key
+            if target.exists() and self.find(key) is None:  # left by a write that never finished
+                shutil.rmtree(target)
             try:
-                os.rename(tmp, self.root / key)
+                os.rename(tmp, target)
             except OSError:
                 if self.find(key) is None:
                     raise

@@ -125,6 +125,7 @@ def test_a_strategy_that_needs_clusters_without_the_cluster_loss_is_refused_at_l
         ({"train": {"learning_rate": True}}, r"train.learning_rate: expected a number, got True"),
         ({"initial_budget": {"videos": 0, "frame_cost": 10}}, r"initial_budget: round 0 trains on"),
         ({"seed": "0"}, r"seed: expected an integer, got '0'"),
+        ({"seed": -1}, r"seed: must be >= 0"),
     ],
 )
 def test_config_types_are_checked_at_load_naming_the_field(changes: dict, message: str) -> None:
@@ -137,7 +138,7 @@ def test_config_types_are_checked_at_load_naming_the_field(changes: dict, messag
     [
         (
             "groups:\n  - {name: g, strategies: [random], seeds: ['0']}\n",
-            r"groups.seeds: expected an integer, got '0'",
+            r"groups\[0\].seeds: expected an integer, got '0'",
         ),
         (
             "base: [1, 2]\ngroups:\n  - {name: g, strategies: [random]}\n",
@@ -146,6 +147,14 @@ def test_config_types_are_checked_at_load_naming_the_field(changes: dict, messag
         ("groups: []\n", r"groups: expected a non-empty list"),
         ("groups:\n  - {name: g, strategies: []}\n", r"group 'g': strategies: empty"),
         ("groups:\n  - {name: g, strategies: [random], seeds: []}\n", r"group 'g': seeds: empty"),
+        (
+            "groups:\n  - {name: g, strategies: [random], seeds: [0, 0]}\n",
+            r"group 'g': seeds: \[0, 0\] names one",
+        ),
+        (
+            "groups:\n  - {name: g, strategies: [random]}\n  - {name: g, strategies: [claus]}\n",
+            r"groups: the group names",
+        ),
     ],
 )
 def test_study_files_that_would_do_nothing_or_crash_later_are_refused(

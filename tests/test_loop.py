@@ -333,7 +333,7 @@ def test_a_garbled_file_of_a_finished_round_is_caught_on_reuse_status_and_export
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != "log.txt"}
     with pytest.raises(
         StoreError,
-        match=r"round0/checkpoint.pt: changed or corrupt.*delete .*round0 and run `claus resume",
+        match=r"round0/checkpoint.pt: changed or corrupt.*delete .*round0 and every later round folder of .*, then run `claus resume",
     ):
         Experiment(config, run, progress=False).run_all()
     with pytest.raises(StoreError, match="checkpoint.pt: changed or corrupt"):

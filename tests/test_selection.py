@@ -764,3 +764,10 @@ def test_every_strategy_runs_on_exactly_what_it_declares(name: str) -> None:
         with pytest.raises(ValueError, match="cluster"):
             entry(dataclasses.replace(context, clusters=None), Budget(videos=2, frame_cost=30), SelectionConfig(),
                   np.random.default_rng(1))  # fmt: skip
+
+
+def test_a_strategy_that_uses_clusters_without_scores_cannot_be_declared() -> None:
+    from claus_core.selection import Strategy
+
+    with pytest.raises(ValueError, match="clustered strategy must read scores"):
+        Strategy(claus, clusters="required")

@@ -86,6 +86,10 @@ class Strategy:
     scores: tuple[str, ...] = ()  # the score kinds it reads (SCORE_KINDS)
     clusters: Literal["required", "optional", "unused"] = "unused"
 
+    def __post_init__(self) -> None:  # the loop assigns clusters while it scores the pool
+        if self.clusters != "unused" and not self.scores:
+            raise ValueError("a clustered strategy must read scores: both come from scoring")
+
     def __call__(self, *args: Any) -> SelectionResult:  # (context, budget, config, rng)
         return self.select(*args)
 
