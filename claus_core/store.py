@@ -357,7 +357,7 @@ class TrainedRounds:
             checkpoint.pt     the trained detector
             clusters.npz      the clusters after training (runs trained with the cluster loss)
             evaluation.json   its evaluation on the test split
-            trained.json      written last: training statistics and metrics
+            trained.json      written last: training statistics, metrics, each file's SHA-256
 
     An entry is built in a temporary folder and renamed into place, so it is either complete or
     absent. Two workers that train the same round at once both try; the first rename wins and
@@ -370,9 +370,20 @@ class TrainedRounds:
         self.root = Path(study_root) / ".trained"
 
     def find(self, key: str) -> Path | None:
-        """The complete entry of ``key``, or None."""
+        """The complete entry of ``key``, or None; a file of it that changed since it was saved
+        raises :class:`StoreError` naming it (each run copies the entry, so it is checked first)."""
         folder = self.root / key
-        return folder if (folder / self.MARKER).exists() else None
+        if not (folder / self.MARKER).exists():
+            return None
+        for name, expected in sorted(
+            read_json(folder / self.MARKER, dict).get("sha256", {}).items()
+        ):
+            if not (folder / name).is_file() or file_sha256(folder / name) != expected:
+                raise StoreError(
+                    f"{folder / name}: missing, changed or corrupt since this shared round 0 was saved; "
+                    f"delete {folder} and run again to retrain it"
+                )
+        return folder
 
     def save(self, key: str, files: list[Path], summary: dict[str, Any]) -> None:
         """Copy ``files`` into the entry of ``key`` and write ``summary`` as its marker."""
@@ -381,7 +392,8 @@ class TrainedRounds:
         try:
             for source in files:
                 shutil.copyfile(source, tmp / source.name)
-            write_json(tmp / self.MARKER, summary)
+            digests = {source.name: file_sha256(tmp / source.name) for source in files}
+            write_json(tmp / self.MARKER, {**summary, "sha256": digests})
             target = self.root / key
             if target.exists() and self.find(key) is None:  # left by a write that never finished
                 shutil.rmtree(target)

@@ -221,6 +221,18 @@ def test_round0_is_trained_once_and_reused_where_identical(tmp_path, smoke_confi
     ).run_all()
     assert metrics(tmp_path / "claus", 0)["round0"]["reused"] is False
     assert len(list(trained.root.iterdir())) == 2
+    # a shared entry that changed is named before any run copies it
+    entry = trained.root / round0_key(random)
+    (entry / "checkpoint.pt").write_bytes((entry / "checkpoint.pt").read_bytes()[:-64] + bytes(64))
+    with pytest.raises(
+        StoreError, match=r"checkpoint.pt: missing, changed or corrupt since this shared round 0"
+    ):
+        Experiment(
+            random.replace(strategy="entropy"),
+            tmp_path / "entropy",
+            progress=False,
+            trained=trained,
+        ).run_all()
 
 
 def test_more_clusters_than_labeled_videos_are_initialized_on_the_pool(
