@@ -59,6 +59,7 @@ from claus_core.selection import (
     initial_selection,
 )
 from claus_core.store import (
+    METRICS_KEYS,
     RunDir,
     RunKey,
     StoreError,
@@ -336,16 +337,6 @@ class RoundSummary:
     cost: int
     cost_percent: float
     metrics: dict[str, float]  # "f-mAP@0.5" -> value in [0, 1]
-
-
-METRICS_KEYS = (
-    "round",
-    "videos",
-    "frames",
-    "cost",
-    "full_cost",
-    "metrics",
-)  # what every metrics.json holds
 
 
 def _round_hash(config: ExperimentConfig, round_index: int, previous: str) -> str:

@@ -563,6 +563,12 @@ def _candidates_per_detection(
     return [(pair_truth[a:b], pair_iou[a:b]) for a, b in zip(starts[:-1], starts[1:], strict=True)]
 
 
+def _by_descending_score(labels: np.ndarray, scores: np.ndarray, label: int) -> np.ndarray:
+    """The detections of class ``label`` in descending score (ties keep their input order)."""
+    mine = np.flatnonzero(labels == label)  # [class detection]
+    return mine[np.argsort(-scores[mine], kind="stable")]
+
+
 def _act_average_precision(
     labels: np.ndarray,  # [detection] int
     scores: np.ndarray,  # [detection] float
@@ -573,8 +579,7 @@ def _act_average_precision(
     """ACT's matching: in descending score, each detection meets the best still-unmatched truth."""
     per_class: dict[int, float] = {}
     for label in np.unique(truth_labels):
-        mine = np.flatnonzero(labels == label)
-        mine = mine[np.argsort(-scores[mine], kind="stable")]  # descending score
+        mine = _by_descending_score(labels, scores, label)
         matched: set[int] = set()
         true_positive = np.zeros(len(mine), dtype=bool)  # [class detection]
         for rank, detection in enumerate(mine.tolist()):
@@ -602,8 +607,7 @@ def _average_precision_per_class(
 ) -> APResult:
     per_class: dict[int, float] = {}
     for label in np.unique(truth_labels):
-        mine = np.flatnonzero(labels == label)
-        mine = mine[np.argsort(-scores[mine], kind="stable")]  # descending score
+        mine = _by_descending_score(labels, scores, label)
         candidate = np.flatnonzero((best_truth[mine] >= 0) & (best_iou[mine] >= iou_threshold))
         # a ground truth is claimed by the first (highest-scored) detection that reaches it
         claimed_first = np.unique(best_truth[mine[candidate]], return_index=True)[1]

@@ -23,7 +23,7 @@ import pandas as pd
 
 from claus_core.data.synth_scene import stable_seed
 from claus_core.stats import bootstrap_ci, video_bootstrap_vmap
-from claus_core.store import RunDir, parse_metric_name, read_json
+from claus_core.store import METRICS_KEYS, RunDir, parse_metric_name, read_json, read_keys
 from claus_core.store import study_runs as store_runs
 
 KEYS = ["group", "strategy", "seed", "round"]
@@ -54,7 +54,7 @@ def collect_tables(
     round's ``evaluation.json`` is read once)."""
     rows, per_class = [], []
     for key, folder in finished_rounds(root):
-        m = read_json(folder / "metrics.json", dict)
+        m = read_keys(folder / "metrics.json", *METRICS_KEYS)
         evaluation = read_json(folder / "evaluation.json")
         iou = evaluation["config"]["ap_iou_threshold"]
         values = [(*parse_metric_name(name), value) for name, value in m["metrics"].items()]
@@ -97,7 +97,7 @@ def collect_training(root: str | Path) -> pd.DataFrame:
     term (``total``, ``localization``, ``classification``, ``cluster``), value, margin."""
     rows = []
     for key, folder in finished_rounds(root):
-        m = read_json(folder / "metrics.json", dict)
+        m = read_keys(folder / "metrics.json", *METRICS_KEYS)
         terms = {"total": m["train_loss"], **m.get("train_loss_terms", {})}
         margins = m.get("spread_margin") or [np.nan] * len(m["train_loss"])
         for term, values in terms.items():
@@ -234,9 +234,9 @@ def resampled_test_intervals(
                 correct = np.asarray([v["predicted_label"] == v["label"] for v in videos])
             low, high = video_bootstrap_vmap(ious, labels, threshold=threshold, correct=correct,
                                              rng=np.random.default_rng(int(key["seed"])))  # fmt: skip
-            stored = read_json(run.round_dir(finished[-1]) / "metrics.json")["metrics"][
-                f"v-mAP@{threshold:g}"
-            ]
+            stored = read_keys(run.round_dir(finished[-1]) / "metrics.json", *METRICS_KEYS)[
+                "metrics"
+            ][f"v-mAP@{threshold:g}"]
             rows.append({"method": label, "seed": key["seed"], "round": finished[-1], "test videos": len(videos),
                          "v-mAP@0.5": 100 * stored,
                          "test-video 95 % CI": f"[{100 * low:.1f}, {100 * high:.1f}]",
@@ -252,7 +252,7 @@ def collect_rounds(root: str | Path) -> pd.DataFrame:
     key, reused, clusters used)."""
     rows = []
     for key, folder in finished_rounds(root):
-        m = read_json(folder / "metrics.json", dict)
+        m = read_keys(folder / "metrics.json", *METRICS_KEYS)
         state = read_json(folder / "state.json")
         per_video = [len(f) for f in state["frames"].values()]
         rows.append({

@@ -47,6 +47,14 @@ import numpy as np
 from claus_core.data.types import DataError
 
 ROUND_MARKER = "round.json"
+METRICS_KEYS = (
+    "round",
+    "videos",
+    "frames",
+    "cost",
+    "full_cost",
+    "metrics",
+)  # in every metrics.json
 LOCK_NAME = ".lock"  # held with fcntl.flock by the process that writes the run; holds its pid
 
 
@@ -67,6 +75,18 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def check_digests(folder: Path, digests: dict[str, str], *, missing: str, changed: str) -> None:
+    """Check the files of ``folder`` against their recorded SHA-256 (``digests``: name -> hex);
+    raise :class:`StoreError` naming the first file that is missing or differs, with the
+    ``missing`` or ``changed`` explanation."""
+    for name, expected in sorted(digests.items()):
+        path = folder / name
+        if not path.is_file():
+            raise StoreError(f"{path}: {missing}")
+        if file_sha256(path) != expected:
+            raise StoreError(f"{path}: {changed}")
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -337,14 +357,12 @@ class RunDir:
             f"delete {folder} and every later round folder of {self.root}, then run "
             f"`claus resume {self.root}` to redo them"
         )
-        for name, expected in sorted(digests.items()):
-            path = folder / name
-            if not path.is_file():
-                raise StoreError(f"{path}: missing, though round {index} finished with it; {fix}")
-            if file_sha256(path) != expected:
-                raise StoreError(
-                    f"{path}: changed or corrupt since round {index} finished (SHA-256 differs); {fix}"
-                )
+        check_digests(
+            folder,
+            digests,
+            missing=f"missing, though round {index} finished with it; {fix}",
+            changed=f"changed or corrupt since round {index} finished (SHA-256 differs); {fix}",
+        )
 
 
 class TrainedRounds:
@@ -375,14 +393,12 @@ class TrainedRounds:
         folder = self.root / key
         if not (folder / self.MARKER).exists():
             return None
-        for name, expected in sorted(
-            read_json(folder / self.MARKER, dict).get("sha256", {}).items()
-        ):
-            if not (folder / name).is_file() or file_sha256(folder / name) != expected:
-                raise StoreError(
-                    f"{folder / name}: missing, changed or corrupt since this shared round 0 was saved; "
-                    f"delete {folder} and run again to retrain it"
-                )
+        why = (
+            "missing, changed or corrupt since this shared round 0 was saved; "
+            f"delete {folder} and run again to retrain it"
+        )
+        digests = read_json(folder / self.MARKER, dict).get("sha256", {})
+        check_digests(folder, digests, missing=why, changed=why)
         return folder
 
     def save(self, key: str, files: list[Path], summary: dict[str, Any]) -> None:
