@@ -6,8 +6,14 @@
     claus status RUN_DIR                    finished rounds, cost and f-mAP / v-mAP per round
     claus resume RUN_DIR                    finish an interrupted run with its saved config
     claus run|resume ... --nproc N          the same on N processes (torchrun, see distributed.py)
-    claus export RUN_DIR --round R --format cvat|labelstudio|csv [--out DIR]
+    claus export RUN_DIR|PROJECT --round R --format cvat|labelstudio|csv [--out DIR]
     claus data stats                         data set statistics of the shipped annotations
+
+    claus label init PROJECT --videos DIR --classes FILE [--detector tiny|paper] [--tool ...]
+    claus label select PROJECT --videos N --frames M [--strategy claus]
+    claus label import PROJECT --round R FILE... [--format ...] [--replace]
+    claus label status PROJECT
+    claus label transcode PROJECT           H.264 copies in PROJECT/media for the browser
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from pathlib import Path
 
 from claus_core.config import ConfigError, ExperimentConfig, load_study
 from claus_core.data.types import DataError
+from claus_core.labeling.rounds import IMPORT_FORMATS
 
 logger = logging.getLogger("claus_core.cli")
 THREADS_HELP = (
@@ -143,16 +150,98 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from claus_core.export import export_round
-    from claus_core.loop import make_sources
-    from claus_core.store import RunDir, read_json
+    if (Path(args.run_dir) / "project.json").exists():
+        from claus_core.labeling import LabelProject, export_round
 
-    run = RunDir(Path(args.run_dir))
-    config = ExperimentConfig.from_dict(read_json(run.config_path))
-    pool = make_sources(config)[0].pool
-    out = Path(args.out or Path(args.run_dir) / "export")
-    for path in export_round(run.root, args.round, args.format, out, pool, fps=args.fps):
+        project = LabelProject(args.run_dir)
+        out = Path(args.out or project.round_dir(args.round) / "export")
+        paths = export_round(
+            project, args.round, args.format, out, include_boxes=args.boxes,
+            video_url_prefix=args.video_url_prefix, cumulative=args.cumulative,
+        )  # fmt: skip
+    else:
+        from claus_core.export import DEFAULT_VIDEO_URL_PREFIX
+        from claus_core.export import export_round as export_run_round
+        from claus_core.loop import make_sources
+        from claus_core.store import RunDir, read_json
+
+        run = RunDir(Path(args.run_dir))
+        config = ExperimentConfig.from_dict(read_json(run.config_path))
+        pool = make_sources(config)[0].pool
+        out = Path(args.out or Path(args.run_dir) / "export")
+        paths = export_run_round(
+            run.root, args.round, args.format, out, pool, fps=args.fps, include_boxes=args.boxes,
+            cumulative=args.cumulative, video_url_prefix=args.video_url_prefix or DEFAULT_VIDEO_URL_PREFIX,
+        )  # fmt: skip
+    for path in paths:
         sys.stdout.write(f"{path}\n")
+    return 0
+
+
+def _label(args: argparse.Namespace) -> int:
+    from claus_core import labeling
+    from claus_core.labeling.project import LabelingConfig
+
+    if args.action == "init":
+        classes = labeling.read_classes(Path(args.classes))
+        config = LabelingConfig(
+            classes=classes, detector=args.detector, tool=args.tool, seed=args.seed,
+            holdout=args.holdout, strategy=args.strategy or "claus",
+        )  # fmt: skip
+        project = labeling.LabelProject.create(args.project, args.videos, config)
+        sys.stdout.write(f"{project.root}: {len(project.videos)} videos, {len(classes)} classes\n")
+        for skipped in project.skipped:
+            sys.stdout.write(f"skipped {skipped['file']}: {skipped['reason']}\n")
+        return 0
+    project = labeling.LabelProject(args.project)
+    if args.action == "select":
+        _set_threads(args.threads)
+        index = labeling.select_round(
+            project, videos=args.videos, frames=args.frames, strategy=args.strategy,
+            progress=not args.quiet,
+        )  # fmt: skip
+        asked = project.asked(index)
+        sys.stdout.write(
+            f"round {index}: {sum(map(len, asked.values()))} frames of {len(asked)} videos; "
+            f"tasks in {project.round_dir(index) / 'export'}\n"
+        )
+        return 0
+    if args.action == "import":
+        imported = labeling.import_round(
+            project,
+            args.round,
+            [Path(f) for f in args.files],
+            fmt=args.format,
+            replace=args.replace,
+        )
+        for warning in imported.warnings:
+            sys.stdout.write(f"warning: {warning}\n")
+        frames = sum(len(v.annotated) for v in imported.videos.values())
+        sys.stdout.write(
+            f"round {args.round}: {len(imported.videos)} videos, {frames} frames annotated, "
+            f"{imported.cost()} boxes ({imported.format})\n"
+        )
+        return 0
+    if args.action == "transcode":
+        from claus_core.labeling.transcode import transcode_video
+
+        for name in project.videos:
+            target = project.media_path(name)
+            if target.exists() and not args.force:
+                continue
+            count = transcode_video(project.video_path(name), target, fps=project.videos[name].fps)
+            sys.stdout.write(f"{target}: {count} frames\n")
+        return 0
+    rows = project.status()
+    if not rows:
+        sys.stdout.write(f"{project.root}: {len(project.videos)} videos, no round yet\n")
+        return 0
+    columns = [c for c in rows[0] if c != "validation"]
+    sys.stdout.write("  ".join(columns) + "  validation\n")
+    for row in rows:
+        numbers = "  ".join(f"{row[c]:>{len(c)}}" for c in columns)
+        validation = ", ".join(f"{k} {v:.3f}" for k, v in row["validation"].items() if "0.5" in k)
+        sys.stdout.write(f"{numbers}  {validation or '-'}\n")
     return 0
 
 
@@ -210,15 +299,81 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--nproc", type=_positive, default=1, help=NPROC_HELP)
     resume.set_defaults(func=_resume)
 
-    export = sub.add_parser("export", help="export the frames a round annotated, for annotators")
-    export.add_argument("run_dir")
+    export = sub.add_parser(
+        "export", help="export the frames a round asked for, for annotators (a run or a project)"
+    )
+    export.add_argument("run_dir", help="a run directory or a labeling project")
     export.add_argument(
         "--round", type=int, required=True, help="round index (0: initial selection)"
     )
     export.add_argument("--format", choices=["cvat", "labelstudio", "csv"], required=True)
-    export.add_argument("--out", help="output folder (default: RUN_DIR/export)")
-    export.add_argument("--fps", type=float, default=25.0, help="video frame rate for Label Studio")
+    export.add_argument(
+        "--out", help="output folder (default: RUN_DIR/export, PROJECT/round<R>/export)"
+    )
+    export.add_argument(
+        "--fps",
+        type=float,
+        default=25.0,
+        help="a run's video frame rate (a project uses each video's)",
+    )
+    export.add_argument(
+        "--boxes",
+        action="store_true",
+        help="boxes as pre-annotations: a run's ground truth, a project round's model predictions",
+    )
+    export.add_argument(
+        "--cumulative", action="store_true", help="every frame asked up to this round"
+    )
+    export.add_argument(
+        "--video-url-prefix",
+        help="Label Studio video URL prefix (default: the project's, or /data/local-files/?d=)",
+    )
     export.set_defaults(func=_export)
+
+    label = sub.add_parser("label", help="label your own videos with CLAUS (Label Studio or CVAT)")
+    actions = label.add_subparsers(dest="action", required=True)
+    init = actions.add_parser("init", help="scan and probe a folder of videos into a new project")
+    init.add_argument("project")
+    init.add_argument(
+        "--videos", required=True, help="folder of .avi / .mp4 videos (nested or flat)"
+    )
+    init.add_argument("--classes", required=True, help="text file: one action class per line")
+    init.add_argument("--detector", choices=["tiny", "paper"], default="tiny")
+    init.add_argument("--tool", choices=["labelstudio", "cvat"], default="labelstudio")
+    init.add_argument("--seed", type=int, default=0)
+    init.add_argument(
+        "--holdout", type=int, default=0, help="labeled videos held out to validate each model"
+    )
+    init.add_argument("--strategy", help="selection strategy of rounds >= 1 (default: claus)")
+    select = actions.add_parser(
+        "select", help="train on the annotations so far and ask for the next round"
+    )
+    select.add_argument("project")
+    select.add_argument("--videos", type=int, required=True, help="new videos this round (B_v)")
+    select.add_argument("--frames", type=int, required=True, help="frames this round (B_f)")
+    select.add_argument("--strategy", help="override the project's strategy for this round")
+    select.add_argument("--threads", type=_positive, default=1, help=THREADS_HELP)
+    select.add_argument("--quiet", action="store_true", help="no progress bars")
+    importer = actions.add_parser("import", help="read a round's annotations exported by the tool")
+    importer.add_argument("project")
+    importer.add_argument("--round", type=int, required=True)
+    importer.add_argument(
+        "files", nargs="+", help="Label Studio JSON / JSON_MIN, or CVAT XML files"
+    )
+    importer.add_argument("--format", choices=list(IMPORT_FORMATS), help="default: detected")
+    importer.add_argument(
+        "--replace", action="store_true", help="replace the round's earlier import"
+    )
+    status = actions.add_parser(
+        "status", help="rounds, frames asked and annotated, cost, validation"
+    )
+    status.add_argument("project")
+    transcode = actions.add_parser(
+        "transcode", help="H.264 MP4 copies in PROJECT/media for browsers"
+    )
+    transcode.add_argument("project")
+    transcode.add_argument("--force", action="store_true", help="redo existing copies")
+    label.set_defaults(func=_label)
 
     data = sub.add_parser("data", help="data set statistics of the shipped annotations")
     data.add_argument("action", choices=["stats"])

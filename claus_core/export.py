@@ -19,31 +19,36 @@ Format decisions
 ----------------
 
 CVAT -- one *CVAT for video 1.1* XML per video (``mode`` = ``interpolation``), because a CVAT
-video task holds exactly one video: create one task per selected video from its video file,
-then *Upload annotations* -> *CVAT 1.1* with that video's XML. CVAT has no "frame to annotate"
-marker, so each selected frame carries a frame-level **tag** (label ``annotate``, type ``tag``),
-written the way CVAT's own 1.1 loader reads tags: ``<image id="f" name="frame_%06d">`` holding
-``<tag label="annotate"/>`` (the loader matches ``frame_%06d`` to the video task's frame ``f``).
-Annotators filter the annotation view by the tag. The task must have the labels listed in
-``meta/task/labels``: one ``bbox`` label per action class and the ``annotate`` tag label. With
-``include_boxes`` the GT boxes become one ``<track>`` per GT tube with a keyframe on each
-selected frame inside the tube and an ``outside`` keyframe right after the last one (CVAT
-interpolates between keyframes, exactly what the STeW pseudo-labels do between annotated frames).
+video task holds exactly one video: create one task per selected video from its video file
+(named as the video, e.g. ``Biking/v_Biking_g01_c03``), then *Upload annotations* -> *CVAT
+1.1* with that video's XML. CVAT has no "frame to annotate" marker. The selected frames are
+marked by one ``<track>`` of the label ``annotate``: a frame-sized box that is a key frame on
+each selected frame and ``outside`` on the frame after it, so it shows on exactly the selected
+frames (annotators leave it alone; the importer skips it). Frame-level tags would be the
+natural mark, but CVAT's 1.1 format carries tags only inside ``<image>`` elements, and
+datumaro's ``cvat`` importer (CVAT's dataset framework) refuses an ``<image>`` whose frame
+file it cannot find ("Cannot find an image which has name=frame_000041"); tracks it reads
+without frame images. The task needs the labels listed in ``meta/task/labels``: one
+``rectangle`` label per action class and ``annotate``. With ``include_boxes`` the boxes become
+one ``<track>`` per tube with a key frame on each selected frame inside the tube and an
+``outside`` key frame right after the last one (CVAT interpolates between key frames, as the
+STeW pseudo-labels do between annotated frames).
 
 Label Studio -- one *video object tracking* task per video: ``data.video`` is the video URL
-(``video_url_prefix`` + the video name + ``video_extension``; with the default prefix Label
-Studio serves it from local-file storage), ``data.frames_to_annotate`` lists the selected frames
-(1-based) and ``data.frames_to_annotate_text`` the same as text for the labeling view
-(``label_studio_config`` shows it in a header). With ``include_boxes`` the GT boxes are
-**predictions** (pre-annotations an annotator accepts or corrects, not finished annotations):
-one ``videorectangle`` result per GT tube, ``from_name`` = ``box`` (the ``VideoRectangle``),
+(``video_url_prefix`` + the video name + its extension), ``data.video_name`` the video,
+``data.frames_to_annotate`` the selected frames (1-based), ``data.frames_to_annotate_text``
+the same as text for the labeling view, ``data.framerate`` the video's frame rate (the
+labeling config reads it as ``framerate="$framerate"``: a Label Studio project has one config,
+and each task its own rate). With ``include_boxes`` the boxes are **predictions**
+(pre-annotations an annotator accepts or corrects, not finished annotations): one
+``videorectangle`` result per tube, ``from_name`` = ``box`` (the ``VideoRectangle``),
 ``to_name`` = ``video``, ``value`` = {``sequence``, ``labels``, ``framesCount``, ``duration``};
 each sequence item is {``frame`` (1-based), ``enabled``, ``rotation``, ``x``, ``y``, ``width``,
 ``height`` (percent of the frame width / height, top-left corner), ``time`` (seconds)}.
 ``enabled`` is True on every keyframe but the tube's last, where the region's lifespan ends
 (as Label Studio's own tracking backends write it). Label Studio plays videos in the browser
-and derives frame numbers from ``framerate``: transcode to H.264 MP4 at the dataset's frame
-rate (UCF-101-24: 25 fps, J-HMDB-21: 30 fps) and pass the same ``fps`` here.
+and derives frame numbers from ``framerate``: browsers play H.264 MP4 (``claus label
+transcode`` writes such copies at each video's own frame rate, every frame kept).
 
 Boxes ``(x, y, w, h)`` (pixels, top-left corner) are clipped to the frame in both tools.
 """
@@ -111,9 +116,9 @@ def to_cvat_video_xml(
 ) -> dict[str, str]:
     """One CVAT-for-video-1.1 XML document per video of ``frames`` (video name -> XML text).
 
-    Frame numbers are 0-based, as in CVAT video tasks. Each selected frame gets a tag
-    ``tag_label``; with ``include_boxes`` the GT boxes on the selected frames are emitted as
-    tracks (see the module docstring).
+    Frame numbers are 0-based, as in CVAT video tasks. The selected frames are marked by track 0
+    of the label ``tag_label``; with ``include_boxes`` the boxes on the selected frames are
+    emitted as tracks 1, 2, ... (see the module docstring).
     """
     selected = _checked_frames(pool, frames)
     if tag_label in pool.classes:
@@ -125,20 +130,11 @@ def to_cvat_video_xml(
         ET.SubElement(root, "version").text = "1.1"
         meta = ET.SubElement(root, "meta")
         meta.append(_cvat_task_meta(pool, video, tag_label))
-        for frame in video_frames:
-            image = ET.SubElement(
-                root,
-                "image",
-                {
-                    "id": str(frame),
-                    "name": f"frame_{frame:06d}",
-                    "width": str(video.width),
-                    "height": str(video.height),
-                },
-            )
-            ET.SubElement(image, "tag", {"label": tag_label, "source": "auto"})
+        root.append(_cvat_marks(video, video_frames, tag_label))
         if include_boxes:
-            for track_id, (tube_index, tube_frames) in enumerate(_tube_frames(video, video_frames)):
+            for track_id, (tube_index, tube_frames) in enumerate(
+                _tube_frames(video, video_frames), start=1
+            ):
                 root.append(_cvat_track(pool, video, tube_index, tube_frames, track_id))
         ET.indent(root)
         documents[name] = '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(
@@ -152,51 +148,59 @@ def to_label_studio_json(
     frames: Mapping[str, Sequence[int]],
     *,
     video_url_prefix: str = DEFAULT_VIDEO_URL_PREFIX,
-    video_extension: str = ".mp4",
-    fps: float = 25.0,
+    video_extension: str | Mapping[str, str] = ".mp4",
+    fps: float | Mapping[str, float] = 25.0,
     include_boxes: bool = False,
+    model_version: str = "ground-truth",
 ) -> list[dict[str, Any]]:
     """Label Studio import tasks, one per video of ``frames`` (frames 1-based there).
 
-    Import the returned list as a JSON file into a project labeled with
-    ``label_studio_config(pool.classes, framerate=fps)``.
+    ``video_extension`` and ``fps``: one for every video, or one per video name. Import the
+    returned list as a JSON file into a project labeled with ``label_studio_config(pool.classes)``.
+    With ``include_boxes`` the tubes of ``pool`` become predictions of ``model_version``.
     """
-    if fps <= 0:
-        raise ValueError(f"fps must be > 0, got {fps}")
     selected = _checked_frames(pool, frames)
     tasks = []
     for name, video_frames in selected.items():
         video = pool[name]
+        rate = float(fps[name] if isinstance(fps, Mapping) else fps)
+        if not rate > 0:
+            raise ValueError(f"{name}: fps must be > 0, got {rate}")
+        extension = (
+            video_extension[name] if isinstance(video_extension, Mapping) else video_extension
+        )
         one_based = [f + 1 for f in video_frames]
         task: dict[str, Any] = {
             "data": {
-                "video": video_url_prefix + quote(name + video_extension, safe="/"),
+                "video": video_url_prefix + quote(name + extension, safe="/"),
                 "video_name": name,
                 "frames_to_annotate": one_based,
                 "frames_to_annotate_text": "Frames to annotate: "
                 + ", ".join(str(f) for f in one_based),
+                "framerate": rate,
             }
         }
         if include_boxes:
             results = [
-                _label_studio_region(pool, video, tube_index, tube_frames, fps)
+                _label_studio_region(pool, video, tube_index, tube_frames, rate)
                 for tube_index, tube_frames in _tube_frames(video, video_frames)
             ]
             if results:
-                task["predictions"] = [{"model_version": "ground-truth", "result": results}]
+                task["predictions"] = [{"model_version": model_version, "result": results}]
         tasks.append(task)
     return tasks
 
 
-def label_studio_config(classes: Sequence[str], *, framerate: float = 25.0) -> str:
+def label_studio_config(classes: Sequence[str], *, framerate: float | str = "$framerate") -> str:
     """Label Studio labeling config: a video, one label per class, a ``VideoRectangle``.
 
     Names match ``to_label_studio_json``: ``Video`` ``video``, ``VideoRectangle`` ``box``,
-    ``Labels`` ``videoLabels``; a header shows ``data.frames_to_annotate_text``.
+    ``Labels`` ``videoLabels``; a header shows ``data.frames_to_annotate_text``. The frame rate
+    is each task's ``data.framerate`` by default, or one number for the whole project.
     """
     if not classes:
         raise ValueError("label_studio_config needs at least one class")
-    if framerate <= 0:
+    if not isinstance(framerate, str) and not framerate > 0:
         raise ValueError(f"framerate must be > 0, got {framerate}")
     view = ET.Element("View")
     ET.SubElement(view, "Header", {"value": "$frames_to_annotate_text"})
@@ -206,7 +210,11 @@ def label_studio_config(classes: Sequence[str], *, framerate: float = 25.0) -> s
     ET.SubElement(
         view,
         "Video",
-        {"name": "video", "value": "$video", "framerate": f"{float(framerate)}"},
+        {
+            "name": "video",
+            "value": "$video",
+            "framerate": framerate if isinstance(framerate, str) else f"{float(framerate)}",
+        },
     )
     ET.SubElement(view, "VideoRectangle", {"name": "box", "toName": "video"})
     ET.indent(view)
@@ -301,8 +309,14 @@ def export_round(
         for name, text in to_cvat_video_xml(pool, frames, include_boxes=include_boxes).items():
             written.append(_write_text(files[name], text))
     elif fmt == "labelstudio":
+        extensions = {n: ".mp4" if pool[n].path is None else pool[n].path.suffix for n in frames}
         tasks = to_label_studio_json(
-            pool, frames, video_url_prefix=video_url_prefix, fps=fps, include_boxes=include_boxes
+            pool,
+            frames,
+            video_url_prefix=video_url_prefix,
+            video_extension=extensions,
+            fps=fps,
+            include_boxes=include_boxes,
         )
         written.append(
             _write_text(out / f"{prefix}_labelstudio_tasks.json", json.dumps(tasks, indent=1))
@@ -310,7 +324,7 @@ def export_round(
         written.append(
             _write_text(
                 out / f"{prefix}_labelstudio_config.xml",
-                label_studio_config(pool.classes, framerate=fps),
+                label_studio_config(pool.classes),
             )
         )
     else:
@@ -405,10 +419,10 @@ def _cvat_task_meta(pool: VideoPool, video: VideoRecord, tag_label: str) -> ET.E
     for key, value in fields.items():
         ET.SubElement(task, key).text = value
     labels = ET.SubElement(task, "labels")
-    for name, kind in [(c, "bbox") for c in pool.classes] + [(tag_label, "tag")]:
+    for name in (*pool.classes, tag_label):
         label = ET.SubElement(labels, "label")
         ET.SubElement(label, "name").text = name
-        ET.SubElement(label, "type").text = kind
+        ET.SubElement(label, "type").text = "rectangle"
         ET.SubElement(label, "attributes")
     size = ET.SubElement(task, "original_size")
     ET.SubElement(size, "width").text = str(video.width)
@@ -427,6 +441,18 @@ def _cvat_track(
         track.append(_cvat_box(frame, frame_corners, outside=False))
     if frames[-1] + 1 < video.num_frames:  # end the track after its last selected frame
         track.append(_cvat_box(frames[-1] + 1, corners[-1], outside=True))
+    return track
+
+
+def _cvat_marks(video: VideoRecord, frames: Sequence[int], label: str) -> ET.Element:
+    """Track 0: a frame-sized box shown on exactly the selected ``frames``."""
+    track = ET.Element("track", {"id": "0", "label": label, "source": "auto"})
+    whole = np.array([0.0, 0.0, video.width, video.height])
+    chosen = set(frames)
+    for frame in frames:
+        track.append(_cvat_box(frame, whole, outside=False))
+        if frame + 1 < video.num_frames and frame + 1 not in chosen:
+            track.append(_cvat_box(frame + 1, whole, outside=True))
     return track
 
 

@@ -27,20 +27,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from claus_core import distributed
-from claus_core.clustering import DeepClusters, init_kmeans
-from claus_core.config import ExperimentConfig, StudyConfig
+from claus_core.clustering import ClusterConfig, DeepClusters, init_kmeans
+from claus_core.config import ExperimentConfig, StudyConfig, TrainConfig
 from claus_core.cost import annotation_cost, full_cost
 from claus_core.data.clips import clip_targets, clip_tensor, sample_clip
 from claus_core.data.types import AnnotationState, DataError, FrameSource, VideoPool
 from claus_core.evaluation import EvaluationConfig, evaluate_detector
 from claus_core.losses import (
+    LossConfig,
     cluster_loss,
     localization_loss,
     localization_targets,
@@ -180,7 +181,7 @@ class TrainStats:
         )
 
 
-def _video_latents(
+def video_latents(
     model: CapsuleDetector, source: FrameSource, names: Sequence[str], size: int
 ) -> np.ndarray:
     """One deterministic latent per video (its first clip), for the k-means initialization."""
@@ -195,11 +196,21 @@ def _video_latents(
     return np.stack(rows)  # [video, D]
 
 
+class TrainingSetup(Protocol):
+    """What :func:`train_round` reads of a config (an ExperimentConfig, or a labeling project's
+    LabelingConfig)."""
+
+    seed: int
+    train: TrainConfig
+    loss: LossConfig
+    cluster: ClusterConfig
+
+
 def train_round(
     model: CapsuleDetector,
     source: FrameSource,
     state: AnnotationState,
-    config: ExperimentConfig,
+    config: TrainingSetup,
     *,
     clusters: DeepClusters | None,
     round_index: int,
@@ -486,7 +497,7 @@ class Experiment:
         """
         config = self.config
         names = state.videos if len(state.videos) >= config.cluster.k else self.pool.names
-        latents = _video_latents(model, self.train_source, names, self.detector.input_size)
+        latents = video_latents(model, self.train_source, names, self.detector.input_size)
         k = min(config.cluster.k, len(names))
         return init_kmeans(latents, replace(config.cluster, k=k, seed=config.seed))
 

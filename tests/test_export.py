@@ -101,23 +101,25 @@ def test_cvat_xml_has_one_task_per_video_with_meta_and_labels() -> None:
     assert task.findtext("original_size/height") == "50"
     assert task.findtext("source") == "v_jump_01.avi"
     labels = {lab.findtext("name"): lab.findtext("type") for lab in task.iterfind("labels/label")}
-    assert labels == {"Jump": "bbox", "Run": "bbox", "annotate": "tag"}
-    assert root.find("track") is None  # no boxes unless asked
+    assert labels == {"Jump": "rectangle", "Run": "rectangle", "annotate": "rectangle"}
+    assert [t.get("label") for t in root.findall("track")] == ["annotate"]  # no boxes unless asked
+    assert root.find("image") is None  # datumaro refuses <image> elements without frame files
 
 
-def test_cvat_tags_mark_exactly_the_selected_frames_0_based() -> None:
-    documents = to_cvat_video_xml(toy_pool(), SELECTED)
-    for name, frames in SELECTED.items():
-        images = ET.fromstring(documents[name]).findall("image")
-        assert [int(im.get("id")) for im in images] == list(frames)
-        assert [im.get("name") for im in images] == [f"frame_{f:06d}" for f in frames]
-        assert all([t.get("label") for t in im.findall("tag")] == ["annotate"] for im in images)
+def test_cvat_marks_show_on_exactly_the_selected_frames_0_based() -> None:
+    documents = to_cvat_video_xml(toy_pool(), {"Jump/v_jump_01": [3, 4, 29]})
+    (marks,) = ET.fromstring(documents["Jump/v_jump_01"]).findall("track")
+    boxes = [(int(b.get("frame")), b.get("keyframe"), b.get("outside")) for b in marks]
+    # shown on 3 and 4, outside from 5; shown on the last frame 29 (nothing after it)
+    assert boxes == [(3, "1", "0"), (4, "1", "0"), (5, "1", "1"), (29, "1", "0")]
+    corners = [float(marks[0].get(k)) for k in ("xtl", "ytl", "xbr", "ybr")]
+    assert corners == [0.0, 0.0, 100.0, 50.0]  # the whole 100 x 50 frame
 
 
 def test_cvat_tracks_carry_the_gt_boxes_on_the_selected_frames() -> None:
     pool = toy_pool()
     root = ET.fromstring(to_cvat_video_xml(pool, SELECTED, include_boxes=True)["Jump/v_jump_01"])
-    tracks = root.findall("track")
+    tracks = root.findall("track")[1:]  # track 0: the marks
     # tube 0 covers [0, 20): frames 3 and 15; tube 1 covers [10, 30): frames 15 and 25
     assert [t.get("label") for t in tracks] == ["Jump", "Jump"]
     boxes = [[(int(b.get("frame")), b.get("outside")) for b in t.findall("box")] for t in tracks]
@@ -133,7 +135,7 @@ def test_cvat_track_ending_on_the_last_frame_needs_no_outside_box() -> None:
     root = ET.fromstring(
         to_cvat_video_xml(toy_pool(), SELECTED, include_boxes=True)["Run/v_run_01"]
     )
-    (track,) = root.findall("track")  # frame 0 lies before the tube [2, 12)
+    (_marks, track) = root.findall("track")  # frame 0 lies before the tube [2, 12)
     assert [(b.get("frame"), b.get("outside")) for b in track.findall("box")] == [("11", "0")]
 
 
@@ -141,7 +143,7 @@ def test_cvat_clips_boxes_to_the_frame() -> None:
     tube = Tube(0, 0, 2, np.array([[90, -5, 20, 20], [10, 10, 5, 5]], dtype=np.float32))
     pool = VideoPool("toy", "train", ("A",), (VideoRecord("v", 0, 4, 100, 50, (tube,)),))
     root = ET.fromstring(to_cvat_video_xml(pool, {"v": [0]}, include_boxes=True)["v"])
-    box = root.find("track/box")
+    box = root.findall("track")[1].find("box")
     assert [float(box.get(k)) for k in ("xtl", "ytl", "xbr", "ybr")] == [90.0, 0.0, 100.0, 15.0]
 
 
@@ -203,6 +205,7 @@ def test_label_studio_without_boxes_has_no_predictions_and_honours_the_prefix() 
                 "video_name": "Run/v_run_01",
                 "frames_to_annotate": [6],
                 "frames_to_annotate_text": "Frames to annotate: 6",
+                "framerate": 25.0,
             }
         }
     ]
@@ -302,12 +305,13 @@ def test_export_round_cvat_and_label_studio_files(tmp_path: Path) -> None:
         out / "round1_cvat" / "Jump" / "v_jump_01.xml",
         out / "round1_cvat" / "Run" / "v_run_01.xml",
     ]
-    images = ET.parse(paths[0]).getroot().findall("image")
-    assert [int(im.get("id")) for im in images] == [15, 25]
+    marks = ET.parse(paths[0]).getroot().find("track")
+    assert [int(b.get("frame")) for b in marks if b.get("outside") == "0"] == [15, 25]
     tasks_path, config_path = export_round(run.root, 1, "labelstudio", out, pool, fps=30.0)
     tasks = json.loads(tasks_path.read_text())
     assert [t["data"]["frames_to_annotate"] for t in tasks] == [[16, 26], [1, 12]]
-    assert ET.parse(config_path).getroot().find("Video").get("framerate") == "30.0"
+    assert [t["data"]["framerate"] for t in tasks] == [30.0, 30.0]
+    assert ET.parse(config_path).getroot().find("Video").get("framerate") == "$framerate"
 
 
 def test_export_round_errors_name_the_file(tmp_path: Path) -> None:

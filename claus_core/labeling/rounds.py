@@ -1,0 +1,474 @@
+"""One labeling round: train on what people annotated, select what they annotate next, export it.
+
+Algorithm 1 of the supplementary with a person as the oracle (Section 5.1). ``select`` for
+round r::
+
+    round 0:  no annotation yet ──> initial selection (random videos; random or evenly
+              spaced frames)
+    round r:  annotations of rounds < r ──training_record──> tubes from the human boxes
+              ──> train (STeW targets, deep clusters; warm start from round r-1's model)
+              ──> validate on the held-out labeled videos (f-mAP / v-mAP)
+              ──> score every other video (MC dropout) ──> cluster the latents
+              ──> select under the budget (Algorithm 1 or a baseline); frames annotated in an
+                  earlier round are never selected again
+    then:     request.json + the tool's tasks (with the model's boxes as pre-annotations)
+
+``import_round`` reads the tool's export for one round (all files, or nothing: an import is one
+atomic write) and ``export_round`` writes a round's tasks again, in any format.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from claus_core.clustering import DeepClusters, init_kmeans
+from claus_core.data.types import AnnotationState, DataError, Tube, VideoPool, VideoRecord
+from claus_core.data.video import VideoFolder
+from claus_core.evaluation import evaluate_detector, predict_video
+from claus_core.export import (
+    label_studio_config,
+    new_frames,
+    to_csv,
+    to_cvat_video_xml,
+    to_label_studio_json,
+)
+from claus_core.labeling import cvat, label_studio
+from claus_core.labeling.annotations import RoundAnnotations, training_record
+from claus_core.labeling.project import LabelProject
+from claus_core.loop import CachedSource, new_detector, train_round, video_latents
+from claus_core.metrics import mask_boxes
+from claus_core.model.checkpoint import load_detector, save_detector
+from claus_core.model.config import DetectorConfig
+from claus_core.selection import STRATEGIES, Budget, SelectionContext, initial_selection
+from claus_core.store import (
+    StoreError,
+    atomic_write,
+    metric_name,
+    read_npz,
+    write_json,
+    write_npz,
+)
+from claus_core.uncertainty import score_pool
+
+logger = logging.getLogger(__name__)
+
+IMPORT_FORMATS = ("labelstudio-json", "labelstudio-json-min", "cvat-video", "cvat-images")
+
+
+def detector_config(project: LabelProject) -> DetectorConfig:
+    preset = DetectorConfig.paper if project.config.detector == "paper" else DetectorConfig.tiny
+    return preset(num_classes=len(project.config.classes))
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# ---- select -------------------------------------------------------------------------------
+
+
+def select_round(
+    project: LabelProject,
+    *,
+    videos: int,
+    frames: int,
+    strategy: str | None = None,
+    progress: bool = True,
+) -> int:
+    """Make the next round: its request and its tasks (module docstring). Returns its index."""
+    with project.lock():
+        rounds = project.rounds()
+        index = len(rounds)
+        if rounds and project.annotations(rounds[-1]) is None:
+            raise StoreError(
+                f"{project.round_dir(rounds[-1])}: round {rounds[-1]} was asked for but nothing "
+                f"was imported; `claus label import {project.root} --round {rounds[-1]} FILE` first"
+            )
+        strategy = strategy or project.config.strategy
+        budget = Budget(videos=videos, frame_cost=frames)
+        if index == 0:
+            rng = np.random.default_rng([project.config.seed, 0, 0])
+            result = initial_selection(
+                project.selection_pool(),
+                budget,
+                rng,
+                frames=project.config.initial_frames,
+                config=project.config.selection,
+            )
+            strategy, model_dir, before = "initial", None, AnnotationState.empty()
+        else:
+            result, model_dir, before = _trained_selection(
+                project, index, strategy, budget, progress
+            )
+        asked = new_frames(before, result.state)
+        if not asked:
+            raise DataError(
+                f"round {index}: the budget ({videos} videos, {frames} frames) selected no frame; "
+                f"notes: {list(result.notes)}"
+            )
+        project.write_request(
+            index,
+            {
+                "round": index,
+                "strategy": strategy,
+                "budget": {"videos": videos, "frames": frames},
+                "frames": {name: list(fs) for name, fs in asked.items()},
+                "model": None if model_dir is None else "model",
+                "notes": list(result.notes),
+                "records": list(result.records),
+            },
+        )
+    export_round(project, index, project.config.tool, project.round_dir(index) / "export",
+                 include_boxes=model_dir is not None)  # fmt: skip
+    logger.info(
+        "round %d: %d frames of %d videos asked (%s)",
+        index,
+        sum(map(len, asked.values())),
+        len(asked),
+        strategy,
+    )
+    return index
+
+
+def _training_data(
+    project: LabelProject, index: int
+) -> tuple[dict[str, VideoRecord], dict[str, tuple[int, ...]]]:
+    """Every video annotated before round ``index``: its record with the human tubes (None
+    without a box) and its annotated frames."""
+    records, frames = {}, {}
+    for name, rounds in project.labeled(index).items():
+        record, annotated = training_record(project.record(name), rounds, project.config.classes)
+        frames[name] = annotated
+        if record is not None:
+            records[name] = record
+    return records, frames
+
+
+def _state_of(project: LabelProject, index: int, pool: VideoPool) -> AnnotationState:
+    """The frames annotated before round ``index`` of the videos in ``pool``."""
+    _records, frames = _training_data(project, index)
+    kept = {n: fs for n, fs in frames.items() if n in pool}
+    return AnnotationState(index - 1, tuple(kept), kept)
+
+
+def _holdout(project: LabelProject, records: dict[str, VideoRecord]) -> tuple[str, ...]:
+    """The held-out videos, chosen once among the annotated ones with a box (one stays to train)."""
+    chosen = project.holdout()
+    if chosen or project.config.holdout == 0:
+        return chosen
+    names = sorted(records)
+    count = min(project.config.holdout, len(names) - 1)
+    if count < 1:
+        return ()
+    rng = np.random.default_rng([project.config.seed, 3])
+    chosen = tuple(sorted(rng.choice(names, size=count, replace=False).tolist()))
+    project.save_holdout(chosen)
+    return chosen
+
+
+def _trained_selection(
+    project: LabelProject, index: int, strategy: str, budget: Budget, progress: bool
+) -> tuple[Any, Path, AnnotationState]:
+    """Round ``index >= 1``: train, validate, score, cluster and select (module docstring)."""
+    config = project.config
+    records, frames = _training_data(project, index)
+    holdout = _holdout(project, records)
+    train_names = [n for n in records if n not in holdout]
+    if not train_names:
+        raise DataError(
+            f"{project.root}: no annotated video with a box to train on (rounds < {index}: "
+            f"{len(frames)} annotated videos, all empty or held out)"
+        )
+    detector = detector_config(project)
+    size = detector.input_size
+    folder = project.round_dir(index) / "model"
+    train_pool = VideoPool(
+        "labeling", "train", config.classes, tuple(records[n] for n in train_names)
+    )
+    state = AnnotationState(index, tuple(train_names), {n: frames[n] for n in train_names})
+    model, clusters = _start_model(project, index, detector, train_pool, state)
+    stats = train_round(
+        model, CachedSource(VideoFolder(train_pool)), state, config,
+        clusters=clusters, round_index=index, progress=progress,
+    )  # fmt: skip
+    save_detector(folder / "checkpoint.pt", model, extra={"round": index, "project": project.id})
+    if clusters is not None:
+        clusters.save(folder / "clusters.npz")
+    write_json(
+        folder / "training.json",
+        {"videos": train_names, "frames": sum(len(frames[n]) for n in train_names),
+         "stats": dataclasses.asdict(stats)},
+    )  # fmt: skip
+    if holdout:
+        held = VideoPool("labeling", "holdout", config.classes, tuple(records[n] for n in holdout))
+        evaluation = dataclasses.replace(config.evaluation, input_size=(size, size))
+        result = evaluate_detector(model, VideoFolder(held), config=evaluation, progress=progress)
+        rows = result.table[["metric", "threshold", "value"]].itertuples(index=False)
+        metrics = {metric_name(m, t): float(v) for m, t, v in rows}
+        write_json(folder / "validation.json", {"videos": list(holdout), "metrics": metrics})
+    pool = project.selection_pool(holdout)
+    source = CachedSource(VideoFolder(pool))
+    scoring = dataclasses.replace(config.scoring, size=(size, size))
+    needs = STRATEGIES[strategy]
+    scores: dict[str, dict[str, np.ndarray]] = {}
+    assignments = None
+    if needs.scores:
+        scored = score_pool(model, source, pool.names, config=scoring, seed=config.seed,
+                            round_index=index, progress=progress)  # fmt: skip
+        write_npz(folder / "scores.npz", {f"{k}/{n}": s[k] for n, s in scored.items() for k in s})
+        scores = {
+            kind: {n: s[kind] for n, s in scored.items() if kind in s}
+            for kind in ("uncertainty", "entropy")
+        }
+        if clusters is not None and needs.clusters != "unused":
+            assignments = clusters.assign_videos({n: s["latent"] for n, s in scored.items()})
+    before = _state_of(project, index, pool)
+    context = SelectionContext(
+        pool, before, scores=scores, clusters=assignments, round_index=index - 1
+    )
+    rng = np.random.default_rng([config.seed, index, 2])
+    result = STRATEGIES[strategy](context, budget, config.selection, rng)
+    _save_predictions(project, model, folder, sorted(new_frames(before, result.state)), size)
+    return result, folder, before
+
+
+def _start_model(
+    project: LabelProject,
+    index: int,
+    detector: DetectorConfig,
+    train_pool: VideoPool,
+    state: AnnotationState,
+) -> tuple[Any, DeepClusters | None]:
+    """Round ``index - 1``'s model and clusters (warm start), or a new model and k-means
+    centroids on the training videos' latents (the whole pool's when fewer than K)."""
+    config = project.config
+    previous = project.round_dir(index - 1) / "model"
+    use_clusters = config.train.cluster_loss
+    if config.train.warm_start and (previous / "checkpoint.pt").exists():
+        model, _ = load_detector(previous / "checkpoint.pt", map_location=_device())
+        if not use_clusters:
+            return model, None
+        if (previous / "clusters.npz").exists():
+            return model, DeepClusters.load(previous / "clusters.npz")
+    else:
+        model = new_detector(detector, config.seed).to(_device())
+    if not use_clusters:
+        return model, None
+    names = list(state.videos)
+    source: Any = CachedSource(VideoFolder(train_pool))
+    if len(names) < config.cluster.k:
+        pool = project.selection_pool(project.holdout())
+        names, source = pool.names, CachedSource(VideoFolder(pool))
+    latents = video_latents(model, source, names, detector.input_size)
+    k = min(config.cluster.k, len(names))
+    return model, init_kmeans(latents, dataclasses.replace(config.cluster, k=k, seed=config.seed))
+
+
+def _save_predictions(
+    project: LabelProject, model: Any, folder: Path, names: Sequence[str], size: int
+) -> None:
+    """The model's box on every frame of the selected videos (NaN: none) and its class, for
+    pre-annotations: ``predictions.npz`` (``boxes/<video>`` [frame, 4] x, y, w, h;
+    ``label/<video>``; ``score/<video>``)."""
+    evaluation = dataclasses.replace(project.config.evaluation, input_size=(size, size))
+    arrays: dict[str, np.ndarray] = {}
+    for name in names:
+        pixels = VideoFolder(project.selection_pool().subset([name])).frames(name)
+        prediction = predict_video(model, pixels, config=evaluation, name=name)
+        corners = mask_boxes(prediction.foreground >= evaluation.mask_threshold)  # [frame, 4]
+        boxes = np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)
+        arrays[f"boxes/{name}"] = boxes
+        arrays[f"label/{name}"] = np.array(prediction.label)
+        arrays[f"score/{name}"] = np.array(float(prediction.class_scores[prediction.label]))
+    write_npz(folder / "predictions.npz", arrays)
+
+
+def prediction_pool(project: LabelProject, index: int) -> VideoPool | None:
+    """Round ``index``'s videos with the model's boxes as tubes (None before a model exists)."""
+    path = project.round_dir(index) / "model" / "predictions.npz"
+    if not path.exists():
+        return None
+    arrays = read_npz(path)
+    records = []
+    for name in project.asked(index):
+        boxes = arrays[f"boxes/{name}"]  # [frame, 4], NaN rows: no box
+        present = np.concatenate([[False], ~np.isnan(boxes[:, 0]), [False]]).astype(np.int8)
+        edges = np.flatnonzero(np.diff(present))
+        label = int(arrays[f"label/{name}"])
+        tubes = tuple(
+            Tube(label, int(a), int(b), boxes[a:b])
+            for a, b in zip(edges[::2], edges[1::2], strict=True)
+        )
+        base = project.record(name)
+        records.append(dataclasses.replace(base, label=label, tubes=tubes))
+    return VideoPool("labeling", "predictions", project.config.classes, tuple(records))
+
+
+# ---- export -------------------------------------------------------------------------------
+
+
+def export_round(
+    project: LabelProject,
+    index: int,
+    fmt: str,
+    out: Path,
+    *,
+    include_boxes: bool = False,
+    video_url_prefix: str | None = None,
+    cumulative: bool = False,
+) -> list[Path]:
+    """Write round ``index``'s tasks in ``fmt`` (``labelstudio``, ``cvat`` or ``csv``) under
+    ``out``; ``include_boxes``: the round's model's boxes as pre-annotations (Label Studio
+    predictions, CVAT tracks); ``cumulative``: every frame asked up to this round."""
+    frames: dict[str, list[int]] = {}
+    for r in range(index + 1) if cumulative else [index]:
+        for name, fs in project.asked(r).items():
+            frames.setdefault(name, []).extend(fs)
+    predicted = prediction_pool(project, index) if include_boxes else None
+    pool = predicted if predicted is not None and not cumulative else project.selection_pool()
+    boxes = predicted is not None and not cumulative
+    prefix = project.config.video_url_prefix if video_url_prefix is None else video_url_prefix
+    written: list[Path] = []
+
+    def write(path: Path, text: str) -> None:
+        atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        written.append(path)
+
+    stem = f"round{index}"
+    if fmt == "labelstudio":
+        extensions = {
+            n: ".mp4" if project.media_path(n).exists() else Path(project.videos[n].file).suffix
+            for n in frames
+        }
+        fps = {n: project.videos[n].fps for n in frames}
+        tasks = to_label_studio_json(
+            pool, frames, video_url_prefix=prefix, video_extension=extensions, fps=fps,
+            include_boxes=boxes, model_version=f"claus round {index}",
+        )  # fmt: skip
+        for task in tasks:
+            task["data"]["claus_round"] = index
+        write(out / f"{stem}_labelstudio_tasks.json", json.dumps(tasks, indent=1))
+        write(out / f"{stem}_labelstudio_config.xml", label_studio_config(project.config.classes))
+    elif fmt == "cvat":
+        for name, text in to_cvat_video_xml(pool, frames, include_boxes=boxes).items():
+            write(out / f"{stem}_cvat" / f"{name}.xml", text)
+    elif fmt == "csv":
+        write(out / f"{stem}_frames.csv", to_csv(project.selection_pool(), frames))
+    else:
+        raise ValueError(f"unknown export format {fmt!r}; choose labelstudio, cvat or csv")
+    return written
+
+
+# ---- import -------------------------------------------------------------------------------
+
+
+def _detect(path: Path, text: str) -> str:
+    stripped = text.lstrip()
+    if stripped.startswith("<"):
+        return "cvat"
+    if stripped.startswith("[") or stripped.startswith("{"):
+        return "labelstudio"
+    raise DataError(f"{path}: neither a Label Studio JSON export nor a CVAT XML file")
+
+
+def _merge(parts: list[RoundAnnotations], index: int) -> RoundAnnotations:
+    videos: dict[str, Any] = {}
+    warnings: list[str] = []
+    for part in parts:
+        for name, video in part.videos.items():
+            if name in videos:
+                raise DataError(
+                    f"video {name!r} is annotated in two of the files imported together"
+                )
+            videos[name] = video
+        warnings.extend(part.warnings)
+    formats = sorted({p.format for p in parts})
+    return RoundAnnotations(
+        index,
+        "+".join(formats),
+        videos,
+        tuple(warnings),
+        tuple(s for p in parts for s in p.sources),
+    )
+
+
+def read_round_files(
+    project: LabelProject, index: int, files: Sequence[Path], fmt: str | None = None
+) -> RoundAnnotations:
+    """The annotations of round ``index`` in ``files`` (Label Studio JSON / JSON_MIN exports,
+    CVAT 1.1 XML files: one per video), checked against the round's request."""
+    if fmt is not None and fmt not in IMPORT_FORMATS:
+        raise ValueError(f"unknown import format {fmt!r}; choose one of {IMPORT_FORMATS}")
+    asked = project.asked(index)
+    records = {name: project.record(name) for name in project.videos}
+    classes = project.config.classes
+    parts = []
+    for path in files:
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+            text = raw.decode("utf-8")
+        except FileNotFoundError:
+            raise DataError(f"{path}: file not found") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise DataError(f"{path}: cannot be read as UTF-8 text ({err})") from err
+        family = _detect(path, text) if fmt is None else fmt.split("-")[0]
+        common = {
+            "source": str(path),
+            "round_index": index,
+            "videos": records,
+            "classes": classes,
+            "asked": asked,
+        }
+        if family == "labelstudio":
+            try:
+                payload = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}: not valid JSON ({err}); a truncated file?") from err
+            part = label_studio.read_label_studio(payload, fmt=fmt, **common)
+        else:
+            part = cvat.read_cvat(text, fmt=fmt, **common)
+        digest = {"file": str(path.resolve()), "sha256": hashlib.sha256(raw).hexdigest()}
+        parts.append(dataclasses.replace(part, sources=(digest,)))
+    if not parts:
+        raise ValueError("no file to import")
+    return _merge(parts, index)
+
+
+def import_round(
+    project: LabelProject,
+    index: int,
+    files: Sequence[Path],
+    *,
+    fmt: str | None = None,
+    replace: bool = False,
+) -> RoundAnnotations:
+    """Read and save round ``index``'s annotations: every file is read and checked before one
+    atomic write, so a failed import leaves the project as it was."""
+    with project.lock():
+        project.request(index)  # the round must exist
+        if project.annotations_path(index).exists() and not replace:
+            raise StoreError(
+                f"{project.annotations_path(index)}: round {index} was imported before; pass "
+                "--replace to replace that import (the earlier one is kept until then)"
+            )
+        later = [r for r in project.rounds() if r > index]
+        if later and replace:
+            raise StoreError(
+                f"{project.root}: round {later[0]} was selected after round {index} was imported; "
+                f"replacing round {index} would change what that round was selected from"
+            )
+        imported = read_round_files(project, index, files, fmt)
+        project.save_annotations(imported, replace=replace)
+    for warning in imported.warnings:
+        logger.warning("%s", warning)
+    return imported

@@ -1,0 +1,276 @@
+"""The labeling loop against a real Label Studio server on 127.0.0.1 (``make test-labelstudio``).
+
+Starts ``label-studio`` (from its own virtual environment: ``--label-studio PATH``) on a free
+loopback port with the project folder as its local-files document root, then, with the real mini
+videos::
+
+    claus label init + transcode     a project of the 16 videos, H.264 copies in PROJECT/media
+    claus label select (round 0)     tasks for round 0
+    Label Studio                     a project with claus's labeling config, one local-files
+                                     storage on PROJECT/media; the tasks imported; every task's
+                                     video fetched through the server
+    annotate through the REST API    the simulated annotator's regions (real ground truth)
+    export JSON and JSON_MIN         the server's own exports
+    claus label import (round 0)     from the JSON export; the JSON_MIN one reads the same
+    claus label select (round 1)     trains on the human boxes, asks again (with predictions)
+    ... round 1 the same way, and the status
+
+Every wait is bounded and the server is stopped whatever happens. ``--fixtures DIR`` also writes
+small real exports (one task annotated twice, a ground-truth annotation, a cancelled one, a task
+with predictions only) for the unit tests. Prints one line per step with its seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+USER, PASSWORD, TOKEN = "claus@example.com", "claus-live-test-pw", "claus0live0test0token0"
+START_TIMEOUT_S = 240
+REQUEST_TIMEOUT_S = 60
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def log(step: str, started: float) -> None:
+    sys.stdout.write(f"{step}: {time.perf_counter() - started:.1f} s\n")
+    sys.stdout.flush()
+
+
+class LabelStudio:
+    """A Label Studio server on 127.0.0.1 and a REST client of it (legacy token auth)."""
+
+    def __init__(self, executable: Path, data_dir: Path, document_root: Path) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(
+            os.environ,
+            LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED="true",
+            LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(document_root),
+            LABEL_STUDIO_USERNAME=USER,
+            LABEL_STUDIO_PASSWORD=PASSWORD,
+            LABEL_STUDIO_USER_TOKEN=TOKEN,
+            LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK="true",
+            SENTRY_DSN="",
+            FRONTEND_SENTRY_DSN="",
+        )
+        command = [
+            str(executable), "start", "--no-browser", "--data-dir", str(data_dir),
+            "--host", self.url, "--internal-host", "127.0.0.1", "--port", str(self.port),
+        ]  # fmt: skip
+        self.log_path = data_dir / "server.log"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        self.headers = {"Authorization": f"Token {TOKEN}"}
+
+    def wait_up(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"label-studio exited ({self.process.returncode}); see {self.log_path}")
+            try:
+                if requests.get(self.url + "/health", timeout=5).ok:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(2)
+        else:
+            raise TimeoutError(f"label-studio did not answer /health in {START_TIMEOUT_S} s; see {self.log_path}")
+        self._enable_token()
+
+    def _enable_token(self) -> None:
+        """Log in with the password and turn legacy API tokens on (1.23 turns them off)."""
+        session = requests.Session()
+        session.get(self.url + "/user/login/", timeout=REQUEST_TIMEOUT_S)
+        session.post(
+            self.url + "/user/login/",
+            data={"email": USER, "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+            headers={"Referer": self.url + "/user/login/"},
+            timeout=REQUEST_TIMEOUT_S,
+            allow_redirects=False,
+        ).raise_for_status()
+        session.post(
+            self.url + "/api/jwt/settings",
+            json={"api_tokens_enabled": True, "legacy_api_tokens_enabled": True, "api_token_ttl_days": 30},
+            headers={"X-CSRFToken": session.cookies["csrftoken"], "Referer": self.url},
+            timeout=REQUEST_TIMEOUT_S,
+        ).raise_for_status()
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        response = requests.request(
+            method, self.url + path, headers=self.headers, timeout=REQUEST_TIMEOUT_S, **kwargs
+        )
+        if not response.ok:
+            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:500]}")
+        return response
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
+        self._log.close()
+
+    # ---- the calls the loop needs ----
+
+    def new_project(self, title: str, config_xml: str, media: Path) -> int:
+        project = self.call("POST", "/api/projects", json={"title": title, "label_config": config_xml}).json()
+        storage = {"project": project["id"], "path": str(media), "title": "media", "use_blob_urls": True}
+        self.call("POST", "/api/storages/localfiles", json=storage)
+        return int(project["id"])
+
+    def import_tasks(self, project: int, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        self.call("POST", f"/api/projects/{project}/import", json=tasks)
+        found = self.call("GET", "/api/tasks", params={"project": project, "page_size": 1000}).json()
+        return found["tasks"] if isinstance(found, dict) else found
+
+    def annotate(self, task: int, result: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+        return self.call("POST", f"/api/tasks/{task}/annotations", json={"result": result, **fields}).json()
+
+    def export(self, project: int, kind: str) -> Any:
+        """The project's export; every task, annotated or not (``download_all_tasks``)."""
+        params = {"exportType": kind, "download_all_tasks": "true"}
+        return self.call("GET", f"/api/projects/{project}/export", params=params).json()
+
+
+def claus(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "claus_core.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=900
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"claus {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def one_round(server: LabelStudio, project_dir: Path, ls_project: int, index: int, out: Path) -> None:
+    """Import round ``index``'s tasks, annotate them through the API, export, claus label import."""
+    from claus_core.data.ucf101_24 import load_ucf101_24_mini
+    from claus_core.labeling import LabelProject
+    from claus_core.labeling.rounds import read_round_files
+    from claus_core.labeling.simulate import answer_tasks
+
+    started = time.perf_counter()
+    tasks_file = project_dir / f"round{index}" / "export" / f"round{index}_labelstudio_tasks.json"
+    tasks = json.loads(tasks_file.read_text())
+    imported = [t for t in server.import_tasks(ls_project, tasks) if t["data"].get("claus_round") == index]
+    for task in imported:  # the browser's request for the video, through the server
+        response = requests.get(server.url + task["data"]["video"], headers=server.headers, timeout=REQUEST_TIMEOUT_S)
+        if response.status_code != 200 or not response.content.startswith(b"\x00\x00\x00"):
+            raise RuntimeError(f"{task['data']['video']}: the server gave {response.status_code}")
+    log(f"round {index}: {len(imported)} tasks imported, every video served (200, MP4)", started)
+    answers = answer_tasks([{"data": t["data"]} for t in imported], load_ucf101_24_mini())
+    for task, answer in zip(imported, answers, strict=True):
+        server.annotate(task["id"], answer["annotations"][0]["result"], lead_time=30.0)
+    log(f"round {index}: {len(imported)} annotations posted", started)
+    for kind in ("JSON", "JSON_MIN"):
+        rows = [r for r in server.export(ls_project, kind) if (r.get("data") or r).get("claus_round") == index]
+        (out / f"round{index}_{kind.lower()}.json").write_text(json.dumps(rows, indent=1))
+    log(f"round {index}: exported JSON and JSON_MIN", started)
+    sys.stdout.write(claus("label", "import", str(project_dir), "--round", str(index), str(out / f"round{index}_json.json")))
+    project = LabelProject(project_dir)
+    from_min = read_round_files(project, index, [out / f"round{index}_json_min.json"])
+    from_json = project.annotations(index)
+    assert from_json is not None
+    same = {n: v.to_dict() for n, v in from_min.videos.items()} == {n: v.to_dict() for n, v in from_json.videos.items()}
+    if not same:
+        raise RuntimeError(f"round {index}: the JSON and JSON_MIN exports read differently")
+    log(f"round {index}: claus label import; JSON_MIN reads the same annotations", started)
+
+
+def fixtures(server: LabelStudio, project_dir: Path, ls_project: int, target: Path) -> None:
+    """Small real exports with every case the importer chooses between."""
+    from claus_core.data.ucf101_24 import load_ucf101_24_mini
+    from claus_core.labeling.simulate import answer_tasks
+
+    tasks = json.loads((project_dir / "round0" / "export" / "round0_labelstudio_tasks.json").read_text())[:4]
+    answers = answer_tasks(tasks, load_ucf101_24_mini())
+    for task in tasks:
+        task["data"]["claus_round"] = "fixtures"
+    tasks[3]["predictions"] = [{"model_version": "claus round 0", "result": answers[3]["annotations"][0]["result"]}]
+    config = (project_dir / "round0" / "export" / "round0_labelstudio_config.xml").read_text()
+    fixture_project = server.new_project("claus fixtures", config, project_dir / "media")
+    first, second, third, _predictions_only = server.import_tasks(fixture_project, tasks)
+    result = answers[0]["annotations"][0]["result"]
+    server.annotate(first["id"], result)  # annotated twice: the later one counts
+    moved = json.loads(json.dumps(result))
+    for region in moved:
+        region["value"]["sequence"][0]["x"] += 1.0
+    time.sleep(1.1)
+    server.annotate(first["id"], moved)
+    truth = server.annotate(second["id"], answers[1]["annotations"][0]["result"])  # ground truth
+    time.sleep(1.1)
+    server.annotate(second["id"], [])  # later, but not the ground truth
+    server.call("PATCH", f"/api/annotations/{truth['id']}", json={"ground_truth": True})
+    server.annotate(third["id"], [], was_cancelled=True)  # skipped
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "tasks.json").write_text(json.dumps(tasks, indent=1))
+    for kind in ("JSON", "JSON_MIN"):
+        (target / f"export_{kind.lower()}.json").write_text(json.dumps(server.export(fixture_project, kind), indent=1))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--label-studio", type=Path, required=True, help="the label-studio executable")
+    parser.add_argument("--work", type=Path, required=True, help="an empty scratch folder")
+    parser.add_argument("--fixtures", type=Path, help="also write the fixture exports here")
+    args = parser.parse_args()
+    work = args.work.resolve()
+    project_dir, out = work / "project", work / "exports"
+    out.mkdir(parents=True, exist_ok=True)
+    classes = work / "classes.txt"
+    classes.write_text("\n".join(sorted({p.parent.name for p in (ROOT / "data" / "ucf101_24_mini").rglob("*.avi")} | {p.parent.name for p in (ROOT / "data" / "ucf101_24_mini").rglob("*.mp4")})) + "\n")
+    started = time.perf_counter()
+    claus("label", "init", str(project_dir), "--videos", str(ROOT / "data" / "ucf101_24_mini"), "--classes", str(classes))
+    claus("label", "transcode", str(project_dir))
+    claus("label", "select", str(project_dir), "--videos", "5", "--frames", "25", "--quiet")
+    log("init, transcode, round 0 selected", started)
+    server = LabelStudio(args.label_studio, work / "label-studio", project_dir)
+    try:
+        server.wait_up()
+        log(f"label-studio up on {server.url}", started)
+        config = (project_dir / "round0" / "export" / "round0_labelstudio_config.xml").read_text()
+        ls_project = server.new_project("claus live", config, project_dir / "media")
+        one_round(server, project_dir, ls_project, 0, out)
+        round_started = time.perf_counter()
+        claus("label", "select", str(project_dir), "--videos", "3", "--frames", "15", "--quiet")
+        tasks = json.loads((project_dir / "round1" / "export" / "round1_labelstudio_tasks.json").read_text())
+        if not all(t.get("predictions") for t in tasks):
+            raise RuntimeError("round 1's tasks carry no model predictions")
+        log("round 1 selected (trained on the human boxes), with predictions", round_started)
+        one_round(server, project_dir, ls_project, 1, out)
+        log("one labeling round (select, import to the server, annotate, export, import)", round_started)
+        if args.fixtures is not None:
+            fixtures(server, project_dir, ls_project, args.fixtures)
+            log(f"fixtures written to {args.fixtures}", started)
+        sys.stdout.write(claus("label", "status", str(project_dir)))
+    finally:
+        server.stop()
+    log("label-studio stopped; total", started)
+    shutil.rmtree(work / "label-studio" / "media", ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
