@@ -30,7 +30,7 @@ from claus_core.losses import LossConfig
 from claus_core.selection import STRATEGIES, Budget, SelectionConfig
 from claus_core.uncertainty import ScoringConfig
 
-DATASETS = ("synth_ucf24", "synth_jhmdb21", "ucf101_24", "jhmdb21")
+DATASETS = ("synth_ucf24", "synth_jhmdb21", "ucf101_24", "ucf101_24_mini", "jhmdb21")
 PRESETS = ("tiny", "paper")
 
 
@@ -112,7 +112,9 @@ class ExperimentConfig:
     """
 
     name: str = "experiment"
-    dataset: Literal["synth_ucf24", "synth_jhmdb21", "ucf101_24", "jhmdb21"] = "synth_ucf24"
+    dataset: Literal["synth_ucf24", "synth_jhmdb21", "ucf101_24", "ucf101_24_mini", "jhmdb21"] = (
+        "synth_ucf24"
+    )
     synth: SynthConfig = field(default_factory=SynthConfig)
     videos_dir: str | None = None
     detector: Literal["tiny", "paper"] = "tiny"

@@ -110,12 +110,22 @@ def _sources(dataset: str, synth: Any, videos_dir: str | None) -> tuple[CachedSo
 def _real_source(dataset: str, split: str, videos_dir: str | None) -> FrameSource:
     from claus_core.data.video import VideoFolder
 
+    if dataset == "ucf101_24_mini":  # its own split of the 16 shipped videos (data card)
+        from claus_core.data.ucf101_24 import load_ucf101_24_mini
+
+        return VideoFolder(load_ucf101_24_mini(videos_dir, split=split))
     if videos_dir is None:
         raise ValueError(f"dataset {dataset!r} needs videos_dir (the folder of real videos)")
     if dataset == "ucf101_24":
         from claus_core.data.ucf101_24 import load_ucf101_24
 
-        pool = load_ucf101_24(split=split, videos_dir=videos_dir, require_videos=True)
+        try:
+            pool = load_ucf101_24(split=split, videos_dir=videos_dir, require_videos=True)
+        except DataError as err:
+            raise DataError(
+                f"{err} (split {split!r}; the 16 videos of data/ucf101_24_mini are all split-1 test "
+                "videos: run them as dataset ucf101_24_mini, which has its own train/test split)"
+            ) from err
     else:
         from claus_core.data.jhmdb21 import load_jhmdb21
 

@@ -380,3 +380,15 @@ def test_store_files_of_the_wrong_shape_are_named_on_resume_and_status(
     RunDir(run).finish_round(0, json.loads((run / "round0" / "round.json").read_text())["hash"])
     with pytest.raises(StoreError, match=r"round0/metrics.json: has no 'round'"):
         load_round_metrics(run)
+
+
+def test_a_real_video_run_on_the_mini_set(tmp_path, smoke_config) -> None:
+    """dataset ucf101_24_mini: decoded real frames, its own split, one selection round."""
+    config = smoke_config("mini_real", dataset="ucf101_24_mini", **{"cluster.k": 3})
+    summaries = Experiment(config, tmp_path / "run", progress=False).run_all()
+    assert [s.round for s in summaries] == [0, 1]
+    state = state_of(tmp_path / "run", 1)
+    train, _test = make_sources(config)
+    assert len(train.pool) == 11 and set(state.videos) <= set(train.pool.names)
+    assert summaries[1].videos > summaries[0].videos
+

@@ -105,7 +105,8 @@ def ucf101_24_class_names() -> tuple[str, ...]:
 
 
 def read_testlist(path: str | Path) -> list[str]:
-    """Video names of a split list (one ``Class/video`` per line; a ``.avi`` suffix is dropped)."""
+    """Video names of a split list (one ``Class/video`` per line; a ``.avi`` suffix is dropped,
+    blank lines and ``#`` comments are skipped)."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -116,7 +117,7 @@ def read_testlist(path: str | Path) -> list[str]:
     names = []
     for line in lines:
         name = line.strip()
-        if not name:
+        if not name or name.startswith("#"):
             continue
         for suffix in _VIDEO_SUFFIXES:
             name = name.removesuffix(suffix)
@@ -445,12 +446,22 @@ def _attach_videos(
     return attached
 
 
-def load_ucf101_24_mini(root: str | Path | None = None) -> VideoPool:
+def ucf101_24_mini_testlist() -> Path:
+    """The shipped test list of the mini set: of every class with two or more of its videos,
+    the last by name (5 test, 11 train videos; the 4 classes with one video only train)."""
+    return ucf101_24_annotations_path().parent / "mini_testlist.txt"
+
+
+def load_ucf101_24_mini(root: str | Path | None = None, split: str = "all") -> VideoPool:
     """The *UCF-101-24 real mini* set: the 16 real videos shipped in ``data/ucf101_24_mini``.
 
-    Split "all" of the shipped annotations restricted to the videos found under ``root``, boxes
-    scaled to each decoded frame size; the dataset is named ``ucf101_24_mini``.
+    The shipped annotations restricted to the videos found under ``root``, boxes scaled to each
+    decoded frame size; the dataset is named ``ucf101_24_mini``. All 16 are split-1 *test*
+    videos of UCF-101-24, so the mini set has its own split (:func:`ucf101_24_mini_testlist`):
+    ``split`` "train" (11 videos), "test" (5) or "all".
     """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     root = ucf101_24_mini_root() if root is None else Path(root)
     if not root.is_dir():
         raise DataError(
@@ -458,4 +469,10 @@ def load_ucf101_24_mini(root: str | Path | None = None) -> VideoPool:
             "data/ucf101_24_mini; pass root=... to point elsewhere)"
         )
     pool = load_ucf101_24(None, "all", videos_dir=root, require_videos=True)
+    if split != "all":
+        test = set(read_testlist(ucf101_24_mini_testlist()))
+        kept = [v for v in pool.videos if (v.name in test) == (split == "test")]
+        if not kept:
+            raise DataError(f"{root}: no video of the mini set's {split} split is there")
+        pool = VideoPool(pool.dataset, split, pool.classes, tuple(kept))
     return VideoPool(MINI_DATASET, pool.split, pool.classes, pool.videos)

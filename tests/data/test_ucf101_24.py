@@ -205,6 +205,28 @@ def test_real_mini_boxes_scaled_to_decoded_size() -> None:
     assert np.allclose(mp4.tubes[0].boxes, base * np.array([340 / 320, 256 / 240] * 2))
 
 
+def test_real_mini_has_its_own_train_test_split() -> None:
+    """All 16 are split-1 test videos; the mini split tests the last video (by name) of every
+    class with two or more: 5 test videos of 5 classes, 11 train videos of all 9 classes."""
+    everything = load_ucf101_24_mini()
+    train, test = load_ucf101_24_mini(split="train"), load_ucf101_24_mini(split="test")
+    assert (len(train), len(test)) == (11, 5) and (train.split, test.split) == ("train", "test")
+    assert set(train.names) | set(test.names) == set(everything.names)
+    assert not set(train.names) & set(test.names)
+    for name in test.names:
+        same_class = sorted(n for n in everything.names if n.split("/")[0] == name.split("/")[0])
+        assert len(same_class) >= 2 and name == same_class[-1]
+    assert {train[n].label for n in train.names} == {v.label for v in everything}
+
+
+def test_ucf101_24_on_the_mini_folder_points_at_the_mini_dataset(smoke_config) -> None:
+    from claus_core.loop import make_sources
+
+    config = smoke_config("mini", dataset="ucf101_24", videos_dir=str(ucf101_24_mini_root()))
+    with pytest.raises(DataError, match="run them as dataset ucf101_24_mini"):
+        make_sources(config)
+
+
 def test_mini_root_missing_raises(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="real mini videos are not there"):
         load_ucf101_24_mini(tmp_path / "absent")
