@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint pytest nbval test-lab fuzz book book-smoke check-book bench clean
+.PHONY: setup test lint pytest nbval test-lab test-labelstudio fuzz book book-smoke check-book bench clean
 
 setup: $(STAMP)
 
@@ -48,12 +48,20 @@ check-book: $(STAMP)
 	$(BIN)/python scripts/check_book.py _build/html --screenshots _build/screenshots \
 		--expect book/metrics.html:typeset=50 --expect book/generated/stew.html:explorers=1 \
 		--expect book/generated/stew.html:widget_elements=5 --expect book/generated/data.html:figures=1 \
-		--expect book/generated/table5.html:figures=1
+		--expect book/generated/table5.html:figures=1 --expect book/generated/labeling.html:figures=3
 
 # the live STeW explorer in JupyterLab on 127.0.0.1, driven by headless Chromium
 test-lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[lab]"
 	$(BIN)/python -m pytest -q -m lab tests/browser
+
+# the labeling loop against a real Label Studio 1.23.2 server on 127.0.0.1, installed in its own
+# venv (its pins do not fit ours; it never touches .venv's torch): two rounds through its REST API
+LS_VENV := .venv-labelstudio
+test-labelstudio: $(STAMP)
+	test -x $(LS_VENV)/bin/label-studio || ( $(PYTHON) -m venv $(LS_VENV) && \
+		$(LS_VENV)/bin/python -m pip install --quiet "label-studio==1.23.2" )
+	$(BIN)/python -m pytest -q -s -m labelstudio tests/labelstudio_live
 
 # coverage-guided fuzzing of the restricted unpickler for FUZZ_SECONDS (atheris, the fuzz extra); a
 # finding is left as _build/fuzz/crash-* or oom-* and becomes a test in tests/data/test_safe_pickle.py

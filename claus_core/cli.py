@@ -178,16 +178,36 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _yaml_mapping(path: Path) -> dict:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: cannot read the config ({err})") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of LabelingConfig fields")
+    if "classes" in data:
+        raise ConfigError(f"{path}: classes come from --classes, not from the config")
+    return data
+
+
 def _label(args: argparse.Namespace) -> int:
     from claus_core import labeling
     from claus_core.labeling.project import LabelingConfig
 
     if args.action == "init":
         classes = labeling.read_classes(Path(args.classes))
-        config = LabelingConfig(
-            classes=classes, detector=args.detector, tool=args.tool, seed=args.seed,
-            holdout=args.holdout, strategy=args.strategy or "claus",
-        )  # fmt: skip
+        settings = {} if args.config is None else _yaml_mapping(Path(args.config))
+        for name in ("detector", "tool", "seed", "holdout", "strategy"):
+            if getattr(args, name) is not None:
+                settings[name] = getattr(args, name)
+        try:
+            config = LabelingConfig.from_dict({**settings, "classes": list(classes)})
+        except ConfigError as err:
+            raise ConfigError(f"{args.config or 'claus label init'}: {err}") from err
         project = labeling.LabelProject.create(args.project, args.videos, config)
         sys.stdout.write(f"{project.root}: {len(project.videos)} videos, {len(classes)} classes\n")
         for skipped in project.skipped:
@@ -236,12 +256,14 @@ def _label(args: argparse.Namespace) -> int:
     if not rows:
         sys.stdout.write(f"{project.root}: {len(project.videos)} videos, no round yet\n")
         return 0
-    columns = [c for c in rows[0] if c != "validation"]
-    sys.stdout.write("  ".join(columns) + "  validation\n")
+    columns = list(rows[0])
+    sys.stdout.write("  ".join(columns) + "\n")
     for row in rows:
-        numbers = "  ".join(f"{row[c]:>{len(c)}}" for c in columns)
-        validation = ", ".join(f"{k} {v:.3f}" for k, v in row["validation"].items() if "0.5" in k)
-        sys.stdout.write(f"{numbers}  {validation or '-'}\n")
+        cells = [
+            f"{row[c]:>{len(c)}.3f}" if isinstance(row[c], float) else f"{row[c]:>{len(c)}}"
+            for c in columns
+        ]
+        sys.stdout.write("  ".join(cells) + "\n")
     return 0
 
 
@@ -258,6 +280,8 @@ def _data(args: argparse.Namespace) -> int:
                 k: summary[k] for k in ("videos", "frames", "boxes (= full cost)")
             }
     sys.stdout.write(json.dumps(stats, indent=1) + "\n")
+    return 0
+
     return 0
 
 
@@ -338,11 +362,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--videos", required=True, help="folder of .avi / .mp4 videos (nested or flat)"
     )
     init.add_argument("--classes", required=True, help="text file: one action class per line")
-    init.add_argument("--detector", choices=["tiny", "paper"], default="tiny")
-    init.add_argument("--tool", choices=["labelstudio", "cvat"], default="labelstudio")
-    init.add_argument("--seed", type=int, default=0)
     init.add_argument(
-        "--holdout", type=int, default=0, help="labeled videos held out to validate each model"
+        "--config", help="YAML of LabelingConfig fields (train, loss, scoring, selection, ...)"
+    )
+    init.add_argument("--detector", choices=["tiny", "paper"], help="default: tiny")
+    init.add_argument("--tool", choices=["labelstudio", "cvat"], help="default: labelstudio")
+    init.add_argument("--seed", type=int, help="default: 0")
+    init.add_argument(
+        "--holdout", type=int, help="labeled videos held out to validate each model (default 0)"
     )
     init.add_argument("--strategy", help="selection strategy of rounds >= 1 (default: claus)")
     select = actions.add_parser(

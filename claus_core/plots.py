@@ -54,13 +54,20 @@ def strategy_color(name: str) -> str:
     return STRATEGY_COLORS.get(name, PALETTE[hash(name) % len(PALETTE)])
 
 
-def draw_boxes(ax: Axes, video: VideoRecord, frame: int, *, color: str = "#ffdd00") -> None:
-    """Outline every GT box of ``video`` on ``frame`` (pixel coordinates of the video grid)."""
+PREDICTED_COLOR = "#ff00cc"  # the model's boxes, dashed; GT / human boxes are solid yellow
+
+
+def draw_boxes(
+    ax: Axes, video: VideoRecord, frame: int, *, color: str = "#ffdd00", linestyle: str = "-"
+) -> None:
+    """Outline every box of ``video``'s tubes on ``frame`` (pixel coordinates of the video grid)."""
     for tube in video.tubes:
         box = tube.box_at(frame)
         if box is not None:
             x, y, w, h = (float(v) for v in box)
-            ax.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, lw=1.2, ec=color))
+            ax.add_patch(
+                Rectangle((x - 0.5, y - 0.5), w, h, fill=False, lw=1.2, ec=color, ls=linestyle)
+            )
 
 
 def frames_with_boxes(
@@ -69,10 +76,13 @@ def frames_with_boxes(
     titles: Sequence[str] | None = None,
     columns: int = 4,
     masks: Sequence[np.ndarray | None] | None = None,
+    predicted: Sequence[VideoRecord | None] | None = None,
 ) -> Figure:
     """A grid of frames with their GT boxes. ``items``: (video, frames [frame, H, W, 3], index).
 
-    With ``masks`` (one ``[H, W]`` bool mask per item, or None) the mask is drawn as a contour.
+    With ``masks`` (one ``[H, W]`` bool mask per item, or None) the mask is drawn as a contour;
+    with ``predicted`` (a record whose tubes are a model's boxes, or None, per item) those boxes
+    are drawn dashed in :data:`PREDICTED_COLOR`.
     """
     rows = int(np.ceil(len(items) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.0 * rows), squeeze=False)
@@ -83,6 +93,8 @@ def frames_with_boxes(
         video, frames, index = items[k]
         ax.imshow(frames[index])
         draw_boxes(ax, video, index)
+        if predicted is not None and predicted[k] is not None:
+            draw_boxes(ax, predicted[k], index, color=PREDICTED_COLOR, linestyle="--")
         if masks is not None and masks[k] is not None:
             ax.contour(masks[k].astype(float), levels=[0.5], colors="#00e5ff", linewidths=0.8)
         ax.set_title(titles[k] if titles else f"{video.name.split('/')[-1]} f{index}", fontsize=7)

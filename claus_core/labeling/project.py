@@ -44,7 +44,7 @@ from claus_core.evaluation import EvaluationConfig
 from claus_core.labeling.annotations import RoundAnnotations, VideoAnnotations
 from claus_core.losses import LossConfig
 from claus_core.selection import STRATEGIES, SelectionConfig
-from claus_core.store import StoreError, atomic_write, read_json, read_keys, write_json
+from claus_core.store import StoreError, atomic_write, read_keys, write_json
 from claus_core.uncertainty import ScoringConfig
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ TOOLS = ("labelstudio", "cvat")
 MEDIA = "media"  # PROJECT/media: the browser copies; Label Studio's storage folder
 DEFAULT_URL_PREFIX = "/data/local-files/?d=media/"  # document root: the project folder
 RESERVED_CLASSES = ("annotate",)  # the CVAT label that marks the asked frames
+VALIDATION_METRICS = ("f-mAP@0.5", "v-mAP@0.5")
 
 
 @dataclass(frozen=True)
@@ -380,7 +381,9 @@ class LabelProject:
 
     def status(self) -> list[dict[str, Any]]:
         """One row per round: frames asked, imported, annotated (extra, empty), boxes (cost),
-        the cumulative cost, and the validation numbers of the model that selected it."""
+        the cumulative cost, and the validation f-mAP / v-mAP at IoU 0.5 of the model that
+        selected it, on the held-out videos (NaN without one; every threshold is in
+        ``round<r>/model/validation.json``)."""
         rows, total = [], 0
         for index in self.rounds():
             asked = self.asked(index)
@@ -408,9 +411,9 @@ class LabelProject:
                 )
             total += row["boxes"]
             row["cost so far"] = total
-            validation = self.round_dir(index) / "model" / "validation.json"
-            row["validation"] = (
-                read_json(validation, dict)["metrics"] if validation.exists() else {}
-            )
+            path = self.round_dir(index) / "model" / "validation.json"
+            metrics = read_keys(path, "metrics")["metrics"] if path.exists() else {}
+            for name in VALIDATION_METRICS:
+                row[f"validation {name}"] = metrics.get(name, float("nan"))
             rows.append(row)
         return rows

@@ -13,8 +13,10 @@ last key frame (the region's lifespan ends there); asked frames outside every tu
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from claus_core.data.types import DataError, VideoPool
@@ -91,3 +93,11 @@ def answer_tasks(
             }
         )
     return export
+
+
+def answer_round(tasks_file: Path, truth: VideoPool, out: Path) -> Path:
+    """Answer the tasks in ``tasks_file`` (what ``claus label select`` wrote) and write the
+    export to ``out``, as a person would export them from Label Studio."""
+    tasks = json.loads(Path(tasks_file).read_text(encoding="utf-8"))
+    Path(out).write_text(json.dumps(answer_tasks(tasks, truth), indent=1), encoding="utf-8")
+    return Path(out)
