@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint pytest nbval test-lab test-labelstudio fuzz book book-smoke check-book bench clean
+.PHONY: setup test lint pytest nbval test-lab test-labelstudio test-datumaro fuzz book book-smoke check-book bench clean
 
 setup: $(STAMP)
 
@@ -61,7 +61,15 @@ LS_VENV := .venv-labelstudio
 test-labelstudio: $(STAMP)
 	test -x $(LS_VENV)/bin/label-studio || ( $(PYTHON) -m venv $(LS_VENV) && \
 		$(LS_VENV)/bin/python -m pip install --quiet "label-studio==1.23.2" )
-	$(BIN)/python -m pytest -q -s -m labelstudio tests/labelstudio_live
+	$(BIN)/python -m pytest -q -s -m labelstudio tests/tools/test_label_studio_server.py
+
+# claus's CVAT XML read by datumaro's cvat importer (CVAT's dataset framework), no frame images;
+# datumaro in its own venv as well
+DM_VENV := .venv-datumaro
+test-datumaro: $(STAMP)
+	test -x $(DM_VENV)/bin/python || ( $(PYTHON) -m venv $(DM_VENV) && \
+		$(DM_VENV)/bin/python -m pip install --quiet "datumaro==1.13.12" )
+	$(BIN)/python -m pytest -q -m datumaro tests/tools/test_datumaro_reads_cvat.py
 
 # coverage-guided fuzzing of the restricted unpickler for FUZZ_SECONDS (atheris, the fuzz extra); a
 # finding is left as _build/fuzz/crash-* or oom-* and becomes a test in tests/data/test_safe_pickle.py

@@ -86,7 +86,9 @@ class LabelStudio:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"label-studio exited ({self.process.returncode}); see {self.log_path}")
+                raise RuntimeError(
+                    f"label-studio exited ({self.process.returncode}); see {self.log_path}"
+                )
             try:
                 if requests.get(self.url + "/health", timeout=5).ok:
                     break
@@ -94,7 +96,9 @@ class LabelStudio:
                 pass
             time.sleep(2)
         else:
-            raise TimeoutError(f"label-studio did not answer /health in {START_TIMEOUT_S} s; see {self.log_path}")
+            raise TimeoutError(
+                f"label-studio did not answer /health in {START_TIMEOUT_S} s; see {self.log_path}"
+            )
         self._enable_token()
 
     def _enable_token(self) -> None:
@@ -103,14 +107,22 @@ class LabelStudio:
         session.get(self.url + "/user/login/", timeout=REQUEST_TIMEOUT_S)
         session.post(
             self.url + "/user/login/",
-            data={"email": USER, "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+            data={
+                "email": USER,
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": session.cookies["csrftoken"],
+            },
             headers={"Referer": self.url + "/user/login/"},
             timeout=REQUEST_TIMEOUT_S,
             allow_redirects=False,
         ).raise_for_status()
         session.post(
             self.url + "/api/jwt/settings",
-            json={"api_tokens_enabled": True, "legacy_api_tokens_enabled": True, "api_token_ttl_days": 30},
+            json={
+                "api_tokens_enabled": True,
+                "legacy_api_tokens_enabled": True,
+                "api_token_ttl_days": 30,
+            },
             headers={"X-CSRFToken": session.cookies["csrftoken"], "Referer": self.url},
             timeout=REQUEST_TIMEOUT_S,
         ).raise_for_status()
@@ -136,18 +148,29 @@ class LabelStudio:
     # ---- the calls the loop needs ----
 
     def new_project(self, title: str, config_xml: str, media: Path) -> int:
-        project = self.call("POST", "/api/projects", json={"title": title, "label_config": config_xml}).json()
-        storage = {"project": project["id"], "path": str(media), "title": "media", "use_blob_urls": True}
+        project = self.call(
+            "POST", "/api/projects", json={"title": title, "label_config": config_xml}
+        ).json()
+        storage = {
+            "project": project["id"],
+            "path": str(media),
+            "title": "media",
+            "use_blob_urls": True,
+        }
         self.call("POST", "/api/storages/localfiles", json=storage)
         return int(project["id"])
 
     def import_tasks(self, project: int, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self.call("POST", f"/api/projects/{project}/import", json=tasks)
-        found = self.call("GET", "/api/tasks", params={"project": project, "page_size": 1000}).json()
+        found = self.call(
+            "GET", "/api/tasks", params={"project": project, "page_size": 1000}
+        ).json()
         return found["tasks"] if isinstance(found, dict) else found
 
     def annotate(self, task: int, result: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
-        return self.call("POST", f"/api/tasks/{task}/annotations", json={"result": result, **fields}).json()
+        return self.call(
+            "POST", f"/api/tasks/{task}/annotations", json={"result": result, **fields}
+        ).json()
 
     def export(self, project: int, kind: str) -> Any:
         """The project's export; every task, annotated or not (``download_all_tasks``)."""
@@ -157,14 +180,20 @@ class LabelStudio:
 
 def claus(*args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "claus_core.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=900
+        [sys.executable, "-m", "claus_core.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
     )
     if done.returncode != 0:
         raise RuntimeError(f"claus {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return done.stdout
 
 
-def one_round(server: LabelStudio, project_dir: Path, ls_project: int, index: int, out: Path) -> None:
+def one_round(
+    server: LabelStudio, project_dir: Path, ls_project: int, index: int, out: Path
+) -> None:
     """Import round ``index``'s tasks, annotate them through the API, export, claus label import."""
     from claus_core.data.ucf101_24 import load_ucf101_24_mini
     from claus_core.labeling import LabelProject
@@ -174,9 +203,13 @@ def one_round(server: LabelStudio, project_dir: Path, ls_project: int, index: in
     started = time.perf_counter()
     tasks_file = project_dir / f"round{index}" / "export" / f"round{index}_labelstudio_tasks.json"
     tasks = json.loads(tasks_file.read_text())
-    imported = [t for t in server.import_tasks(ls_project, tasks) if t["data"].get("claus_round") == index]
+    imported = [
+        t for t in server.import_tasks(ls_project, tasks) if t["data"].get("claus_round") == index
+    ]
     for task in imported:  # the browser's request for the video, through the server
-        response = requests.get(server.url + task["data"]["video"], headers=server.headers, timeout=REQUEST_TIMEOUT_S)
+        response = requests.get(
+            server.url + task["data"]["video"], headers=server.headers, timeout=REQUEST_TIMEOUT_S
+        )
         if response.status_code != 200 or not response.content.startswith(b"\x00\x00\x00"):
             raise RuntimeError(f"{task['data']['video']}: the server gave {response.status_code}")
     log(f"round {index}: {len(imported)} tasks imported, every video served (200, MP4)", started)
@@ -185,15 +218,30 @@ def one_round(server: LabelStudio, project_dir: Path, ls_project: int, index: in
         server.annotate(task["id"], answer["annotations"][0]["result"], lead_time=30.0)
     log(f"round {index}: {len(imported)} annotations posted", started)
     for kind in ("JSON", "JSON_MIN"):
-        rows = [r for r in server.export(ls_project, kind) if (r.get("data") or r).get("claus_round") == index]
+        rows = [
+            r
+            for r in server.export(ls_project, kind)
+            if (r.get("data") or r).get("claus_round") == index
+        ]
         (out / f"round{index}_{kind.lower()}.json").write_text(json.dumps(rows, indent=1))
     log(f"round {index}: exported JSON and JSON_MIN", started)
-    sys.stdout.write(claus("label", "import", str(project_dir), "--round", str(index), str(out / f"round{index}_json.json")))
+    sys.stdout.write(
+        claus(
+            "label",
+            "import",
+            str(project_dir),
+            "--round",
+            str(index),
+            str(out / f"round{index}_json.json"),
+        )
+    )
     project = LabelProject(project_dir)
     from_min = read_round_files(project, index, [out / f"round{index}_json_min.json"])
     from_json = project.annotations(index)
     assert from_json is not None
-    same = {n: v.to_dict() for n, v in from_min.videos.items()} == {n: v.to_dict() for n, v in from_json.videos.items()}
+    same = {n: v.to_dict() for n, v in from_min.videos.items()} == {
+        n: v.to_dict() for n, v in from_json.videos.items()
+    }
     if not same:
         raise RuntimeError(f"round {index}: the JSON and JSON_MIN exports read differently")
     log(f"round {index}: claus label import; JSON_MIN reads the same annotations", started)
@@ -204,11 +252,15 @@ def fixtures(server: LabelStudio, project_dir: Path, ls_project: int, target: Pa
     from claus_core.data.ucf101_24 import load_ucf101_24_mini
     from claus_core.labeling.simulate import answer_tasks
 
-    tasks = json.loads((project_dir / "round0" / "export" / "round0_labelstudio_tasks.json").read_text())[:4]
+    tasks = json.loads(
+        (project_dir / "round0" / "export" / "round0_labelstudio_tasks.json").read_text()
+    )[:4]
     answers = answer_tasks(tasks, load_ucf101_24_mini())
     for task in tasks:
         task["data"]["claus_round"] = "fixtures"
-    tasks[3]["predictions"] = [{"model_version": "claus round 0", "result": answers[3]["annotations"][0]["result"]}]
+    tasks[3]["predictions"] = [
+        {"model_version": "claus round 0", "result": answers[3]["annotations"][0]["result"]}
+    ]
     config = (project_dir / "round0" / "export" / "round0_labelstudio_config.xml").read_text()
     fixture_project = server.new_project("claus fixtures", config, project_dir / "media")
     first, second, third, _predictions_only = server.import_tasks(fixture_project, tasks)
@@ -227,12 +279,16 @@ def fixtures(server: LabelStudio, project_dir: Path, ls_project: int, target: Pa
     target.mkdir(parents=True, exist_ok=True)
     (target / "tasks.json").write_text(json.dumps(tasks, indent=1))
     for kind in ("JSON", "JSON_MIN"):
-        (target / f"export_{kind.lower()}.json").write_text(json.dumps(server.export(fixture_project, kind), indent=1))
+        (target / f"export_{kind.lower()}.json").write_text(
+            json.dumps(server.export(fixture_project, kind), indent=1)
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--label-studio", type=Path, required=True, help="the label-studio executable")
+    parser.add_argument(
+        "--label-studio", type=Path, required=True, help="the label-studio executable"
+    )
     parser.add_argument("--work", type=Path, required=True, help="an empty scratch folder")
     parser.add_argument("--fixtures", type=Path, help="also write the fixture exports here")
     args = parser.parse_args()
@@ -240,9 +296,25 @@ def main() -> int:
     project_dir, out = work / "project", work / "exports"
     out.mkdir(parents=True, exist_ok=True)
     classes = work / "classes.txt"
-    classes.write_text("\n".join(sorted({p.parent.name for p in (ROOT / "data" / "ucf101_24_mini").rglob("*.avi")} | {p.parent.name for p in (ROOT / "data" / "ucf101_24_mini").rglob("*.mp4")})) + "\n")
+    classes.write_text(
+        "\n".join(
+            sorted(
+                {p.parent.name for p in (ROOT / "data" / "ucf101_24_mini").rglob("*.avi")}
+                | {p.parent.name for p in (ROOT / "data" / "ucf101_24_mini").rglob("*.mp4")}
+            )
+        )
+        + "\n"
+    )
     started = time.perf_counter()
-    claus("label", "init", str(project_dir), "--videos", str(ROOT / "data" / "ucf101_24_mini"), "--classes", str(classes))
+    claus(
+        "label",
+        "init",
+        str(project_dir),
+        "--videos",
+        str(ROOT / "data" / "ucf101_24_mini"),
+        "--classes",
+        str(classes),
+    )
     claus("label", "transcode", str(project_dir))
     claus("label", "select", str(project_dir), "--videos", "5", "--frames", "25", "--quiet")
     log("init, transcode, round 0 selected", started)
@@ -255,12 +327,17 @@ def main() -> int:
         one_round(server, project_dir, ls_project, 0, out)
         round_started = time.perf_counter()
         claus("label", "select", str(project_dir), "--videos", "3", "--frames", "15", "--quiet")
-        tasks = json.loads((project_dir / "round1" / "export" / "round1_labelstudio_tasks.json").read_text())
+        tasks = json.loads(
+            (project_dir / "round1" / "export" / "round1_labelstudio_tasks.json").read_text()
+        )
         if not all(t.get("predictions") for t in tasks):
             raise RuntimeError("round 1's tasks carry no model predictions")
         log("round 1 selected (trained on the human boxes), with predictions", round_started)
         one_round(server, project_dir, ls_project, 1, out)
-        log("one labeling round (select, import to the server, annotate, export, import)", round_started)
+        log(
+            "one labeling round (select, import to the server, annotate, export, import)",
+            round_started,
+        )
         if args.fixtures is not None:
             fixtures(server, project_dir, ls_project, args.fixtures)
             log(f"fixtures written to {args.fixtures}", started)

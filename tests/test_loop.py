@@ -391,4 +391,3 @@ def test_a_real_video_run_on_the_mini_set(tmp_path, smoke_config) -> None:
     train, _test = make_sources(config)
     assert len(train.pool) == 11 and set(state.videos) <= set(train.pool.names)
     assert summaries[1].videos > summaries[0].videos
-

@@ -139,7 +139,9 @@ def test_round_annotations_from_invalid_json_names_the_file() -> None:
 def test_clip_box_clips_a_box_partly_outside_and_warns() -> None:
     warnings: list[str] = []
     # (-10, 5, 30, 20): corners x -10..20, y 5..25 -> x 0..20 inside the 100 x 50 frame
-    clipped = clip_box([-10, 5, 30, 20], 100, 50, where="f.json, task 3, frame 7", warnings=warnings)
+    clipped = clip_box(
+        [-10, 5, 30, 20], 100, 50, where="f.json, task 3, frame 7", warnings=warnings
+    )
     np.testing.assert_array_equal(clipped, [0, 5, 20, 20])
     assert warnings == [
         "f.json, task 3, frame 7: box (x -10.0, y 5.0, w 30.0, h 20.0) extends outside the "
@@ -156,7 +158,9 @@ def test_clip_box_keeps_a_box_inside_without_warning() -> None:
 
 
 def test_clip_box_refuses_a_box_wholly_outside_or_not_finite() -> None:
-    with pytest.raises(DataError, match=r"task 3, frame 7: box \(x 120\.0.*no area inside the 100x50"):
+    with pytest.raises(
+        DataError, match=r"task 3, frame 7: box \(x 120\.0.*no area inside the 100x50"
+    ):
         clip_box([120, 5, 10, 10], 100, 50, where="task 3, frame 7", warnings=[])
     with pytest.raises(DataError, match="task 3: box .* is not finite"):
         clip_box([np.nan, 5, 10, 10], 100, 50, where="task 3", warnings=[])
