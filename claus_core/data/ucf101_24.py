@@ -94,7 +94,7 @@ def ucf101_24_annotations_path() -> Path:
 
 
 def ucf101_24_mini_root() -> Path:
-    """The repository's ``data/ucf101_24_mini`` folder (16 real videos, 10 classes)."""
+    """The repository's ``data/ucf101_24_mini`` folder (16 real videos, 9 classes)."""
     return Path(__file__).resolve().parents[2] / "data" / "ucf101_24_mini"
 
 

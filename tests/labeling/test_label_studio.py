@@ -5,6 +5,7 @@ names the file, the task and the frame, and the import saves nothing)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -478,8 +479,6 @@ def test_a_rotated_box_is_read_unrotated_with_a_warning(
 
 def test_the_export_is_read_from_its_bytes_on_disk(project: LabelProject) -> None:
     # the import records each file's SHA-256 (what the project was trained from)
-    import hashlib
-
     path = LS_FIXTURES / "round0_export_json.json"
     imported = read(project, path)
     assert imported.sources == (
