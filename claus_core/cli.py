@@ -245,12 +245,18 @@ def _label(args: argparse.Namespace) -> int:
     if args.action == "transcode":
         from claus_core.labeling.transcode import transcode_video
 
+        written = 0
         for name in project.videos:
             target = project.media_path(name)
             if target.exists() and not args.force:
                 continue
             count = transcode_video(project.video_path(name), target, fps=project.videos[name].fps)
-            sys.stdout.write(f"{target}: {count} frames\n")
+            logger.info("%s: %d frames", target, count)
+            written += 1
+        sys.stdout.write(
+            f"{project.root / 'media'}: {written} H.264 copies written (decoded frame counts "
+            f"checked), {len(project.videos) - written} already there\n"
+        )
         return 0
     rows = project.status()
     if not rows:

@@ -1,0 +1,127 @@
+"""``select_round`` end to end on real video: round 0, import, then trained rounds.
+
+A project of 6 real mini videos (nested ``Class/video`` files, so the simulated annotator finds
+their real boxes), the smoke training settings, and two trained rounds: what a later round asks
+for is never a frame annotated before, stays within the budget, and comes with the model's boxes
+as Label Studio predictions; held-out videos are neither trained on nor asked again.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from claus_core.clustering import ClusterConfig
+from claus_core.config import TrainConfig
+from claus_core.data.types import DataError
+from claus_core.data.ucf101_24 import load_ucf101_24_mini, ucf101_24_mini_root
+from claus_core.labeling import LabelingConfig, LabelProject, import_round, select_round
+from claus_core.labeling.simulate import answer_round
+from claus_core.store import StoreError
+from claus_core.uncertainty import ScoringConfig
+
+pytestmark = pytest.mark.slow
+
+VIDEOS = (
+    "Basketball/v_Basketball_g01_c01.avi",
+    "Biking/v_Biking_g01_c03.avi",
+    "Biking/v_Biking_g01_c01.mp4",
+    "CliffDiving/v_CliffDiving_g05_c02.avi",
+    "HorseRiding/v_HorseRiding_g01_c02.avi",
+    "SkateBoarding/v_SkateBoarding_g04_c01.avi",
+)
+CLASSES = ("Basketball", "Biking", "CliffDiving", "HorseRiding", "SkateBoarding")
+
+
+def small_project(tmp_path: Path, **changes) -> LabelProject:
+    videos = tmp_path / "videos"
+    for file in VIDEOS:
+        (videos / file).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ucf101_24_mini_root() / file, videos / file)
+    config = LabelingConfig(
+        classes=CLASSES,
+        train=TrainConfig(epochs=1, learning_rate=2e-3),
+        scoring=ScoringConfig(n_samples=2),
+        cluster=ClusterConfig(k=2),
+        **changes,
+    )
+    return LabelProject.create(tmp_path / "project", videos, config)
+
+
+def answer(project: LabelProject, index: int, tmp_path: Path) -> None:
+    tasks = project.round_dir(index) / "export" / f"round{index}_labelstudio_tasks.json"
+    export = answer_round(tasks, load_ucf101_24_mini(), tmp_path / f"answers{index}.json")
+    import_round(project, index, [export])
+
+
+def test_later_rounds_never_ask_an_annotated_frame_and_keep_the_budget(tmp_path: Path) -> None:
+    project = small_project(tmp_path, holdout=1)
+    assert select_round(project, videos=3, frames=12, progress=False) == 0
+    assert project.request(0)["strategy"] == "initial"
+    answer(project, 0, tmp_path)
+    annotated = {n: set(v.annotated) for n, v in project.annotations(0).videos.items()}
+    for index in (1, 2):
+        assert select_round(project, videos=2, frames=8, progress=False) == index
+        asked = project.asked(index)
+        assert sum(map(len, asked.values())) <= 8  # B_f counts frames
+        assert len(set(asked) - set(annotated)) <= 2  # B_v new videos
+        for name, frames in asked.items():
+            assert not set(frames) & annotated.get(name, set()), name
+        holdout = set(project.holdout())
+        assert len(holdout) == 1 and not holdout & set(asked)
+        trained = json.loads((project.round_dir(index) / "model" / "training.json").read_text())
+        assert not holdout & set(trained["videos"])
+        assert (project.round_dir(index) / "model" / "validation.json").exists()
+        tasks = json.loads(
+            (
+                project.round_dir(index) / "export" / f"round{index}_labelstudio_tasks.json"
+            ).read_text()
+        )
+        assert {t["data"]["video_name"] for t in tasks} == set(asked)
+        assert all(
+            t["predictions"][0]["model_version"] == f"claus round {index}"
+            for t in tasks
+            if "predictions" in t
+        )
+        answer(project, index, tmp_path)
+        for name, video in project.annotations(index).videos.items():
+            annotated.setdefault(name, set()).update(video.annotated)
+    rows = project.status()
+    assert [r["round"] for r in rows] == [0, 1, 2]
+    assert rows[-1]["cost so far"] == sum(r["boxes"] for r in rows)
+    with pytest.raises(StoreError, match="round 1 was selected after round 0"):
+        import_round(project, 0, [tmp_path / "answers0.json"], replace=True)
+
+
+def test_a_round_waits_for_the_import_of_the_one_before(tmp_path: Path) -> None:
+    project = small_project(tmp_path)
+    select_round(project, videos=2, frames=6, progress=False)
+    before = sorted(p.name for p in project.root.rglob("*"))
+    with pytest.raises(StoreError, match="round 0 was asked for but nothing was imported"):
+        select_round(project, videos=2, frames=6, progress=False)
+    assert sorted(p.name for p in project.root.rglob("*")) == before
+
+
+def test_an_export_with_no_box_at_all_cannot_train_a_round(tmp_path: Path) -> None:
+    project = small_project(tmp_path)
+    select_round(project, videos=2, frames=6, progress=False)
+    tasks = json.loads(
+        (project.round_dir(0) / "export" / "round0_labelstudio_tasks.json").read_text()
+    )
+    empty = [
+        {
+            "id": k,
+            "data": t["data"],
+            "annotations": [{"id": k, "result": [], "updated_at": "2026-01-01T00:00:00Z"}],
+        }
+        for k, t in enumerate(tasks)
+    ]
+    (tmp_path / "empty.json").write_text(json.dumps(empty))
+    imported = import_round(project, 0, [tmp_path / "empty.json"])
+    assert imported.cost() == 0 and all(v.empty() == v.annotated for v in imported.videos.values())
+    with pytest.raises(DataError, match="no annotated video with a box to train on"):
+        select_round(project, videos=2, frames=6, progress=False)
+    assert project.rounds() == [0]
