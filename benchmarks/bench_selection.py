@@ -274,7 +274,7 @@ def main() -> None:
     settings = [
         ("paper: multiply, A_t = 5 % of frames, sum", first, SelectionConfig()),
         (
-            "released code: subtract, A_t = B_f / B_v, mean",
+            "subtract, A_t = B_f / B_v, mean (three of the released code's choices)",
             first,
             SelectionConfig(mode="subtract", frames_per_video="budget", video_score="mean"),
         ),

@@ -231,8 +231,10 @@ def spatial_consistency(
       frame ``j`` (``frac`` on foreground, ``1 - frac`` on background).
 
     The released code meant a local window (``j-2 .. j+2`` clip frames) but its bounds,
-    ``min(j - 2, 0)`` and ``max(j + 3, depth)``, select the whole clip; this implements the
-    local window. Vectorized with a cumulative sum over frames.
+    ``min(j - 2, 0)`` and ``max(j + 3, depth)`` (``ucf101_dataloader.py`` l.201-202, used at
+    l.215), give the slice ``[0:8]`` for positions ``j >= 2``, the whole clip, and a negative
+    start for ``j = 0, 1``, which Python wraps: ``[-2:8]`` and ``[-1:8]`` select only positions
+    6-7 and 7. This implements the local window. Vectorized with a cumulative sum over frames.
     """
     if window < 0:
         raise ValueError(f"window must be >= 0, got {window}")
@@ -279,8 +281,9 @@ def stew_weights(
     ``sigma = 4/3`` and ``j-2 .. j+2`` in clip positions at its default skip rate 2. The
     released code also zeroes the Gaussian beyond 4 clip positions (8 frames), where it is
     already below ``exp(-4.5) = 0.011``; it is not truncated here. The released code's window
-    bounds select the whole clip where a local window was evidently meant; this implements the
-    local window (see :func:`spatial_consistency`).
+    bounds select the whole clip for clip positions 2-7 and only positions 6-7 (7) for position
+    0 (1), where a local window was evidently meant; this implements the local window (see
+    :func:`spatial_consistency`).
     """
     masks = np.asarray(pseudo_masks)
     annotated = np.asarray(annotated)

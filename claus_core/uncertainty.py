@@ -3,8 +3,9 @@
 MC dropout (Gal & Ghahramani 2016) keeps dropout active at inference: the detector's head runs
 ``T`` times (``T = 10``) with different dropout masks. Algorithm 1, line 4 (with Eq. 1 of the
 main paper) scores frame ``f`` by the mean over the ``T`` runs of ``P(f, i)``: the mean of
-``-log p`` over the pixels the run predicts as foreground (``p >= 0.4``, the released code's
-threshold). An entropy variant (the ``entropy`` baseline of Table 5) scores the binary entropy
+``-log p`` over the pixels the run predicts as foreground (``p >= 0.4``; the released code's
+``get_thresholded_arr`` takes ``p > 0.4``, ``ucf101_CLAUS.py`` l.184, which differs only on
+pixels at exactly 0.4). An entropy variant (the ``entropy`` baseline of Table 5) scores the binary entropy
 of the mean foreground probability.
 
 :func:`score_pool` scores every video of a pool with sliding clips

@@ -74,7 +74,8 @@ class SelectionConfig:
     # the picked frames' undamped scores; "sum" and "mean": their scores when picked
     increment: Literal["sample+frame", "only_frame"] = "sample+frame"  # Table 8; "only_frame":
     # more frames in the selected videos only (no B_v, no cluster limit)
-    only_frames_with_boxes: bool = True  # candidate frames carry a GT box (the released code)
+    only_frames_with_boxes: bool = True  # candidate frames carry a GT box (the released code
+    # takes [sf, ef) of the video's first tube only, ucf101_CLAUS.py l.589-592)
     cost_model: CostModel = field(default_factory=CostModel)
 
     def __post_init__(self) -> None:
