@@ -38,6 +38,8 @@ import numpy as np
 from claus_core.data.types import DataError, Tube, VideoRecord
 
 LINK_IOU = 0.1  # least IoU at which tracks of two rounds are taken for the same actor
+EDGE_TOLERANCE = 1e-6  # pixels: a box that far past the frame edge (percent -> pixel rounding)
+# is clipped without a warning
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,7 +182,8 @@ def clip_box(
             f"{where}: box (x {x:.1f}, y {y:.1f}, w {w:.1f}, h {h:.1f}) has no area inside "
             f"the {width}x{height} frame"
         )
-    if (x0, y0, x1, y1) != (x, y, x + w, y + h):
+    moved = np.abs(np.array([x0 - x, y0 - y, x1 - x - w, y1 - y - h]))
+    if (moved > EDGE_TOLERANCE).any():
         warnings.append(
             f"{where}: box (x {x:.1f}, y {y:.1f}, w {w:.1f}, h {h:.1f}) extends outside the "
             f"{width}x{height} frame; clipped to it"

@@ -184,8 +184,11 @@ def read_cvat(
     classes: Sequence[str],
     asked: Mapping[str, Sequence[int]],
     fmt: str | None = None,
+    shown_sizes: Mapping[str, tuple[int, int]] | None = None,
 ) -> RoundAnnotations:
-    """The annotations of one CVAT XML export: one video of round ``round_index``."""
+    """The annotations of one CVAT XML export: one video of round ``round_index``.
+    ``shown_sizes``: per video, the (width, height) of its H.264 copy, whose pixels are the
+    original's (cropped by at most one column and row): a task of that size is not scaled."""
     root = parse_xml(text, source=source)
     fmt = fmt or detect_format(root, source=source)
     if fmt not in FORMATS:
@@ -201,7 +204,8 @@ def read_cvat(
             width, height = int(size.findtext("width") or ""), int(size.findtext("height") or "")
         except ValueError:
             raise DataError(f"{source}: <original_size> needs integer width and height") from None
-        if (width, height) != (video.width, video.height):
+        copy = (shown_sizes or {}).get(name, (video.width, video.height))
+        if (width, height) not in ((video.width, video.height), copy):
             scale = np.array([video.width / width, video.height / height] * 2)
             notes.append(
                 f"{source}: the task's frames are {width}x{height}, the video's "

@@ -90,9 +90,14 @@ def _chosen(annotations: Sequence[Any], where: str, notes: list[str]) -> dict[st
 
 
 def _sequence_boxes(
-    value: Mapping[str, Any], video: VideoRecord, where: str, notes: list[str]
+    value: Mapping[str, Any],
+    video: VideoRecord,
+    shown_size: tuple[int, int],
+    where: str,
+    notes: list[str],
 ) -> tuple[dict[int, np.ndarray], list[int]]:
-    """The boxes the editor shows on each frame (0-based) of one region, and its key frames."""
+    """The boxes the editor shows on each frame (0-based) of one region, and its key frames.
+    Percent is of ``shown_size``, the frames the editor played (the H.264 copy's)."""
     sequence = value.get("sequence")
     if not isinstance(sequence, list) or not sequence:
         raise DataError(f"{where}: a videorectangle needs a non-empty 'sequence'")
@@ -113,7 +118,7 @@ def _sequence_boxes(
             )
         if float(item.get("rotation", 0) or 0) != 0:
             notes.append(f"{where}, frame {frame}: rotated box, rotation ignored")
-        scale = np.array([video.width, video.height, video.width, video.height]) / 100.0
+        scale = np.array([*shown_size, *shown_size]) / 100.0
         box = clip_box(np.array(percent) * scale, video.width, video.height,
                        where=f"{where}, frame {frame}", warnings=notes)  # fmt: skip
         items.append((frame - 1, box, bool(item.get("enabled", True))))
@@ -134,6 +139,7 @@ def _sequence_boxes(
 def _regions(
     result: Any,
     video: VideoRecord,
+    shown_size: tuple[int, int],
     classes: Sequence[str],
     asked: Sequence[int],
     where: str,
@@ -152,7 +158,7 @@ def _regions(
         ):
             notes.append(f"{here}: a {region.get('type')!r} result is not a video box; ignored")
             continue
-        tracks_here, keys = _track(region["value"], video, classes, asked, here, notes)
+        tracks_here, keys = _track(region["value"], video, shown_size, classes, asked, here, notes)
         tracks.append(tracks_here)
         drawn.update(keys)
     return tracks, drawn
@@ -161,6 +167,7 @@ def _regions(
 def _track(
     value: Mapping[str, Any],
     video: VideoRecord,
+    shown_size: tuple[int, int],
     classes: Sequence[str],
     asked: Sequence[int],
     where: str,
@@ -180,7 +187,7 @@ def _track(
             f"{where}: Label Studio counted {count} frames, the video has {video.num_frames}; "
             "frames are taken as numbered by Label Studio"
         )
-    shown, keys = _sequence_boxes(value, video, where, notes)
+    shown, keys = _sequence_boxes(value, video, shown_size, where, notes)
     return make_track(label, shown, keys, asked), keys
 
 
@@ -200,13 +207,17 @@ def _video_of(
     return name
 
 
-def _check_frames(
-    data: Mapping[str, Any], name: str, asked: Sequence[int], where: str, round_index: int
-) -> None:
-    """The task's own record of its round and frames must be this round's."""
+def _other_round(data: Mapping[str, Any], round_index: int, others: dict[int, int]) -> bool:
+    """True (and counted) for a task that ``claus label select`` wrote for another round."""
     written = data.get("claus_round")
-    if isinstance(written, int) and written != round_index:
-        raise DataError(f"{where}: a task of round {written}, imported as round {round_index}")
+    if isinstance(written, int) and not isinstance(written, bool) and written != round_index:
+        others[written] = others.get(written, 0) + 1
+        return True
+    return False
+
+
+def _check_frames(data: Mapping[str, Any], name: str, asked: Sequence[int], where: str) -> None:
+    """The task's frames must be the ones this round asked for."""
     listed = data.get("frames_to_annotate")
     if listed is not None and sorted(int(f) - 1 for f in listed) != sorted(asked):
         raise DataError(
@@ -224,22 +235,29 @@ def read_label_studio(
     classes: Sequence[str],
     asked: Mapping[str, Sequence[int]],
     fmt: str | None = None,
+    shown_sizes: Mapping[str, tuple[int, int]] | None = None,
 ) -> RoundAnnotations:
     """The annotations of round ``round_index`` in a Label Studio export (``payload``: the
-    parsed JSON). ``asked``: the frames (0-based) the round asked for, per video. Errors name
-    ``source``, the task and the frame; warnings are kept in the result."""
+    parsed JSON). ``asked``: the frames (0-based) the round asked for, per video;
+    ``shown_sizes``: the (width, height) Label Studio played per video (default: the video's).
+    Tasks that carry another round in ``data.claus_round`` (one Label Studio project for every
+    round exports them all) are skipped. Errors name ``source``, the task and the frame;
+    warnings are kept in the result."""
     fmt = fmt or detect_format(payload, source=source)
     if fmt not in FORMATS:
         raise ValueError(f"unknown Label Studio format {fmt!r}; choose one of {FORMATS}")
     notes: list[str] = []
+    others: dict[int, int] = {}  # round -> tasks of that round skipped
     chosen: dict[str, tuple[Any, str]] = {}  # video -> (result, where)
     if fmt == "labelstudio-json":
         for position, task in enumerate(payload):
             if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
                 raise DataError(f"{source}: entry {position} is not a task with 'data'")
             where = f"{source}, task {task.get('id', position)}"
+            if _other_round(task["data"], round_index, others):
+                continue
             name = _video_of(task["data"].get("video_name"), task, where, videos, asked)
-            _check_frames(task["data"], name, asked[name], where, round_index)
+            _check_frames(task["data"], name, asked[name], where)
             where = f"{where} ({name})"
             if name in chosen:
                 raise DataError(f"{where}: a second task for the same video")
@@ -259,8 +277,10 @@ def read_label_studio(
             if not isinstance(row, dict):
                 raise DataError(f"{source}: entry {position} is not an object")
             where = f"{source}, task {row.get('id', position)}"
+            if _other_round(row, round_index, others):
+                continue
             name = _video_of(row.get("video_name"), row, where, videos, asked)
-            _check_frames(row, name, asked[name], where, round_index)
+            _check_frames(row, name, asked[name], where)
             rows.setdefault(name, []).append(row)
         for name, found in rows.items():
             where = f"{source}, task {found[0].get('id')} ({name})"
@@ -287,10 +307,14 @@ def read_label_studio(
     annotated = {}
     for name, (result, where) in chosen.items():
         video = videos[name]
-        tracks, drawn = _regions(result, video, classes, asked[name], where, notes)
+        shown_size = (shown_sizes or {}).get(name, (video.width, video.height))
+        tracks, drawn = _regions(result, video, shown_size, classes, asked[name], where, notes)
         annotated[name] = VideoAnnotations(
             name, tuple(asked[name]), tuple(set(asked[name]) | drawn), tuple(tracks)
         )
+    if others:
+        counts = ", ".join(f"{n} of round {r}" for r, n in sorted(others.items()))
+        notes.append(f"{source}: tasks of other rounds skipped ({counts})")
     missing = [name for name in asked if name not in annotated]
     if missing:
         notes.append(

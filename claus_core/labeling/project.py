@@ -271,6 +271,15 @@ class LabelProject:
         """The H.264 copy of video ``name`` (``claus label transcode``)."""
         return self.root / MEDIA / f"{name}.mp4"
 
+    def media_size(self, name: str) -> tuple[int, int]:
+        """(width, height) of the frames the tool shows: the H.264 copy's when there is one
+        (:mod:`claus_core.labeling.transcode` crops an odd width or height by one pixel, so its
+        pixels are the original's), else the video's own."""
+        video = self.videos[name]
+        if self.media_path(name).exists():
+            return video.width // 2 * 2, video.height // 2 * 2
+        return video.width, video.height
+
     def record(self, name: str, tubes: tuple[Tube, ...] = ()) -> VideoRecord:
         """Video ``name`` as a record (label -1: not known before it is annotated)."""
         video = self.videos[name]

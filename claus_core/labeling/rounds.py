@@ -382,14 +382,17 @@ def _detect(path: Path, text: str) -> str:
 
 def _merge(parts: list[RoundAnnotations], index: int) -> RoundAnnotations:
     videos: dict[str, Any] = {}
+    files: dict[str, str] = {}
     warnings: list[str] = []
     for part in parts:
         for name, video in part.videos.items():
             if name in videos:
                 raise DataError(
-                    f"video {name!r} is annotated in two of the files imported together"
+                    f"video {name!r} is annotated in two of the files imported together: "
+                    f"{files[name]} and {part.sources[0]['file']}"
                 )
             videos[name] = video
+            files[name] = part.sources[0]["file"]
         warnings.extend(part.warnings)
     formats = sorted({p.format for p in parts})
     return RoundAnnotations(
@@ -428,6 +431,7 @@ def read_round_files(
             "videos": records,
             "classes": classes,
             "asked": asked,
+            "shown_sizes": {n: project.media_size(n) for n in project.videos},
         }
         if family == "labelstudio":
             try:
@@ -437,7 +441,7 @@ def read_round_files(
             part = label_studio.read_label_studio(payload, fmt=fmt, **common)
         else:
             part = cvat.read_cvat(text, fmt=fmt, **common)
-        digest = {"file": str(path.resolve()), "sha256": hashlib.sha256(raw).hexdigest()}
+        digest = {"file": str(path), "sha256": hashlib.sha256(raw).hexdigest()}
         parts.append(dataclasses.replace(part, sources=(digest,)))
     if not parts:
         raise ValueError("no file to import")
