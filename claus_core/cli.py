@@ -169,9 +169,12 @@ def _export(args: argparse.Namespace) -> int:
         config = ExperimentConfig.from_dict(read_json(run.config_path))
         pool = make_sources(config)[0].pool
         out = Path(args.out or Path(args.run_dir) / "export")
+        prefix = (
+            DEFAULT_VIDEO_URL_PREFIX if args.video_url_prefix is None else args.video_url_prefix
+        )
         paths = export_run_round(
             run.root, args.round, args.format, out, pool, fps=args.fps, include_boxes=args.boxes,
-            cumulative=args.cumulative, video_url_prefix=args.video_url_prefix or DEFAULT_VIDEO_URL_PREFIX,
+            cumulative=args.cumulative, video_url_prefix=prefix,
         )  # fmt: skip
     for path in paths:
         sys.stdout.write(f"{path}\n")
@@ -286,8 +289,6 @@ def _data(args: argparse.Namespace) -> int:
                 k: summary[k] for k in ("videos", "frames", "boxes (= full cost)")
             }
     sys.stdout.write(json.dumps(stats, indent=1) + "\n")
-    return 0
-
     return 0
 
 

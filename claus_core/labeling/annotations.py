@@ -28,6 +28,7 @@ annotated frame, so frames drawn on without being asked are counted too.
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ import numpy as np
 
 from claus_core.data.types import DataError, Tube, VideoRecord
 
+logger = logging.getLogger(__name__)
 LINK_IOU = 0.1  # least IoU at which tracks of two rounds are taken for the same actor
 EDGE_TOLERANCE = 1e-6  # pixels: a box that far past the frame edge (percent -> pixel rounding)
 # is clipped without a warning
@@ -199,6 +201,8 @@ def make_track(
 ) -> Track:
     """A track from the boxes a tool shows on each frame (``shown``: frame -> ``[4]`` box) and
     its key frames: keys are the tool's keys and the asked frames it is shown on."""
+    if not shown:
+        raise DataError(f"track {label!r}: the tool shows it on no frame")
     keys = sorted(({int(k) for k in tool_keys} | {int(f) for f in asked}) & set(shown))
     frames = np.array(sorted(shown), dtype=np.int64)
     edges = np.flatnonzero(np.diff(frames) > 1)  # a gap follows frames[edge]
@@ -276,9 +280,14 @@ def link_frames(
     return tracks
 
 
-def _group_tubes(group: list[Track], label: int, num_frames: int) -> list[Tube]:
+def _group_tubes(
+    group: list[Track], label: int, num_frames: int, annotated: Sequence[int]
+) -> list[Tube]:
     """The tubes of one actor: shown from its first to its last shown frame over all rounds,
-    except where a round's tool said it was absent between two of that round's keys."""
+    except where a round's tool said it was absent between two of that round's keys, and on
+    every ``annotated`` frame (of any round) where the actor has no key: a person looked at that
+    frame and drew no box of it there (a tool keeps a region shown until told otherwise, so a
+    box held from an earlier round must not land on it)."""
     shown_each = [t.shown(num_frames) for t in group]  # each [frame] bool
     any_shown = np.flatnonzero(np.any(shown_each, axis=0))
     shown = np.zeros(num_frames, dtype=bool)
@@ -287,6 +296,7 @@ def _group_tubes(group: list[Track], label: int, num_frames: int) -> list[Tube]:
         inside = np.zeros(num_frames, dtype=bool)
         inside[track.keys[0] : track.keys[-1] + 1] = True
         shown[inside & ~track_shown] = False  # absent in the tool, between its own keys
+    shown[list(annotated)] = False
     for track in group:
         shown[list(track.keys)] = True
     keys = np.array([k for t in group for k in t.keys])
@@ -306,7 +316,8 @@ def training_record(
 ) -> tuple[VideoRecord | None, tuple[int, ...]]:
     """``video`` with tubes from every round's annotations, and its annotated frames.
 
-    The record's label is the class with the most key boxes (ties: the first in ``classes``);
+    The record's label is the class with the most key boxes (ties: the first in ``classes``),
+    and every tube takes it (the detector gives one class per video; other classes are logged);
     a video with no box in any round has no class to learn, so its record is None (its frames
     still count as annotated: "no action" everywhere asked).
     """
@@ -320,8 +331,16 @@ def training_record(
     label = max(counts, key=lambda name: (counts[name], -classes.index(name)))
     index = classes.index(label)
     tubes = [
-        tube for group in _link(rounds) for tube in _group_tubes(group, index, video.num_frames)
+        tube
+        for group in _link(rounds)
+        for tube in _group_tubes(group, index, video.num_frames, annotated)
     ]
+    others = sorted(set(counts) - {label})
+    if others:
+        logger.warning(
+            "%s: boxes of %s besides %r; the detector learns one class per video, so every "
+            "tube trains as %r", video.name, others, label, label,
+        )  # fmt: skip
     record = VideoRecord(
         video.name, index, video.num_frames, video.width, video.height, tuple(tubes), video.path
     )

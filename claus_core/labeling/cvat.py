@@ -33,6 +33,7 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from claus_core.data.types import DataError, VideoRecord
+from claus_core.export import ANNOTATE_TAG
 from claus_core.labeling.annotations import (
     RoundAnnotations,
     Track,
@@ -43,7 +44,7 @@ from claus_core.labeling.annotations import (
 )
 
 FORMATS = ("cvat-video", "cvat-images")
-MARK_LABEL = "annotate"
+MARK_LABEL = ANNOTATE_TAG  # claus's marks of the asked frames (claus_core.export)
 
 
 def parse_xml(text: str, *, source: str) -> ET.Element:
@@ -137,13 +138,16 @@ def _video_tracks(
         shown: dict[int, np.ndarray] = {}
         keys = []
         for box in track.iter("box"):
-            frame = _frame(box, "frame", video, where)
-            if box.attrib.get("outside") == "1":
+            if box.attrib.get("outside") == "1":  # the actor leaves: no box, wherever it is
                 continue
+            frame = _frame(box, "frame", video, where)
+            if float(box.attrib.get("rotation", 0) or 0) != 0:
+                notes.append(f"{where}, frame {frame}: rotated box, rotation ignored")
             shown[frame] = _corners(box, video, scale, f"{where}, frame {frame}", notes)
             if box.attrib.get("keyframe", "1") == "1":
                 keys.append(frame)
-        if not shown:
+        if not shown or not (set(keys) | set(asked)) & set(shown):
+            notes.append(f"{where}: no key frame and no asked frame shown; the track is skipped")
             continue
         tracks.append(make_track(label, shown, keys, asked))
         drawn.update(keys)
@@ -205,6 +209,8 @@ def read_cvat(
         except ValueError:
             raise DataError(f"{source}: <original_size> needs integer width and height") from None
         copy = (shown_sizes or {}).get(name, (video.width, video.height))
+        if width < 1 or height < 1:
+            raise DataError(f"{source}: <original_size> {width}x{height} is not a frame size")
         if (width, height) not in ((video.width, video.height), copy):
             scale = np.array([video.width / width, video.height / height] * 2)
             notes.append(

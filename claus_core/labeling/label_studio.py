@@ -22,8 +22,8 @@ enabled, the region stays at that box to the end of the video.
 
 Which annotation counts: among a task's annotations that were not cancelled, the latest by
 ``updated_at``, unless some are marked ``ground_truth`` (then the latest of those). A task with
-predictions only, or only cancelled annotations, is **not annotated**: its frames stay unasked
-for in the cost and are not trained on. Every frame of a task refers to the task's
+predictions only, or only cancelled annotations, is **not annotated**: its frames are neither
+counted in the cost nor trained on. Every frame of a task refers to the task's
 ``data.video_name``, which must be a video the round asked for.
 """
 
@@ -67,10 +67,12 @@ def detect_format(payload: Any, *, source: str) -> str:
 
 
 def _time(value: Any, where: str) -> dt.datetime:
+    """An ISO 8601 time; one without a zone is taken as UTC (Label Studio writes UTC)."""
     try:
-        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        time = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         raise DataError(f"{where}: updated_at {value!r} is not an ISO 8601 time") from None
+    return time if time.tzinfo is not None else time.replace(tzinfo=dt.UTC)
 
 
 def _chosen(annotations: Sequence[Any], where: str, notes: list[str]) -> dict[str, Any] | None:
@@ -106,22 +108,30 @@ def _sequence_boxes(
         if not isinstance(item, dict):
             raise DataError(f"{where}: sequence items must be objects")
         try:
-            frame = int(item["frame"])
+            frame = item["frame"]
             percent = [float(item[k]) for k in ("x", "y", "width", "height")]
+            rotation = float(item.get("rotation", 0) or 0)
         except (KeyError, TypeError, ValueError) as err:
             raise DataError(
-                f"{where}: sequence item {item!r} lacks frame/x/y/width/height ({err})"
+                f"{where}: sequence item {item!r} lacks a numeric frame/x/y/width/height/rotation "
+                f"({err})"
             ) from err
+        if isinstance(frame, bool) or not isinstance(frame, int | float) or frame != int(frame):
+            raise DataError(f"{where}: frame {frame!r} is not a whole frame number")
+        frame = int(frame)
+        enabled = item.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise DataError(f"{where}, frame {frame}: 'enabled' is {enabled!r}, not true or false")
         if not 1 <= frame <= video.num_frames:
             raise DataError(
                 f"{where}: frame {frame} (1-based) lies outside the video's {video.num_frames} frames"
             )
-        if float(item.get("rotation", 0) or 0) != 0:
+        if rotation != 0:
             notes.append(f"{where}, frame {frame}: rotated box, rotation ignored")
         scale = np.array([*shown_size, *shown_size]) / 100.0
         box = clip_box(np.array(percent) * scale, video.width, video.height,
                        where=f"{where}, frame {frame}", warnings=notes)  # fmt: skip
-        items.append((frame - 1, box, bool(item.get("enabled", True))))
+        items.append((frame - 1, box, enabled))
     items.sort(key=lambda i: i[0])
     shown: dict[int, np.ndarray] = {}
     for index, (frame, box, enabled) in enumerate(items):
@@ -153,11 +163,11 @@ def _regions(
         here = f"{where}, region {position}"
         if not isinstance(region, dict):
             raise DataError(f"{here}: a region must be an object")
-        if region.get("type", "videorectangle") != "videorectangle" or "sequence" not in region.get(
-            "value", {}
-        ):
+        if region.get("type", "videorectangle") != "videorectangle":
             notes.append(f"{here}: a {region.get('type')!r} result is not a video box; ignored")
             continue
+        if not isinstance(region.get("value"), dict):
+            raise DataError(f"{here}: a videorectangle needs an object 'value'")
         tracks_here, keys = _track(region["value"], video, shown_size, classes, asked, here, notes)
         tracks.append(tracks_here)
         drawn.update(keys)
@@ -182,6 +192,8 @@ def _track(
             f"{where}: label {label!r} is not a class of the project ({len(classes)} classes)"
         )
     count = value.get("framesCount")
+    if count is not None and (not isinstance(count, int | float) or isinstance(count, bool)):
+        raise DataError(f"{where}: framesCount {count!r} is not a number")
     if count is not None and int(count) != video.num_frames:
         notes.append(
             f"{where}: Label Studio counted {count} frames, the video has {video.num_frames}; "
@@ -219,7 +231,13 @@ def _other_round(data: Mapping[str, Any], round_index: int, others: dict[int, in
 def _check_frames(data: Mapping[str, Any], name: str, asked: Sequence[int], where: str) -> None:
     """The task's frames must be the ones this round asked for."""
     listed = data.get("frames_to_annotate")
-    if listed is not None and sorted(int(f) - 1 for f in listed) != sorted(asked):
+    if listed is None:
+        return
+    if not isinstance(listed, list) or not all(
+        isinstance(f, int) and not isinstance(f, bool) for f in listed
+    ):
+        raise DataError(f"{where}: frames_to_annotate {listed!r} is not a list of frame numbers")
+    if sorted(f - 1 for f in listed) != sorted(asked):
         raise DataError(
             f"{where}: the task asks for frames {sorted(listed)} (1-based) of {name!r}, but the "
             f"round asked for {[f + 1 for f in sorted(asked)]} (an export of another round?)"
@@ -284,6 +302,9 @@ def read_label_studio(
             rows.setdefault(name, []).append(row)
         for name, found in rows.items():
             where = f"{source}, task {found[0].get('id')} ({name})"
+            tasks = sorted({str(r.get("id")) for r in found})
+            if len(tasks) > 1:
+                raise DataError(f"{where}: tasks {tasks} are all for the same video")
             found = [r for r in found if r.get("annotation_id") is not None]
             if not found:
                 notes.append(

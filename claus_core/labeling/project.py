@@ -12,7 +12,8 @@ config is saved inside. Layout::
         round<r>/
             request.json        the frames round r asks for, per video, and why (selection records)
             model/              the detector trained on rounds < r (rounds >= 1): checkpoint.pt,
-                                clusters.npz, scores.npz, training.json, validation.json
+                                clusters.npz, scores.npz, training.json, validation.json,
+                                predictions.npz (its boxes on the round's videos)
             export/             the round's tasks for the tool (written by ``select``)
             annotations.json    what ``claus label import`` read (RoundAnnotations)
 
@@ -28,6 +29,7 @@ import datetime as dt
 import fcntl
 import logging
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -41,6 +43,7 @@ from claus_core.config import ConfigError, TrainConfig, from_plain, to_plain
 from claus_core.data.types import DataError, Tube, VideoPool, VideoRecord
 from claus_core.data.video import VIDEO_EXTENSIONS, VideoError, probe_video
 from claus_core.evaluation import EvaluationConfig
+from claus_core.export import ANNOTATE_TAG
 from claus_core.labeling.annotations import RoundAnnotations, VideoAnnotations
 from claus_core.losses import LossConfig
 from claus_core.selection import STRATEGIES, SelectionConfig
@@ -54,8 +57,9 @@ VERSION = 1
 TOOLS = ("labelstudio", "cvat")
 MEDIA = "media"  # PROJECT/media: the browser copies; Label Studio's storage folder
 DEFAULT_URL_PREFIX = "/data/local-files/?d=media/"  # document root: the project folder
-RESERVED_CLASSES = ("annotate",)  # the CVAT label that marks the asked frames
+RESERVED_CLASSES = (ANNOTATE_TAG,)  # the CVAT label that marks the asked frames
 VALIDATION_METRICS = ("f-mAP@0.5", "v-mAP@0.5")
+COMMENT = re.compile(r"\s#")  # a comment in a classes file: "Biking  # on a bike"
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,8 @@ def check_classes(classes: Sequence[str], *, source: str) -> None:
     for line, name in enumerate(classes, start=1):
         if not name or name != name.strip():
             raise ConfigError(f"{source}: class {line} {name!r} is blank or has spaces around it")
+        if not name.isprintable():
+            raise ConfigError(f"{source}: class {line} {name!r} holds a control character")
         if name in RESERVED_CLASSES:
             raise ConfigError(f"{source}: class {name!r} is reserved (it marks the asked frames)")
         if name in seen:
@@ -129,17 +135,19 @@ def check_classes(classes: Sequence[str], *, source: str) -> None:
 
 
 def read_classes(path: Path) -> tuple[str, ...]:
-    """A classes file: one class name per line; blank lines and ``#`` comments are skipped."""
+    """A classes file (UTF-8, a byte-order mark allowed): one class name per line; blank lines
+    are skipped, and ``#`` starts a comment at the start of a line or after a space (so a class
+    may be called ``C#``)."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except FileNotFoundError:
         raise ConfigError(f"{path}: classes file not found") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot read the classes file ({err})") from err
     names, seen = [], {}
     for number, line in enumerate(lines, start=1):
-        name = line.split("#", 1)[0].strip()
-        if not name:
+        name = COMMENT.split(line, maxsplit=1)[0].strip()
+        if not name or name.startswith("#"):
             continue
         if name in seen:
             raise ConfigError(
@@ -227,6 +235,8 @@ class LabelProject:
     ) -> LabelProject:
         """Scan and probe ``videos_dir``, then write the project at ``root`` in one rename."""
         root, videos_dir = Path(root), Path(videos_dir).resolve()
+        if root.exists() and not root.is_dir():
+            raise StoreError(f"{root}: exists and is not a folder; choose a new folder")
         if (root / "project.json").exists():
             raise StoreError(f"{root}: already a labeling project; use it, or choose a new folder")
         if root.exists() and any(root.iterdir()):
@@ -240,6 +250,9 @@ class LabelProject:
             )
         root.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)  # a folder as mkdir makes it (mkdtemp's is owner-only)
         try:
             header = {
                 "kind": KIND,
@@ -353,6 +366,9 @@ class LabelProject:
     def holdout(self) -> tuple[str, ...]:
         path = self.root / "holdout.json"
         return tuple(read_keys(path, "videos")["videos"]) if path.exists() else ()
+
+    def holdout_chosen(self) -> bool:
+        return (self.root / "holdout.json").exists()
 
     def save_holdout(self, names: Sequence[str]) -> None:
         write_json(self.root / "holdout.json", {"videos": list(names)})

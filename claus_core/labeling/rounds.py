@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from claus_core.clustering import DeepClusters, init_kmeans
 from claus_core.data.types import AnnotationState, DataError, Tube, VideoPool, VideoRecord
@@ -44,7 +43,13 @@ from claus_core.export import (
 from claus_core.labeling import cvat, label_studio
 from claus_core.labeling.annotations import RoundAnnotations, training_record
 from claus_core.labeling.project import LabelProject
-from claus_core.loop import CachedSource, new_detector, train_round, video_latents
+from claus_core.loop import (
+    CachedSource,
+    new_detector,
+    train_round,
+    training_device,
+    video_latents,
+)
 from claus_core.metrics import mask_boxes
 from claus_core.model.checkpoint import load_detector, save_detector
 from claus_core.model.config import DetectorConfig
@@ -61,16 +66,12 @@ from claus_core.uncertainty import score_pool
 
 logger = logging.getLogger(__name__)
 
-IMPORT_FORMATS = ("labelstudio-json", "labelstudio-json-min", "cvat-video", "cvat-images")
+IMPORT_FORMATS = label_studio.FORMATS + cvat.FORMATS
 
 
 def detector_config(project: LabelProject) -> DetectorConfig:
     preset = DetectorConfig.paper if project.config.detector == "paper" else DetectorConfig.tiny
     return preset(num_classes=len(project.config.classes))
-
-
-def _device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 # ---- select -------------------------------------------------------------------------------
@@ -127,8 +128,12 @@ def select_round(
                 "records": list(result.records),
             },
         )
-    export_round(project, index, project.config.tool, project.round_dir(index) / "export",
-                 include_boxes=model_dir is not None)  # fmt: skip
+        try:  # a round exists once its request and its tasks both do
+            export_round(project, index, project.config.tool, project.round_dir(index) / "export",
+                         include_boxes=model_dir is not None)  # fmt: skip
+        except BaseException:
+            (project.round_dir(index) / "request.json").unlink(missing_ok=True)
+            raise
     logger.info(
         "round %d: %d frames of %d videos asked (%s)",
         index,
@@ -160,17 +165,26 @@ def _state_of(project: LabelProject, index: int, pool: VideoPool) -> AnnotationS
     return AnnotationState(index - 1, tuple(kept), kept)
 
 
-def _holdout(project: LabelProject, records: dict[str, VideoRecord]) -> tuple[str, ...]:
-    """The held-out videos, chosen once among the annotated ones with a box (one stays to train)."""
-    chosen = project.holdout()
-    if chosen or project.config.holdout == 0:
-        return chosen
-    names = sorted(records)
+def _holdout(project: LabelProject) -> tuple[str, ...]:
+    """The held-out videos: chosen once, at the first trained round, among round 0's annotated
+    videos with a box (one of them stays to train), so that no model has trained on them. When
+    round 0 has too few, none is held out, for good (``holdout.json`` records it)."""
+    if project.holdout_chosen() or project.config.holdout == 0:
+        return project.holdout()
+    round0 = {
+        name: videos for name, videos in project.labeled(1).items() if any(v.tracks for v in videos)
+    }
+    names = sorted(round0)
     count = min(project.config.holdout, len(names) - 1)
-    if count < 1:
-        return ()
     rng = np.random.default_rng([project.config.seed, 3])
-    chosen = tuple(sorted(rng.choice(names, size=count, replace=False).tolist()))
+    chosen = (
+        () if count < 1 else tuple(sorted(rng.choice(names, size=count, replace=False).tolist()))
+    )
+    if len(chosen) < project.config.holdout:
+        logger.warning(
+            "%s: %d of the %d held-out videos asked for (round 0 has %d annotated videos with a "
+            "box, and one must train)", project.root, len(chosen), project.config.holdout, len(names),
+        )  # fmt: skip
     project.save_holdout(chosen)
     return chosen
 
@@ -181,7 +195,7 @@ def _trained_selection(
     """Round ``index >= 1``: train, validate, score, cluster and select (module docstring)."""
     config = project.config
     records, frames = _training_data(project, index)
-    holdout = _holdout(project, records)
+    holdout = _holdout(project)
     train_names = [n for n in records if n not in holdout]
     if not train_names:
         raise DataError(
@@ -254,13 +268,13 @@ def _start_model(
     previous = project.round_dir(index - 1) / "model"
     use_clusters = config.train.cluster_loss
     if config.train.warm_start and (previous / "checkpoint.pt").exists():
-        model, _ = load_detector(previous / "checkpoint.pt", map_location=_device())
+        model, _ = load_detector(previous / "checkpoint.pt", map_location=training_device(config))
         if not use_clusters:
             return model, None
         if (previous / "clusters.npz").exists():
             return model, DeepClusters.load(previous / "clusters.npz")
     else:
-        model = new_detector(detector, config.seed).to(_device())
+        model = new_detector(detector, config.seed).to(training_device(config))
     if not use_clusters:
         return model, None
     names = list(state.videos)
@@ -278,7 +292,7 @@ def _save_predictions(
 ) -> None:
     """The model's box on every frame of the selected videos (NaN: none) and its class, for
     pre-annotations: ``predictions.npz`` (``boxes/<video>`` [frame, 4] x, y, w, h;
-    ``label/<video>``; ``score/<video>``)."""
+    ``label/<video>``)."""
     evaluation = dataclasses.replace(project.config.evaluation, input_size=(size, size))
     arrays: dict[str, np.ndarray] = {}
     for name in names:
@@ -288,7 +302,6 @@ def _save_predictions(
         boxes = np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)
         arrays[f"boxes/{name}"] = boxes
         arrays[f"label/{name}"] = np.array(prediction.label)
-        arrays[f"score/{name}"] = np.array(float(prediction.class_scores[prediction.label]))
     write_npz(folder / "predictions.npz", arrays)
 
 
@@ -333,9 +346,14 @@ def export_round(
     for r in range(index + 1) if cumulative else [index]:
         for name, fs in project.asked(r).items():
             frames.setdefault(name, []).extend(fs)
+    if include_boxes and cumulative:
+        raise ValueError(
+            "--boxes with --cumulative: each round's predictions come from its own model; export "
+            "the rounds one by one to get their boxes"
+        )
     predicted = prediction_pool(project, index) if include_boxes else None
-    pool = predicted if predicted is not None and not cumulative else project.selection_pool()
-    boxes = predicted is not None and not cumulative
+    pool = project.selection_pool() if predicted is None else predicted
+    boxes = predicted is not None
     prefix = project.config.video_url_prefix if video_url_prefix is None else video_url_prefix
     written: list[Path] = []
 

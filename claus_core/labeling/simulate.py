@@ -5,8 +5,9 @@ ground truth (the real UCF-101-24 boxes of the mini videos), :func:`answer_tasks
 JSON export a Label Studio 1.23.2 server writes after a person drew those boxes, with the same
 keys and shapes as the server's export in ``tests/fixtures/labelstudio/export_json.json``. The
 "person" draws, for every tube with an asked frame inside it, one ``videorectangle`` region with
-a key frame on each asked frame in the tube (1-based, percent boxes), ``enabled: false`` on its
-last key frame (the region's lifespan ends there); asked frames outside every tube get no box
+a key frame on each asked frame in the tube (1-based, percent boxes), and ends the region's
+lifespan on its last key frame (``enabled: false``, which Label Studio writes when the annotator
+turns the lifespan off; a freshly drawn region is enabled); asked frames outside every tube get no box
 ("no action").
 """
 

@@ -235,7 +235,20 @@ def test_training_record_keeps_a_far_box_of_a_later_round_as_another_actor() -> 
     )
     record, _ = training_record(video(), [first, second], CLASSES)
     assert record is not None
-    assert sorted((t.start, t.end) for t in record.tubes) == [(10, 21), (15, 16)]
+    # the first actor is cut at frame 15, which round 1 annotated with only the far box there
+    assert sorted((t.start, t.end) for t in record.tubes) == [(10, 15), (15, 16), (16, 21)]
+
+
+def test_a_box_held_from_an_earlier_round_never_lands_on_a_frame_annotated_empty() -> None:
+    # round 0: a region drawn on frame 10 and left enabled, so the tool shows it to the end of
+    # the 40-frame video; round 1 asks frame 30 and the person draws nothing ("no action")
+    held = Track("Biking", (10,), np.array([box(10.0)]), ((10, 40),))
+    first = VideoAnnotations("Biking/clip", (10,), (10,), (held,))
+    second = VideoAnnotations("Biking/clip", (30,), (30,))
+    record, annotated = training_record(video(), [first, second], CLASSES)
+    assert annotated == (10, 30)
+    assert sorted((t.start, t.end) for t in record.tubes) == [(10, 30), (31, 40)]
+    assert all(t.box_at(30) is None for t in record.tubes)
 
 
 def test_training_record_of_a_video_without_any_box_is_none_with_its_annotated_frames() -> None:
@@ -264,7 +277,7 @@ def test_group_tubes_splits_where_the_tool_said_the_actor_was_absent_between_its
     # Label Studio: a disabled key frame at 10 hides the region until the enabled one at 20,
     # which keeps it to the end of the 40-frame video: shown {10} and 20..39
     track = Track("Biking", (10, 20), np.array([box(10.0), box(30.0)]), ((10, 11), (20, 40)))
-    tubes = _group_tubes([track], BIKING, 40)
+    tubes = _group_tubes([track], BIKING, 40, (10, 20))
     assert [(t.start, t.end) for t in tubes] == [(10, 11), (20, 40)]
     np.testing.assert_allclose(tubes[0].boxes, [box(10.0)])
     np.testing.assert_allclose(tubes[1].boxes, [box(30.0)] * 20)  # held after the last key
@@ -274,6 +287,6 @@ def test_group_tubes_fills_the_gap_between_two_rounds_nobody_annotated() -> None
     # Neither round said anything about frames 11..19: the actor is taken as present there
     first = Track("Biking", (10,), np.array([box(10.0)]), ((10, 11),))
     second = Track("Biking", (20,), np.array([box(30.0)]), ((20, 21),))
-    (tube,) = _group_tubes([first, second], BIKING, 40)
+    (tube,) = _group_tubes([first, second], BIKING, 40, (10, 20))
     assert (tube.start, tube.end) == (10, 21)
     np.testing.assert_allclose(tube.box_at(15), [20, 10, 20, 20], rtol=1e-6)  # halfway 10 -> 30

@@ -235,8 +235,16 @@ def test_a_label_not_in_the_project_is_refused(project: LabelProject, tmp_path: 
 
 
 def test_a_frame_outside_the_video_is_refused(project: LabelProject, tmp_path: Path) -> None:
-    # the video has 101 frames, 0..100 (CVAT numbers video frames from 0)
-    path = edited(tmp_path, CVAT_VIDEO_FIXTURE, ('<box frame="64"', '<box frame="101"'))
+    # the video has 101 frames, 0..100 (CVAT numbers video frames from 0); an outside box there
+    # only says the actor has left, and is skipped
+    skipped = edited(tmp_path, CVAT_VIDEO_FIXTURE, ('<box frame="64"', '<box frame="101"'))
+    assert read(project, skipped).videos
+    path = edited(
+        tmp_path,
+        CVAT_VIDEO_FIXTURE,
+        ('<box frame="36" keyframe="1" outside="0" occluded="0" xtl="167.88"',
+         '<box frame="101" keyframe="1" outside="0" occluded="0" xtl="167.88"'),
+    )  # fmt: skip
     refused(
         project, path, re.escape(f"{path}, track 1: frame 101 lies outside the video's 101 frames")
     )

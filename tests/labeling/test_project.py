@@ -35,6 +35,15 @@ def test_read_classes_skips_comments_and_blank_lines(tmp_path: Path) -> None:
     assert read_classes(path) == ("Biking", "Ice Dancing", "Fencing")
 
 
+def test_read_classes_reads_a_byte_order_mark_and_a_hash_inside_a_name(tmp_path: Path) -> None:
+    path = tmp_path / "classes.txt"
+    path.write_bytes("\ufeffBiking\nC#\n".encode())  # Notepad's UTF-8, and a '#' not after a space
+    assert read_classes(path) == ("Biking", "C#")
+    path.write_text("Biking\nBad\x00Name\n")
+    with pytest.raises(ConfigError, match="holds a control character"):
+        read_classes(path)
+
+
 def test_read_classes_refuses_an_empty_file(tmp_path: Path) -> None:
     for text in ("", "# only a comment\n\n"):
         path = classes_file(tmp_path, text)
