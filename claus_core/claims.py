@@ -74,6 +74,7 @@ class Group:
     UCF_K10 = "ucf_k10"  # claus with K = 10 clusters (Figure 1)
     UCF_K15 = "ucf_k15"  # claus with K = 15 clusters (Figure 1)
     UCF_FULL = "ucf_full"  # fully supervised SynthUCF24 (Table 6, 100 %)
+    UCF_RELEASED = "ucf_released"  # claus with the released code's selection and STeW (issue 18)
     JHMDB_MAIN = "jhmdb_main"  # claus, uncertainty on SynthJHMDB21
     JHMDB_FULL = "jhmdb_full"  # fully supervised SynthJHMDB21 (Table 7, 100 %)
 

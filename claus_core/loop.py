@@ -38,7 +38,7 @@ from claus_core.clustering import ClusterConfig, DeepClusters, init_kmeans
 from claus_core.config import ExperimentConfig, StudyConfig, TrainConfig
 from claus_core.cost import annotation_cost, full_cost
 from claus_core.data.clips import clip_targets, clip_tensor, sample_clip
-from claus_core.data.types import AnnotationState, DataError, FrameSource, VideoPool
+from claus_core.data.types import AnnotationState, DataError, FrameSource, VideoPool, VideoRecord
 from claus_core.evaluation import EvaluationConfig, evaluate_detector
 from claus_core.losses import (
     LossConfig,
@@ -47,6 +47,11 @@ from claus_core.losses import (
     localization_targets,
     spread_loss,
     spread_margin,
+)
+from claus_core.losses_released import (
+    released_clip_weights,
+    released_pseudo_label_masks,
+    released_tube_frames,
 )
 from claus_core.model.checkpoint import load_detector, save_detector
 from claus_core.model.config import DetectorConfig
@@ -155,7 +160,18 @@ def new_detector(config: DetectorConfig, seed: int) -> CapsuleDetector:
         return CapsuleDetector(config)
 
 
-def _device(config: ExperimentConfig) -> torch.device:
+class TrainingSetup(Protocol):
+    """What :func:`train_round` reads of a config (an ExperimentConfig, or a labeling project's
+    LabelingConfig)."""
+
+    seed: int
+    train: TrainConfig
+    loss: LossConfig
+    cluster: ClusterConfig
+
+
+def training_device(config: TrainingSetup) -> torch.device:
+    """``train.device`` of a config: ``"auto"`` is CUDA when there is one, else the CPU."""
     if config.train.device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(config.train.device)
@@ -206,14 +222,12 @@ def video_latents(
     return np.stack(rows)  # [video, D]
 
 
-class TrainingSetup(Protocol):
-    """What :func:`train_round` reads of a config (an ExperimentConfig, or a labeling project's
-    LabelingConfig)."""
-
-    seed: int
-    train: TrainConfig
-    loss: LossConfig
-    cluster: ClusterConfig
+def released_targets(
+    video: VideoRecord, frames: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:  # [frame, H, W] bool, [frame, H, W] float32
+    """The released pseudo-labels of a video and unit weights (replaced per clip)."""
+    masks = released_pseudo_label_masks(video, frames)  # [frame, H, W]
+    return masks, np.ones(masks.shape, dtype=np.float32)
 
 
 def train_round(
@@ -237,7 +251,12 @@ def train_round(
     clip_rng = rng if world == 1 else np.random.default_rng([config.seed, round_index, 1, rank])
     generator = torch.Generator(device=device)
     generator.manual_seed(int(rng.integers(2**62)) + rank)
-    targets = {n: localization_targets(pool[n], state.frames[n], config.loss) for n in state.videos}
+    if config.loss.released:  # the released pseudo-labels; their weights per clip, below
+        targets = {n: released_targets(pool[n], state.frames[n]) for n in state.videos}
+    else:
+        targets = {
+            n: localization_targets(pool[n], state.frames[n], config.loss) for n in state.videos
+        }
     labels = {n: pool[n].label for n in state.videos}
     items = [n for n in state.videos for _ in range(config.train.clips_per_video)]
     net = distributed.wrap_model(model)  # DistributedDataParallel when distributed
@@ -275,6 +294,12 @@ def train_round(
                 )
                 clips.append(clip_tensor(frames, index, (size, size)))
                 mask, weight = clip_targets(*targets[name], index, (size, size))
+                if config.loss.released:
+                    frames_of_tube = released_tube_frames(pool[name], state.frames[name], clip_rng)
+                    skip = int(index[1] - index[0]) if len(index) > 1 else 1
+                    weight = torch.from_numpy(
+                        released_clip_weights(mask.numpy(), index, frames_of_tube, skip)
+                    )
                 masks.append(mask)
                 weights.append(weight)
             clip_batch = torch.stack(clips).to(device)  # [B, 3, T, H, W]
@@ -477,7 +502,9 @@ class Experiment:
 
     def _restore(self, r: int) -> tuple[CapsuleDetector, DeepClusters | None, AnnotationState]:
         folder = self.run.round_dir(r)
-        model, _ = load_detector(folder / "checkpoint.pt", map_location=_device(self.config))
+        model, _ = load_detector(
+            folder / "checkpoint.pt", map_location=training_device(self.config)
+        )
         clusters = (
             DeepClusters.load(folder / "clusters.npz")
             if (folder / "clusters.npz").exists()
@@ -616,7 +643,7 @@ class Experiment:
         config = self.config
         use_clusters = uses_clusters(config)
         if entry is not None:
-            model, _ = load_detector(entry / "checkpoint.pt", map_location=_device(config))
+            model, _ = load_detector(entry / "checkpoint.pt", map_location=training_device(config))
             clusters = DeepClusters.load(entry / "clusters.npz") if use_clusters else None
             logger.info("%s round 0: trained model reused from %s", self.run.root, entry)
             return (
@@ -625,7 +652,7 @@ class Experiment:
                 TrainStats.from_dict(read_keys(entry / TrainedRounds.MARKER, "stats")["stats"]),
             )
         if model is None or not config.train.warm_start:
-            model = new_detector(self.detector, config.seed).to(_device(config))
+            model = new_detector(self.detector, config.seed).to(training_device(config))
         if use_clusters and clusters is None:
             initial = self._initial_clusters(model, state) if distributed.is_main() else None
             clusters = distributed.broadcast_from_main(initial)  # the same centroids on every rank

@@ -23,7 +23,7 @@ docstring of the function says so.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -65,8 +65,20 @@ class LossConfig:
     margin_min: float = 0.2
     margin_max: float = 0.9
     margin_schedule: bool = True
+    # pseudo-labels and STeW weights as the released code computes them (losses_released.py;
+    # the weights per clip, in loop.train_round); added later, so hash-neutral at its default
+    released: bool = field(default=False, metadata={"added": True})
+
+    @classmethod
+    def released_code(cls) -> LossConfig:
+        """STeW with the released code's pseudo-labels and weights (``losses_released``)."""
+        return cls(released=True)
 
     def __post_init__(self) -> None:
+        if self.released and self.variant != "stew":
+            raise ValueError(
+                f"released=True is the released code's STeW; variant is {self.variant!r}"
+            )
         if self.variant not in ("stew", "interpolate", "frame"):
             raise ValueError(
                 f"variant must be 'stew', 'interpolate' or 'frame', got {self.variant!r}"

@@ -26,7 +26,7 @@ import pandas as pd
 from claus_core.config import ExperimentConfig
 from claus_core.data.types import AnnotationState, VideoPool
 from claus_core.loop import load_scores, make_sources
-from claus_core.selection import STRATEGIES, SelectionContext, SelectionResult
+from claus_core.selection import STRATEGIES, SelectionConfig, SelectionContext, SelectionResult
 from claus_core.store import RunDir, StoreError, read_json
 
 FIGURE_STRATEGIES = ("claus", "uncertainty", "entropy", "random", "equidistant")
@@ -86,13 +86,17 @@ class SelectionStep:
 
 
 def replay_selection(
-    run_dir: str | Path, *, round_index: int = 0, strategies: Sequence[str] = FIGURE_STRATEGIES
+    run_dir: str | Path,
+    *,
+    round_index: int = 0,
+    strategies: Sequence[str] = FIGURE_STRATEGIES,
+    selection: SelectionConfig | None = None,
 ) -> SelectionStep:
     """Replay round ``round_index``'s selection of the run in ``run_dir`` with each of ``strategies``.
 
     The run must be one that scores and clusters its pool (CLAUS, sample); its round must have
-    finished. Each strategy gets the run's round budget, selection config and the loop's
-    generator ``default_rng([seed, round, 2])``.
+    finished. Each strategy gets the run's round budget, selection config (or ``selection``)
+    and the loop's generator ``default_rng([seed, round, 2])``.
     """
     run = RunDir(Path(run_dir))
     if round_index not in run.finished_rounds():
@@ -114,7 +118,7 @@ def replay_selection(
         name: STRATEGIES[name](
             context,
             config.round_budget,
-            config.selection,
+            config.selection if selection is None else selection,
             np.random.default_rng([config.seed, round_index, 2]),
         )  # fmt: skip
         for name in strategies

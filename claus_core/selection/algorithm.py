@@ -77,6 +77,14 @@ class SelectionConfig:
     only_frames_with_boxes: bool = True  # candidate frames carry a GT box (the released code
     # takes [sf, ef) of the video's first tube only, ucf101_CLAUS.py l.589-592)
     cost_model: CostModel = field(default_factory=CostModel)
+    # "released": the authors' released selection instead (selection/released.py); added later,
+    # so hash-neutral at its default
+    variant: Literal["paper", "released"] = field(default="paper", metadata={"added": True})
+
+    @classmethod
+    def released_code(cls) -> "SelectionConfig":
+        """The released code's selection (``claus_core.selection.released``), for ``claus``."""
+        return cls(variant="released", mode="subtract", video_score="mean", on_saturation="stop")
 
     def __post_init__(self) -> None:
         window, sigma, share = self.window, self.sigma, self.frames_per_video_fraction
@@ -91,7 +99,15 @@ class SelectionConfig:
             raise ValueError(f"cluster_limit must be in [0, 1], got {self.cluster_limit}")
         if not 0.0 < share <= 1.0:
             raise ValueError(f"frames_per_video_fraction must be in (0, 1], got {share}")
-        for name in ("quota", "on_saturation", "frames_per_video", "video_score", "increment"):
+        names = (
+            "quota",
+            "on_saturation",
+            "frames_per_video",
+            "video_score",
+            "increment",
+            "variant",
+        )
+        for name in names:
             allowed = get_args(get_type_hints(SelectionConfig)[name])  # the Literal's values
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")

@@ -22,14 +22,18 @@ from claus_core.selection.algorithm import (
     ranked_selection,
     shuffled,
 )
+from claus_core.selection.released import released_claus
 
 
 def claus(
     context: SelectionContext, budget: Budget, config: SelectionConfig, rng: np.random.Generator
 ) -> SelectionResult:
-    """CLAUS (Algorithm 1): uncertainty-ranked videos under the per-cluster limit."""
+    """CLAUS (Algorithm 1): uncertainty-ranked videos under the per-cluster limit; with
+    ``config.variant == "released"``, the authors' released selection (``released.py``)."""
     if context.clusters is None:
         raise ValueError("strategy 'claus' needs cluster assignments (context.clusters is None)")
+    if config.variant == "released":
+        return released_claus(context, budget, config, rng)
     return ranked_selection(context, budget, config, rng, strategy="claus", use_clusters=True)
 
 
