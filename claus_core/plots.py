@@ -298,3 +298,38 @@ def learning_curves(table: pd.DataFrame, *, title: str) -> Figure:
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def group_curves(rows: pd.DataFrame, *, title: str, ylabel: str) -> Figure:
+    """One line per ``group`` of ``mean`` (band: ``low`` .. ``high``) against ``cost``."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.2))
+    for k, (group, part) in enumerate(rows.sort_values("round").groupby("group", sort=False)):
+        color = PALETTE[k % len(PALETTE)]
+        ax.plot(part["cost"], part["mean"], "o-", color=color, label=str(group))
+        ax.fill_between(part["cost"], part["low"], part["high"], color=color, alpha=0.15)
+    ax.set(title=title, xlabel="boxes annotated (mean over seeds)", ylabel=ylabel)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def weight_profiles(table: pd.DataFrame, *, title: str) -> Figure:
+    """Per frame, the mean STeW weight of each column but ``frame``, ``annotated`` and ``video``
+    (:func:`claus_core.released_comparison.weight_profiles`); annotated frames dotted."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.0))
+    columns = [c for c in table.columns if c not in ("frame", "annotated", "video")]
+    for k, column in enumerate(columns):
+        rows = table[table[column].notna()]
+        ax.plot(rows["frame"], rows[column], ".-", color=PALETTE[k % len(PALETTE)], label=column)
+    for frame in table.loc[table["annotated"], "frame"]:
+        ax.axvline(frame, color="#7f7f7f", ls=":", lw=0.8)
+    video = f" ({table['video'].iloc[0]})" if "video" in table else ""
+    ax.set(
+        title=title + video,
+        xlabel="frame (dotted: annotated)",
+        ylabel="mean weight on the pseudo-label",
+    )
+    ax.set_ylim(-0.02, 1.05)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -21,8 +21,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from claus_core.claims import Claim, Group
-from claus_core.data.types import VideoRecord
+from claus_core.claims import Claim, ClaimResult, Group, evaluate
+from claus_core.config import ExperimentConfig
+from claus_core.data.types import AnnotationState, VideoRecord
+from claus_core.loop import load_scores, make_sources
 from claus_core.losses import STEW_SIGMA, pseudo_label_masks, stew_weights
 from claus_core.losses_released import (
     released_clip_weights,
@@ -30,7 +32,8 @@ from claus_core.losses_released import (
 )
 from claus_core.replay import replay_selection
 from claus_core.selection import SelectionConfig
-from claus_core.store import RunDir, StoreError, study_runs
+from claus_core.stats import Comparison
+from claus_core.store import RunDir, RunKey, StoreError, read_json, study_runs
 
 RELEASED_CLAIM = Claim(
     "released",
@@ -46,12 +49,12 @@ RELEASED_CLAIM = Claim(
 
 def selection_agreement(root: str | Path, *, group: str = Group.UCF_MAIN) -> pd.DataFrame:
     """One row per (seed, round) of ``group``'s CLAUS runs that selected: the videos and frames
-    Algorithm 1 and the released selection choose, how many of them both choose, and the cost."""
+    Algorithm 1 and the released selection choose, how many of them both choose, the cost, and
+    the share of the pool's frames whose uncertainty is exactly 0 (no foreground predicted):
+    scores tie there, and the two break ties the other way round (pool order, H6)."""
     rows = []
-    for key, folder in study_runs(Path(root)):
-        if key.group != group or key.strategy != "claus":
-            continue
-        run = RunDir(folder)
+    for key, run in study_runs(Path(root), group, "claus"):
+        folder = run.root
         for r in run.finished_rounds():
             if not (run.round_dir(r) / "scores.npz").exists():
                 continue  # the last round trains and evaluates only
@@ -62,6 +65,8 @@ def selection_agreement(root: str | Path, *, group: str = Group.UCF_MAIN) -> pd.
             except (StoreError, ValueError) as err:
                 raise StoreError(f"{folder} round {r}: {err}") from err
             a, b = paper.results["claus"], released.results["claus"]
+            scores = load_scores(folder, r)["uncertainty"]
+            pool_scores = np.concatenate([scores[n] for n in paper.pool.names])  # [frame]
             new_a, new_b = set(paper.new_videos("claus")), set(released.new_videos("claus"))
             frames_a = {(v, f) for v in new_a for f in a.state.frames[v]}
             frames_b = {(v, f) for v in new_b for f in b.state.frames[v]}
@@ -71,6 +76,7 @@ def selection_agreement(root: str | Path, *, group: str = Group.UCF_MAIN) -> pd.
                 "Algorithm 1 frames": len(frames_a), "released frames": len(frames_b),
                 "frames in both": len(frames_a & frames_b),
                 "Algorithm 1 cost": a.cost, "released cost": b.cost, "same selection": frames_a == frames_b,
+                "pool frames scored 0 (%)": round(100.0 * float(np.mean(pool_scores == 0)), 1),
             })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -103,3 +109,37 @@ def _foreground_mean(weights: np.ndarray, masks: np.ndarray) -> np.ndarray:  # [
     area = masks.sum(axis=(1, 2))
     total = (weights * masks).sum(axis=(1, 2))
     return np.where(area > 0, total / np.maximum(area, 1), np.nan)
+
+
+def null_verdict(ours: Comparison | None) -> str:
+    """The verdict on "the released code is the paper's method": the paper describes Algorithm 1
+    and STeW and names the released code as its implementation, so it claims no difference. An
+    interval that excludes 0 contradicts that; one that holds 0 cannot confirm it (the smallest
+    effect the design detects says what it could have missed): inconclusive."""
+    if ours is None or ours.seeds < 2 or np.isnan(ours.low):
+        return "no interval"
+    return "contradicts" if ours.low > 0 or ours.high < 0 else "inconclusive"
+
+
+def released_outcome(results: pd.DataFrame, per_class: pd.DataFrame) -> tuple[ClaimResult, str]:
+    """The paired difference (Algorithm 1 - released) over the study's seeds, and its verdict."""
+    outcome = evaluate(RELEASED_CLAIM, results, per_class)
+    return outcome, null_verdict(outcome.ours)
+
+
+def example_profiles(root: str | Path) -> pd.DataFrame | None:
+    """:func:`weight_profiles` of the first video with two or more annotated frames in the last
+    round of ``ucf_main``'s CLAUS run of seed 0 (None when the study has no such run)."""
+    folder = RunKey(Group.UCF_MAIN, "claus", 0).folder(Path(root))
+    run = RunDir(folder)
+    finished = run.finished_rounds() if run.config_path.exists() else []
+    if not finished:
+        return None
+    config = ExperimentConfig.from_dict(read_json(run.config_path, dict))
+    path = run.round_dir(finished[-1]) / "state.json"
+    state = AnnotationState.from_json(path.read_text(), source=str(path))
+    pool = make_sources(config)[0].pool
+    for name in state.videos:
+        if len(state.frames[name]) >= 2 and len(pool[name].tubes) == 1:
+            return weight_profiles(pool[name], list(state.frames[name])).assign(video=name)
+    return None

@@ -52,7 +52,7 @@ REACH = 4  # frames either side a pick damps (the released 9-wide mask, l.26 and
 ANNOTATED_SCORE = -10.0  # l.565
 OUTSIDE_SCORE = -1000.0  # l.591
 PICKED_SCORE = -100.0  # l.34, l.603
-SKIPPED = -100000.0  # l.259-260, l.624
+FRAME_SHARE = 0.05  # select_percent, l.504: the first picks are 5 % of the frames with a box
 
 
 def damping() -> np.ndarray:  # [2 * REACH + 1] g(d) for d = -REACH .. REACH
@@ -121,9 +121,7 @@ def released_claus(
     masked, video_scores = [], []
     for cand, u in zip(cands, raw, strict=True):
         scores = first_tube_candidates(cand.video, frame_scores(u, cand.annotated))
-        share = int(
-            np.round(cand.video.annotated_frames().sum() * config.frames_per_video_fraction)
-        )
+        share = int(np.round(cand.video.annotated_frames().sum() * FRAME_SHARE))
         first_picks, total = picks(scores, max(1, share))  # l.583-606
         masked.append(scores)
         video_scores.append(total / len(first_picks))  # l.249
