@@ -158,9 +158,8 @@ def _training_data(
     return records, frames
 
 
-def _state_of(project: LabelProject, index: int, pool: VideoPool) -> AnnotationState:
-    """The frames annotated before round ``index`` of the videos in ``pool``."""
-    _records, frames = _training_data(project, index)
+def _state_of(frames: dict[str, tuple[int, ...]], index: int, pool: VideoPool) -> AnnotationState:
+    """The annotated ``frames`` (before round ``index``) of the videos in ``pool``."""
     kept = {n: fs for n, fs in frames.items() if n in pool}
     return AnnotationState(index - 1, tuple(kept), kept)
 
@@ -245,7 +244,7 @@ def _trained_selection(
         }
         if clusters is not None and needs.clusters != "unused":
             assignments = clusters.assign_videos({n: s["latent"] for n, s in scored.items()})
-    before = _state_of(project, index, pool)
+    before = _state_of(frames, index, pool)
     context = SelectionContext(
         pool, before, scores=scores, clusters=assignments, round_index=index - 1
     )
