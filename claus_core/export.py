@@ -307,7 +307,7 @@ def export_round(
         folder = out / f"{prefix}_cvat"
         files = {name: folder / _relative_file(name, ".xml") for name in frames}  # check first
         for name, text in to_cvat_video_xml(pool, frames, include_boxes=include_boxes).items():
-            written.append(_write_text(files[name], text))
+            written.append(write_text(files[name], text))
     elif fmt == "labelstudio":
         extensions = {n: ".mp4" if pool[n].path is None else pool[n].path.suffix for n in frames}
         tasks = to_label_studio_json(
@@ -319,16 +319,16 @@ def export_round(
             include_boxes=include_boxes,
         )
         written.append(
-            _write_text(out / f"{prefix}_labelstudio_tasks.json", json.dumps(tasks, indent=1))
+            write_text(out / f"{prefix}_labelstudio_tasks.json", json.dumps(tasks, indent=1))
         )
         written.append(
-            _write_text(
+            write_text(
                 out / f"{prefix}_labelstudio_config.xml",
                 label_studio_config(pool.classes),
             )
         )
     else:
-        written.append(_write_text(out / f"{prefix}_frames.csv", to_csv(pool, frames)))
+        written.append(write_text(out / f"{prefix}_frames.csv", to_csv(pool, frames)))
     return written
 
 
@@ -515,6 +515,7 @@ def _relative_file(name: str, suffix: str) -> PurePosixPath:
     return path.with_name(path.name + suffix)
 
 
-def _write_text(path: Path, text: str) -> Path:
+def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns ``path``."""
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path

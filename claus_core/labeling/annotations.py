@@ -204,12 +204,15 @@ def make_track(
     if not shown:
         raise DataError(f"track {label!r}: the tool shows it on no frame")
     keys = sorted(({int(k) for k in tool_keys} | {int(f) for f in asked}) & set(shown))
-    frames = np.array(sorted(shown), dtype=np.int64)
-    edges = np.flatnonzero(np.diff(frames) > 1)  # a gap follows frames[edge]
-    starts = np.concatenate([[0], edges + 1])
-    ends = np.concatenate([edges, [len(frames) - 1]])
-    spans = tuple((int(frames[a]), int(frames[b]) + 1) for a, b in zip(starts, ends, strict=True))
-    return Track(label, tuple(keys), np.array([shown[k] for k in keys]), spans)
+    on = np.zeros(max(shown) + 1, dtype=bool)  # [frame]
+    on[list(shown)] = True
+    return Track(label, tuple(keys), np.array([shown[k] for k in keys]), spans_of(on))
+
+
+def spans_of(on: np.ndarray) -> tuple[tuple[int, int], ...]:
+    """The maximal runs ``[start, end)`` of True in ``on`` (``[frame]`` bool), ascending."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(on, dtype=np.int8), [0]])))
+    return tuple((int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True))
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:  # two [4] x, y, w, h boxes
@@ -303,12 +306,10 @@ def _group_tubes(
     boxes = np.concatenate([t.boxes for t in group])  # [key, 4]
     order = np.argsort(keys, kind="stable")
     keys, boxes = keys[order], boxes[order]
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], shown.astype(np.int8), [0]])))
-    tubes = []
-    for start, end in zip(edges[::2], edges[1::2], strict=True):
-        frames = np.arange(start, end)
-        tubes.append(Tube(label, int(start), int(end), _interpolated(keys, boxes, frames)))
-    return tubes
+    return [
+        Tube(label, start, end, _interpolated(keys, boxes, np.arange(start, end)))
+        for start, end in spans_of(shown)
+    ]
 
 
 def training_record(

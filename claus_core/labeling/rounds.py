@@ -39,9 +39,10 @@ from claus_core.export import (
     to_csv,
     to_cvat_video_xml,
     to_label_studio_json,
+    write_text,
 )
 from claus_core.labeling import cvat, label_studio
-from claus_core.labeling.annotations import RoundAnnotations, training_record
+from claus_core.labeling.annotations import RoundAnnotations, spans_of, training_record
 from claus_core.labeling.project import LabelProject
 from claus_core.loop import (
     CachedSource,
@@ -56,7 +57,6 @@ from claus_core.model.config import DetectorConfig
 from claus_core.selection import STRATEGIES, Budget, SelectionContext, initial_selection
 from claus_core.store import (
     StoreError,
-    atomic_write,
     metric_name,
     read_npz,
     write_json,
@@ -313,13 +313,8 @@ def prediction_pool(project: LabelProject, index: int) -> VideoPool | None:
     records = []
     for name in project.asked(index):
         boxes = arrays[f"boxes/{name}"]  # [frame, 4], NaN rows: no box
-        present = np.concatenate([[False], ~np.isnan(boxes[:, 0]), [False]]).astype(np.int8)
-        edges = np.flatnonzero(np.diff(present))
         label = int(arrays[f"label/{name}"])
-        tubes = tuple(
-            Tube(label, int(a), int(b), boxes[a:b])
-            for a, b in zip(edges[::2], edges[1::2], strict=True)
-        )
+        tubes = tuple(Tube(label, a, b, boxes[a:b]) for a, b in spans_of(~np.isnan(boxes[:, 0])))
         base = project.record(name)
         records.append(dataclasses.replace(base, label=label, tubes=tubes))
     return VideoPool("labeling", "predictions", project.config.classes, tuple(records))
@@ -357,8 +352,7 @@ def export_round(
     written: list[Path] = []
 
     def write(path: Path, text: str) -> None:
-        atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        written.append(path)
+        written.append(write_text(path, text))
 
     stem = f"round{index}"
     if fmt == "labelstudio":
