@@ -119,7 +119,8 @@ def cvat_task_meta(
     labels: Sequence[str],
 ) -> dict[str, Any]:
     """``meta`` as ``TaskData.meta_for_task`` (``bindings.py`` 1045-1106) gives it for a video
-    task with one job (ids, dates and colors as in ``tests/fixtures/cvat/make_fixtures.py``)."""
+    task with one job (the ids, dates and colors of the fixtures in ``tests/fixtures/cvat/``,
+    whose ``make_fixtures.py`` writes them with it)."""
     colors = ("#fa3253", "#33ddff", "#34d1b7", "#ff6037", "#ddff33", "#b83df5", "#f078f0",
               "#2a7dd1", "#ffcc33", "#83e070")  # fmt: skip
     return {
