@@ -73,14 +73,27 @@ def pad_same(x: Tensor, kernel: Triple, stride: Triple) -> Tensor:
 
 
 class MaxPool3dSamePadding(nn.MaxPool3d):
-    """Max-pool with per-input 'same' padding (zeros: inputs are post-ReLU, so >= 0)."""
+    """Max-pool with per-input 'same' padding (zeros: inputs are post-ReLU, so >= 0).
+
+    On a CPU the pool runs on a ``channels_last_3d`` copy and returns the standard layout:
+    PyTorch's CPU max-pool is several times faster in that layout (at the tiny preset's sizes
+    5-8x, copies included, on AVX2 and AVX-512 alike; ``benchmarks/bench_round.py``) and picks
+    the same maxima.
+    """
 
     def forward(self, x: Tensor) -> Tensor:  # [B, C, T, H, W] -> [B, C, T', H', W']
-        return super().forward(pad_same(x, self.kernel_size, self.stride))
+        x = pad_same(x, self.kernel_size, self.stride)
+        if x.device.type != "cpu":
+            return super().forward(x)
+        return super().forward(x.contiguous(memory_format=torch.channels_last_3d)).contiguous()
 
 
 class Unit3D(nn.Module):
-    """Conv3d (no bias) -> BatchNorm3d (eps 1e-3, momentum 0.01 as the port) -> ReLU."""
+    """Conv3d (no bias) -> BatchNorm3d (eps 1e-3, momentum 0.01 as the port) -> ReLU.
+
+    With stride 1 and odd kernels the 'same' padding is symmetric whatever the input size, so
+    the convolution pads by itself (the same zeros, without the copy that ``pad_same`` makes).
+    """
 
     def __init__(
         self,
@@ -94,11 +107,13 @@ class Unit3D(nn.Module):
         super().__init__()
         self.kernel = kernel
         self.stride = stride
-        self.conv3d = nn.Conv3d(in_channels, out_channels, kernel, stride, padding=0, bias=False)
+        self.symmetric = all(s == 1 and k % 2 == 1 for k, s in zip(kernel, stride, strict=True))
+        padding = tuple(k // 2 for k in kernel) if self.symmetric else 0
+        self.conv3d = nn.Conv3d(in_channels, out_channels, kernel, stride, padding, bias=False)
         self.bn = nn.BatchNorm3d(out_channels, eps=0.001, momentum=bn_momentum)
 
     def forward(self, x: Tensor) -> Tensor:  # [B, C_in, T, H, W] -> [B, C_out, T', H', W']
-        x = self.conv3d(pad_same(x, self.kernel, self.stride))
+        x = self.conv3d(x if self.symmetric else pad_same(x, self.kernel, self.stride))
         return F.relu(self.bn(x), inplace=True)
 
 

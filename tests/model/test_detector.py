@@ -1,4 +1,5 @@
-"""CapsuleDetector: Table 11 shapes, presets, bad input, EM routing, MC dropout, MAC counts."""
+"""CapsuleDetector: Table 11 shapes, presets, bad input, EM routing, MC dropout, MAC counts, and
+the CPU arithmetic that computes the same values another way."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import torch
 
 from claus_core.model.capsules import CapsuleGrid, ConvCapsules, em_routing
 from claus_core.model.config import DetectorConfig
-from claus_core.model.detector import CapsuleDetector, DetectorOutput, EncodedClip
+from claus_core.model.detector import (
+    CapsuleDetector,
+    DetectorOutput,
+    EncodedClip,
+    OneChannelConv3d,
+    _scale_channels,
+)
+from claus_core.model.i3d import MaxPool3dSamePadding, Unit3D, pad_same
 from claus_core.model.macs import count_macs
 
 
@@ -387,3 +395,63 @@ def test_macs_count_layers_by_hand_and_split_into_parts() -> None:
     h = report.head_share
     assert math.isclose(report.scoring_speedup_bound(10), 10 / (1 + 9 * h))
     assert report.scoring_speedup_bound(1) == pytest.approx(1.0)
+
+
+# ---- CPU arithmetic: the same values another way (issue 23) -------------------------------------
+@pytest.mark.parametrize("shape", [(2, 16, 8, 12, 10), (1, 3, 1, 5, 5), (3, 4, 2, 1, 7)])
+def test_one_channel_conv_equals_the_3d_convolution_and_its_gradients(shape) -> None:
+    torch.manual_seed(1)
+    conv = OneChannelConv3d(shape[1])
+    x = torch.randn(*shape).contiguous(memory_format=torch.channels_last_3d).requires_grad_()
+    reference = torch.nn.functional.conv3d(x, conv.weight, conv.bias, padding=1)
+    grad = torch.randn(reference.shape)
+    expected = torch.autograd.grad(reference, (x, conv.weight, conv.bias), grad)
+    ours = conv(x)  # [R, 1, T, H, W]
+    torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-5)
+    got_grads = torch.autograd.grad(ours, (x, conv.weight, conv.bias), grad)
+    for got, want in zip(got_grads, expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_one_channel_conv_by_hand() -> None:
+    """One input channel, a kernel that is 1 only at time offset +1 (d = 2), centre pixel:
+    output frame t is input frame t + 1, and the last frame sees the zero padding."""
+    conv = OneChannelConv3d(1)
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.weight[0, 0, 2, 1, 1] = 1.0
+        conv.bias.fill_(0.5)
+    x = torch.arange(3.0).reshape(1, 1, 3, 1, 1).expand(1, 1, 3, 2, 2).contiguous()
+    out = conv(x)  # [1, 1, 3, 2, 2]
+    assert out[0, 0, :, 0, 0].tolist() == [1.5, 2.5, 0.5]
+
+
+def test_scale_channels_scales_each_row_and_channel() -> None:
+    y = torch.rand(2, 3, 2, 4, 4).contiguous(memory_format=torch.channels_last_3d)
+    scale = torch.tensor([[0.0, 2.0, 1.0], [1.0, 0.0, 3.0]])
+    expected = y * scale[:, :, None, None, None]
+    torch.testing.assert_close(_scale_channels(y, scale, in_place=False), expected)
+    assert torch.equal(_scale_channels(y.clone(), scale, in_place=True), expected)
+
+
+@pytest.mark.parametrize(
+    "kernel,stride", [((3, 3, 3), (1, 1, 1)), ((1, 3, 3), (1, 2, 2)), ((3, 3, 3), (2, 1, 1))]
+)
+def test_max_pool_same_padding_equals_padded_pooling(kernel, stride) -> None:
+    pool = MaxPool3dSamePadding(kernel_size=kernel, stride=stride)
+    x = torch.rand(2, 5, 3, 7, 6)
+    expected = torch.nn.functional.max_pool3d(pad_same(x, kernel, stride), kernel, stride)
+    assert torch.equal(pool(x), expected)
+    assert pool(x).is_contiguous()
+
+
+def test_unit3d_symmetric_padding_equals_pad_same() -> None:
+    torch.manual_seed(2)
+    unit = Unit3D(4, 6, kernel=(3, 3, 3)).eval()
+    assert unit.symmetric and unit.conv3d.padding == (1, 1, 1)
+    x = torch.rand(2, 4, 3, 5, 4)
+    with torch.no_grad():
+        padded = torch.nn.functional.conv3d(pad_same(x, (3, 3, 3), (1, 1, 1)), unit.conv3d.weight)
+        expected = torch.relu(unit.bn(padded))
+        torch.testing.assert_close(unit(x), expected)
+    assert not Unit3D(4, 6, kernel=(3, 3, 3), stride=(2, 1, 1)).symmetric
