@@ -32,7 +32,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -202,14 +202,20 @@ def _ap_from_dict(data: dict[str, Any]) -> APResult:
 
 @contextlib.contextmanager
 def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """``model.eval()`` and ``torch.no_grad()`` inside; the model's previous mode after."""
+    """``model.eval()`` and ``torch.no_grad()`` inside; the model's previous mode after.
+
+    Never held across a generator's ``yield``: a generator left unfinished would restore the
+    grad mode and the model's mode whenever it is collected, long after its caller moved on.
+    """
     was_training = model.training
-    model.eval()
+    if was_training:
+        model.eval()
     try:
         with torch.no_grad():
             yield
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train(True)
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -226,6 +232,97 @@ def predict_video(
     ``mask_logits`` ``[B, T, h, w]`` and ``class_scores`` ``[B, class]`` in [0, 1]. ``name``
     names the video in error messages.
     """
+    ((_, prediction),) = predict_videos(model, [(name, frames)], config=config)
+    return prediction
+
+
+@dataclass(eq=False)
+class _Stitching:
+    """One video's clips and the sums its batches add up (see :func:`predict_videos`)."""
+
+    name: str
+    frames: np.ndarray  # [frame, H, W, 3] uint8
+    clips: np.ndarray  # [clip, T] frame indices
+    keep: np.ndarray  # [clip, T] bool: not end-of-video padding
+    foreground: np.ndarray  # [frame, H, W] float32 sum over the covering clips
+    score_sum: np.ndarray | None = None  # [frame, class]
+    clip_scores: np.ndarray | None = None  # [clip, class]
+    done: int = 0  # clips run so far
+
+    def add(self, rows: slice, logits: np.ndarray, scores: np.ndarray) -> None:
+        """The outputs of this video's clips ``rows``: logits [B, T, H, W], scores [B, class]."""
+        batch, kept = self.clips[rows], self.keep[rows]  # [B, T]
+        _add_rows(self.foreground, batch[kept], expit(logits[kept]))
+        if self.score_sum is None:
+            self.score_sum = np.zeros((len(self.foreground), scores.shape[1]))
+            self.clip_scores = np.zeros((len(self.clips), scores.shape[1]))
+        per_position = np.broadcast_to(scores[:, None], (*batch.shape, scores.shape[1]))
+        _add_rows(self.score_sum, batch[kept], per_position[kept])
+        self.clip_scores[rows] = scores
+        self.done = rows.stop
+
+    def result(self) -> VideoPrediction:
+        assert self.score_sum is not None and self.clip_scores is not None
+        coverage = np.bincount(self.clips[self.keep], minlength=len(self.foreground))  # [frame]
+        self.foreground /= coverage[:, None, None]  # the sum becomes the mean over the clips
+        return VideoPrediction(
+            foreground=self.foreground,
+            frame_scores=(self.score_sum / coverage[:, None]).astype(np.float32),
+            class_scores=self.clip_scores.mean(axis=0).astype(np.float32),
+        )
+
+
+def predict_videos(
+    model: nn.Module, videos: Iterable[tuple[str, np.ndarray]], *, config: EvaluationConfig
+) -> Iterator[tuple[str, VideoPrediction]]:
+    """:func:`predict_video` of each ``(name, frames)``, in order, with clips batched across
+    videos: every forward pass takes ``config.batch_size`` clips, from as many consecutive
+    videos as it needs (a short video's few clips would otherwise make small batches, which a
+    CPU runs less efficiently per clip). A video is yielded once its last clip has run, so
+    memory holds only the videos of the current batch. The outputs are those of one video at a
+    time up to float rounding: in eval mode no layer mixes the clips of a batch.
+    """
+    device = _model_device(model)
+    pending: list[_Stitching] = []  # videos with clips not yet run, or not yet yielded
+    stream = iter(videos)
+    exhausted = False
+    while True:
+        while not exhausted and sum(len(v.clips) - v.done for v in pending) < config.batch_size:
+            try:
+                name, frames = next(stream)
+            except StopIteration:
+                exhausted = True
+                break
+            pending.append(_stitching(name, frames, config))
+        if not pending:
+            return
+        parts = []  # (video, its clip rows) in this batch
+        room = config.batch_size
+        for video in pending:
+            take = min(room, len(video.clips) - video.done)
+            if take:
+                parts.append((video, slice(video.done, video.done + take)))
+                room -= take
+        inputs = torch.cat(
+            [_clip_batch(v.frames, v.clips[rows], config.input_size) for v, rows in parts]
+        )  # [B, 3, T, h, w]
+        with _eval_mode(model):  # never across the yield below
+            output = model(inputs.to(device))
+        first = 0
+        for video, rows in parts:
+            count = rows.stop - rows.start
+            logits, scores = _checked_output(
+                _rows_of(output, first, count), (count, config.clip_length),
+                video.foreground.shape[1:], video.name,
+            )  # fmt: skip
+            video.add(rows, logits, scores)
+            first += count
+        while pending and pending[0].done == len(pending[0].clips):
+            finished = pending.pop(0)
+            yield finished.name, finished.result()
+
+
+def _stitching(name: str, frames: np.ndarray, config: EvaluationConfig) -> _Stitching:
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or not len(frames):
         raise DataError(
             f"{name}: frames must be a non-empty [frame, H, W, 3] uint8 array, got shape "
@@ -233,32 +330,35 @@ def predict_video(
         )
     num_frames, height, width = frames.shape[:3]
     clips = sliding_clips(num_frames, config.clip_length, skip=config.skip, stride=config.stride)
-    keep = ~is_padding(clips, skip=config.skip)  # [clip, T]
-    coverage = np.bincount(clips[keep], minlength=num_frames)  # [frame], >= 1 everywhere
-    device = _model_device(model)
-    foreground = np.zeros((num_frames, height, width), dtype=np.float32)  # [frame, H, W] sum
-    score_sum: np.ndarray | None = None  # [frame, class]
-    clip_scores: list[np.ndarray] = []  # [B, class] each
-    with _eval_mode(model):
-        for first in range(0, len(clips), config.batch_size):
-            batch = clips[first : first + config.batch_size]  # [B, T]
-            kept = keep[first : first + config.batch_size]  # [B, T]
-            inputs = clip_tensor(frames, batch.ravel(), config.input_size)  # [3, B * T, h, w]
-            inputs = inputs.unflatten(1, batch.shape).transpose(0, 1)  # [B, 3, T, h, w]
-            output = model(inputs.contiguous().to(device))
-            logits, scores = _checked_output(output, batch.shape, (height, width), name)
-            _add_rows(foreground, batch[kept], expit(logits[kept]))
-            if score_sum is None:
-                score_sum = np.zeros((num_frames, scores.shape[1]))
-            per_position = np.broadcast_to(scores[:, None], (*batch.shape, scores.shape[1]))
-            _add_rows(score_sum, batch[kept], per_position[kept])
-            clip_scores.append(scores)
-    assert score_sum is not None  # sliding_clips gives at least one clip
-    foreground /= coverage[:, None, None]  # the sum becomes the mean over the covering clips
-    return VideoPrediction(
-        foreground=foreground,
-        frame_scores=(score_sum / coverage[:, None]).astype(np.float32),
-        class_scores=np.concatenate(clip_scores).mean(axis=0).astype(np.float32),
+    return _Stitching(
+        name=name,
+        frames=frames,
+        clips=clips,
+        keep=~is_padding(clips, skip=config.skip),
+        foreground=np.zeros((num_frames, height, width), dtype=np.float32),
+    )
+
+
+def _clip_batch(
+    frames: np.ndarray, clips: np.ndarray, size: tuple[int, int] | None
+) -> torch.Tensor:  # [B, 3, T, h, w]
+    inputs = clip_tensor(frames, clips.ravel(), size)  # [3, B * T, h, w]
+    return inputs.unflatten(1, clips.shape).transpose(0, 1).contiguous()
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Rows ``first .. first + count`` of a detector output (mask logits and class scores)."""
+
+    mask_logits: torch.Tensor
+    class_scores: torch.Tensor
+
+
+def _rows_of(output: object, first: int, count: int) -> object:
+    if not hasattr(output, "mask_logits") or not hasattr(output, "class_scores"):
+        return output  # _checked_output names what is missing
+    return _Rows(
+        output.mask_logits[first : first + count], output.class_scores[first : first + count]
     )
 
 
@@ -383,26 +483,29 @@ class VideoDetections:
     tube: DetectionTube | None  # None when no frame has a box
 
 
+def _video_frames(
+    source: FrameSource, videos: Sequence[VideoRecord], progress: bool
+) -> Iterator[tuple[str, np.ndarray]]:
+    """``(name, frames)`` of each video, checked against the pool's record."""
+    for video in tqdm(videos, desc="evaluate", unit="video", disable=not progress):
+        frames = source.frames(video.name)  # [frame, H, W, 3] uint8
+        expected = (video.num_frames, video.height, video.width, 3)
+        if frames.shape != expected:
+            raise DataError(
+                f"{video.name}: the frame source gave {frames.shape}, the pool says {expected}"
+            )
+        yield video.name, frames
+
+
 def detect_video(
-    model: nn.Module,
-    source: FrameSource,
-    video: VideoRecord,
-    *,
-    config: EvaluationConfig,
-    num_classes: int,
+    video: VideoRecord, prediction: VideoPrediction, *, config: EvaluationConfig, num_classes: int
 ) -> tuple[VideoDetections, np.ndarray, np.ndarray]:
-    """One video: its detections, the predicted mask and the ground-truth mask ([frame, H, W] bool)."""
-    frames = source.frames(video.name)  # [frame, H, W, 3] uint8
-    expected = (video.num_frames, video.height, video.width, 3)
-    if frames.shape != expected:
-        raise DataError(
-            f"{video.name}: the frame source gave {frames.shape}, the pool says {expected}"
-        )
-    prediction = predict_video(model, frames, config=config, name=video.name)
+    """One video's detections from its prediction, the predicted mask and the ground-truth mask
+    ([frame, H, W] bool)."""
     if prediction.class_scores.shape[0] != num_classes:
         raise ValueError(
             f"{video.name}: the model scores {prediction.class_scores.shape[0]} classes, "
-            f"{source.pool.dataset} has {num_classes}"
+            f"the pool has {num_classes}"
         )
     label = prediction.label
     predicted_mask = prediction.foreground >= config.mask_threshold  # [frame, H, W]
@@ -445,9 +548,10 @@ def evaluate_detector(
     found: list[VideoDetections] = []  # [video], filled as the masks stream through
 
     def masks() -> Iterator[tuple[int, np.ndarray, np.ndarray, int]]:
-        for video in tqdm(videos, desc="evaluate", unit="video", disable=not progress):
+        predictions = predict_videos(model, _video_frames(source, videos, progress), config=config)
+        for video, (_, prediction) in zip(videos, predictions, strict=True):
             detections, predicted_mask, truth = detect_video(
-                model, source, video, config=config, num_classes=pool.num_classes
+                video, prediction, config=config, num_classes=pool.num_classes
             )
             found.append(detections)
             yield video.label, predicted_mask, truth, detections.predicted_label

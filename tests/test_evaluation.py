@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ from claus_core.evaluation import (
     ground_truth_boxes,
     ground_truth_tubes,
     predict_video,
+    predict_videos,
 )
 from claus_core.metrics import localization_map
 
@@ -320,3 +322,45 @@ def test_bad_input_gets_clear_errors() -> None:
 def test_config_rejects_bad_values(options: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         EvaluationConfig(**options)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 5, 64])
+def test_clips_batched_across_videos_give_each_video_its_own_prediction(batch_size) -> None:
+    """predict_videos fills every batch from consecutive videos (short videos share one); each
+    video's prediction equals predict_video on that video alone, in the input order."""
+    pool = make_pool()
+    source = PaintedSource(pool)
+    config = EvaluationConfig(clip_length=4, batch_size=batch_size)
+    videos = [(v.name, source.frames(v.name)) for v in pool.videos]
+    batched = list(predict_videos(ColourDetector(shift=1), iter(videos), config=config))
+    assert [name for name, _ in batched] == [name for name, _ in videos]
+    alone = EvaluationConfig(clip_length=4, batch_size=1)
+    for (name, frames), (_, prediction) in zip(videos, batched, strict=True):
+        expected = predict_video(ColourDetector(shift=1), frames, config=alone, name=name)
+        np.testing.assert_allclose(prediction.foreground, expected.foreground, atol=1e-6)
+        np.testing.assert_allclose(prediction.frame_scores, expected.frame_scores, atol=1e-6)
+        np.testing.assert_allclose(prediction.class_scores, expected.class_scores, atol=1e-6)
+
+
+def test_batched_prediction_names_the_bad_video() -> None:
+    good = np.zeros((5, 4, 4, 3), dtype=np.uint8)
+    bad = np.zeros((5, 4, 4), dtype=np.uint8)
+    with pytest.raises(DataError, match="broken"):
+        list(predict_videos(ColourDetector(), [("fine", good), ("broken", bad)], config=CONFIG))
+
+
+def test_an_unfinished_prediction_stream_leaves_grad_and_model_mode_alone() -> None:
+    """A generator holds no grad-mode or model-mode context across its yields: collecting an
+    unfinished one later must not switch gradients off or the model out of training."""
+    pool = make_pool()
+    source = PaintedSource(pool)
+    model = ColourDetector()
+    model.train()
+    stream = predict_videos(
+        model, [(v.name, source.frames(v.name)) for v in pool.videos], config=CONFIG
+    )
+    next(stream)
+    assert torch.is_grad_enabled() and model.training
+    del stream
+    gc.collect()
+    assert torch.is_grad_enabled() and model.training
