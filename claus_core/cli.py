@@ -26,6 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from claus_core.allocator import reuse_freed_memory
 from claus_core.config import ConfigError, ExperimentConfig, load_study
 from claus_core.data.types import DataError
 from claus_core.labeling.rounds import IMPORT_FORMATS
@@ -423,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         handler
     ) in logging.getLogger().handlers:  # each run's log.txt gets INFO; the terminal `level`
         handler.setLevel(level)
+    reuse_freed_memory()
     try:
         return int(args.func(args))
     except (ConfigError, DataError, ValueError) as err:

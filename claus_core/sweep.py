@@ -24,10 +24,12 @@ logger = logging.getLogger(__name__)
 def _run_one(config: dict, folder: str, threads: int, root: str) -> str:
     import torch
 
+    from claus_core.allocator import reuse_freed_memory
     from claus_core.loop import Experiment
     from claus_core.store import TrainedRounds
 
     torch.set_num_threads(threads)
+    reuse_freed_memory()
     Experiment(
         ExperimentConfig.from_dict(config),
         Path(folder),
