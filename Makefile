@@ -81,6 +81,8 @@ fuzz: $(STAMP)
 		-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 corpus
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_round.py
+	$(BIN)/python benchmarks/bench_round.py --isa avx2
 	$(BIN)/python benchmarks/bench_selection.py
 	$(BIN)/python benchmarks/bench_model.py
 	$(BIN)/python benchmarks/bench_scoring.py

@@ -1,4 +1,5 @@
-"""The selection benchmark runs and agrees with its plain-loop reference (no timing checked)."""
+"""The benchmarks run: selection agrees with its plain-loop reference, the round prints every
+stage (no timing checked)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,30 @@ def test_selection_benchmark_selects_like_the_plain_loop() -> None:
     assert done.stdout.count("identical selections") == 4
     assert "pool: 2284 videos, 395868 frames" in done.stdout
     assert "target: one selection over the 2284-video pool in at most 0.5 s" in done.stdout
+
+
+def test_round_benchmark_prints_every_stage_and_the_cpu() -> None:
+    """One round of the smoke study's ucf_main / claus / seed 0, capped at AVX2 as on a CPU
+    without AVX-512: every stage is printed with its rate beside the matrix-product rate."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_round.py"),
+            "--config",
+            str(ROOT / "configs" / "smoke_study.yaml"),
+            "--isa",
+            "avx2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("CPU: ")
+    assert "kernels: AVX2 (--isa avx2)" in done.stdout
+    assert "float32 2048 x 2048 matrix product:" in done.stdout
+    for stage in ("render", "train", "evaluate", "score", "select", "round"):
+        assert any(line.startswith(stage) for line in done.stdout.splitlines()), stage
+    assert "rounds per CPU-minute:" in done.stdout
