@@ -5,25 +5,15 @@ annotated frames; the explorer recomputes the pseudo-labels and STeW weights wit
 :func:`claus_core.stew_explorer.stew_maps` and redraws. In the static book no kernel runs, so
 the chapter also embeds :func:`claus_core.stew_explorer.static_explorer_html`, which
 precomputes a small grid of the same maps.
-
-The picture is set as the ``Output`` widget's ``outputs`` state from the kernel, not captured
-with ``with output:``. A captured display is routed by the frontend, and the frontend that
-nbclient imitates under papermill answers each one with a ``comm_msg`` on the shell channel while
-it waits on that channel for the cell's ``execute_reply``; that wait intermittently never ends
-(jupyter/nbclient#312) and once hung ``make book`` at this cell. Setting ``outputs`` needs no
-frontend: JupyterLab redraws on the change, and the executed notebook saves the same state for
-the static book.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Mapping
 
 import ipywidgets as widgets
+import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.figure import Figure
 
 from claus_core.data.types import VideoRecord
 from claus_core.losses import STEW_SIGMA, STEW_WINDOW
@@ -58,23 +48,24 @@ def stew_explorer(videos: Mapping[str, tuple[VideoRecord, np.ndarray]]) -> widge
             video, spacing.value, sigma=sigma.value, window=window.value
         )
         f = min(frame.value, video.num_frames - 1)
-        fig = Figure(figsize=(8.6, 2.6))  # not pyplot's: no backend shows or keeps it
-        axes = fig.subplots(1, 3)
-        axes[0].imshow(frames[f])
-        axes[1].imshow(masks[f], cmap="gray", vmin=0, vmax=1)
-        shown = axes[2].imshow(weights[f], cmap="inferno", vmin=0, vmax=1)
-        draw_boxes(axes[0], video, f)
-        draw_boxes(axes[2], video, f, color="#00e5ff")
-        fig.colorbar(shown, ax=axes[2], fraction=0.046, pad=0.04, label="weight")
-        titles = [
-            f"frame {f}" + (" (annotated)" if annotated[f] else ""),
-            "pseudo-label",
-            "STeW weight (GT box in cyan)",
-        ]
-        for ax, title in zip(axes, titles, strict=True):
-            ax.set_title(title, fontsize=8)
-            ax.axis("off")
-        output.outputs = (_png_display(fig),)  # replaces the previous picture in one update
+        with output:
+            output.clear_output(wait=True)
+            fig, axes = plt.subplots(1, 3, figsize=(8.6, 2.6))
+            axes[0].imshow(frames[f])
+            axes[1].imshow(masks[f], cmap="gray", vmin=0, vmax=1)
+            shown = axes[2].imshow(weights[f], cmap="inferno", vmin=0, vmax=1)
+            draw_boxes(axes[0], video, f)
+            draw_boxes(axes[2], video, f, color="#00e5ff")
+            fig.colorbar(shown, ax=axes[2], fraction=0.046, pad=0.04, label="weight")
+            titles = [
+                f"frame {f}" + (" (annotated)" if annotated[f] else ""),
+                "pseudo-label",
+                "STeW weight (GT box in cyan)",
+            ]
+            for ax, title in zip(axes, titles, strict=True):
+                ax.set_title(title, fontsize=8)
+                ax.axis("off")
+            plt.show()
 
     for control in (choose, frame, sigma, window, spacing):
         control.observe(redraw, names="value")
@@ -82,17 +73,3 @@ def stew_explorer(videos: Mapping[str, tuple[VideoRecord, np.ndarray]]) -> widge
     return widgets.VBox(
         [widgets.HBox([choose, spacing]), widgets.HBox([frame, sigma, window]), output]
     )
-
-
-def _png_display(fig: Figure) -> dict:
-    """``fig`` as a notebook ``display_data`` output (PNG, as the inline backend shows it)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
-    return {
-        "output_type": "display_data",
-        "data": {
-            "image/png": base64.b64encode(buffer.getvalue()).decode("ascii"),
-            "text/plain": repr(fig),
-        },
-        "metadata": {},
-    }
