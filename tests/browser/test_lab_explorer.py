@@ -101,7 +101,8 @@ def _run_all(page) -> None:
     """Run > Run All Cells, clicked again when no cell has started within 20 s.
 
     JupyterLab can show an idle kernel before its session takes a run request; the click then
-    runs nothing (seen in about half the runs: every prompt still ``[ ]`` after 3 minutes).
+    runs nothing (seen in about half the runs: every prompt still ``[ ]`` after 3 minutes), and
+    a dialog (a kernel to select) may then cover the menu: it is accepted with its default.
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -110,6 +111,9 @@ def _run_all(page) -> None:
         ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"
     )
     for _ in range(3):
+        dialogs = page.locator(".jp-Dialog .jp-mod-accept")  # e.g. "Select Kernel": the default
+        if dialogs.count():
+            dialogs.first.click(timeout=WAIT_MS)
         page.get_by_role("menuitem", name="Run", exact=True).click(timeout=WAIT_MS)
         page.get_by_text("Run All Cells", exact=True).click(timeout=WAIT_MS)
         try:
@@ -141,7 +145,11 @@ def test_live_explorer_redraws_when_a_slider_moves(lab: str) -> None:
                 ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=WAIT_MS
             )
             _run_all(page)
-            page.wait_for_selector(".widget-output img", timeout=3 * WAIT_MS)
+            # the explorer's controls, then an idle kernel; not the first picture: drawn while
+            # the cell runs, it can reach JupyterLab before the Output widget's model exists
+            # and land in the cell's own output area (seen: no picture in the widget after
+            # 3 minutes while the cells had run); every redraw below goes to the widget
+            page.wait_for_selector(".widget-slider .noUi-handle", timeout=3 * WAIT_MS)
             page.wait_for_selector(
                 ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=WAIT_MS
             )
