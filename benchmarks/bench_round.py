@@ -104,7 +104,6 @@ def timed(name: str, macs: float, fn: Callable[[], Any]) -> tuple[Stage, Any]:
 def run_round(config_path: Path, precision: str) -> list[Stage]:
     """Round 0 of ucf_main / claus / seed 0, one stage at a time."""
     import numpy as np
-    import torch
 
     from claus_core.clustering import init_kmeans
     from claus_core.config import load_study
@@ -196,7 +195,6 @@ def run_round(config_path: Path, precision: str) -> list[Stage]:
         return STRATEGIES[config.strategy](context, config.round_budget, config.selection, rng)
 
     stages.append(timed("select", 0, select)[0])
-    del torch
     return stages
 
 
