@@ -105,11 +105,11 @@ def run_round(config_path: Path, precision: str) -> list[Stage]:
     """Round 0 of ucf_main / claus / seed 0, one stage at a time."""
     import numpy as np
 
-    from claus_core.clustering import init_kmeans
+    from claus_core.clustering import fit_clusters
     from claus_core.config import load_study
     from claus_core.data.clips import sliding_clips
     from claus_core.evaluation import evaluate_detector
-    from claus_core.loop import Experiment, make_sources, new_detector, train_round, video_latents
+    from claus_core.loop import Experiment, clip_latents, make_sources, new_detector, train_round
     from claus_core.model.macs import count_macs
     from claus_core.score_table import ScoreTable
     from claus_core.selection import STRATEGIES, SelectionContext, initial_selection
@@ -151,17 +151,13 @@ def run_round(config_path: Path, precision: str) -> list[Stage]:
     model = new_detector(experiment.detector, config.seed)
     size = experiment.detector.input_size
 
-    def train() -> Any:
-        latents = video_latents(model, train_source, state.videos, size)
-        clusters = init_kmeans(latents, replace(config.cluster, seed=config.seed))
+    def train() -> None:  # round 0 trains without the cluster loss: no clusters are fitted yet
         train_round(
-            model, train_source, state, config, clusters=clusters, round_index=0, progress=False
+            model, train_source, state, config, clusters=None, round_index=0, progress=False
         )
-        return clusters
 
     trained_clips = config.train.epochs * config.train.clips_per_video * len(state.videos)
-    stage, clusters = timed("train", 3 * trained_clips * macs.total, train)
-    stages.append(stage)
+    stages.append(timed("train", 3 * trained_clips * macs.total, train)[0])
     test_clips = clips_of(test_source, test_source.pool.names)
     stage, _ = timed(
         "evaluate",
@@ -182,6 +178,14 @@ def run_round(config_path: Path, precision: str) -> list[Stage]:
             progress=False,
         ),
     )
+    stages.append(stage)
+
+    def cluster() -> Any:
+        latents = clip_latents(model, train_source, state.videos, size)
+        return fit_clusters(latents, replace(config.cluster, seed=config.seed), round_index=0)[0]
+
+    fit_clips = clips_of(train_source, state.videos)
+    stage, clusters = timed("cluster", fit_clips * macs.total, cluster)
     stages.append(stage)
 
     def select() -> Any:

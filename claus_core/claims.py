@@ -11,9 +11,9 @@ on our runs and on the paper's numbers, and turns the per-seed values into a pai
 Summaries, fixed before any verdict was read (see the book's claims page):
 
 - ``"mean_after_round0"``: the mean over rounds 1, 2, ... of v-mAP@0.5. Round 0 trains on the
-  same random initial selection for every strategy of a seed (CLAUS with its cluster loss, the
-  others without), so it holds no difference of *selection* and is left out, for every claim
-  alike (Table 10's loss variants differ there too). The paper's effect is the mean of A - B
+  same random initial selection for every strategy of a seed (without the cluster loss, which
+  acts from round 1 on), so it holds no difference of *selection* and is left out, for every
+  claim alike (Table 10's loss variants differ there too). The paper's effect is the mean of A - B
   over its rows after the first, likewise.
 - ``"last_round"``: the value at the study's last round (the paper: its last row).
 - Tables 6 and 7: CLAUS's last round as a percentage of the fully supervised reference of the
@@ -64,7 +64,8 @@ class Group:
     renders names them in its ``groups`` (``configs/default_study.yaml``,
     ``configs/smoke_study.yaml``; ``tests/test_claims.py`` checks both)."""
 
-    UCF_MAIN = "ucf_main"  # claus, uncertainty, entropy, random, equidistant
+    UCF_MAIN = "ucf_main"  # claus, uncertainty, random
+    UCF_BASELINES = "ucf_baselines"  # entropy, equidistant (Table 5), ucf_main's base
     UCF_SELECTION = "ucf_selection"  # sample, intra_sample (Table 2)
     UCF_ONLY_FRAME = "ucf_only_frame"  # claus, frames only inside chosen videos (Table 8)
     UCF_LOSS_INTERPOLATE = (
@@ -75,6 +76,9 @@ class Group:
     UCF_K15 = "ucf_k15"  # claus with K = 15 clusters (Figure 1)
     UCF_FULL = "ucf_full"  # fully supervised SynthUCF24 (Table 6, 100 %)
     UCF_RELEASED = "ucf_released"  # claus with the released code's selection and STeW (issue 18)
+    # issue 24: the two things CLAUS adds to uncertainty, one at a time (Table 3's parts)
+    UCF_CLUSTER_LOSS = "ucf_cluster_loss"  # claus, no cluster limit: the cluster loss alone
+    UCF_QUOTA = "ucf_quota"  # claus, this round's videos shared by cluster size: a limit that acts
     JHMDB_MAIN = "jhmdb_main"  # claus, uncertainty on SynthJHMDB21
     JHMDB_FULL = "jhmdb_full"  # fully supervised SynthJHMDB21 (Table 7, 100 %)
 
@@ -109,6 +113,36 @@ CLAIMS: tuple[Claim, ...] = (
         (3, "With Cluster", "Without Cluster"),
     ),
     _difference(
+        "table3_loss",
+        "table3",
+        "Part 1, the cluster loss: uncertainty selection from a model trained with it above one "
+        "trained without, UCF",
+        (Group.UCF_CLUSTER_LOSS, "claus"),
+        (MAIN, "uncertainty"),
+        "mean_after_round0",
+        None,
+    ),
+    _difference(
+        "table3_quota",
+        "table3",
+        "Part 2, a cluster limit that acts (each cluster's share of the round's videos) above no "
+        "limit, same training, UCF",
+        (Group.UCF_QUOTA, "claus"),
+        (Group.UCF_CLUSTER_LOSS, "claus"),
+        "mean_after_round0",
+        None,
+    ),
+    _difference(
+        "table3_limit",
+        "table3",
+        "Part 2, the released limit (0.54 of a cluster's videos, all rounds) above no limit, same "
+        "training, UCF",
+        (MAIN, "claus"),
+        (Group.UCF_CLUSTER_LOSS, "claus"),
+        "mean_after_round0",
+        None,
+    ),
+    _difference(
         "table4",
         "table4",
         "CLAUS above uncertainty without clusters, J-HMDB",
@@ -123,7 +157,7 @@ CLAIMS: tuple[Claim, ...] = (
             "table5",
             f"CLAUS above {name}, UCF",
             (MAIN, "claus"),
-            (MAIN, s),
+            (Group.UCF_BASELINES if s in ("entropy", "equidistant") else MAIN, s),
             "mean_after_round0",
             (5, "CLAUS", name.capitalize()),
         )
@@ -321,12 +355,9 @@ class ClaimResult:
         }
 
 
-def evaluate(
-    claim: Claim, results: pd.DataFrame, per_class: pd.DataFrame, *, seed: int = 0
-) -> ClaimResult:
+def evaluate(claim: Claim, results: pd.DataFrame, per_class: pd.DataFrame) -> ClaimResult:
     """One claim's verdict on our runs (``collect`` and ``collect_per_class`` of a study)."""
     paper = paper_effect(claim)
-    rng = np.random.default_rng([seed, sum(map(ord, claim.key))])
     reference, unpaired = 0.0, ()
     if claim.kind == "static_moving":
         values = _static_minus_moving(per_class, claim.a)
@@ -344,7 +375,7 @@ def evaluate(
             differences = paired_differences(a, b, what=claim.key)
     if differences.size == 0:
         return ClaimResult(claim, paper, None, "runs missing", None, reference, unpaired)
-    ours = compare(differences, rng=rng)
+    ours = compare(differences)
     sign = claim.paper_sign if np.isnan(paper) else float(np.sign(paper - reference) or 1)
     needed = None
     if not np.isnan(paper) and ours.seeds >= 2 and claim.kind != "share_of_full":

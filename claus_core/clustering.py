@@ -1,39 +1,53 @@
-"""Deep clustering of the detector's latent features (supplementary Section 7.2, Figure 1).
+"""Deep clustering of the detector's latent features (supplementary Sections 3, 4.1, 7.2, Fig. 1).
 
 Following DCN (Yang et al. 2017, "Towards k-means-friendly spaces") and DeepCluster (Caron et
-al. 2018), K centroids (``K = 5`` in the paper; Figure 1 also runs 10 and 15) are initialized
-by k-means on the ``Latent_feats`` vectors of the labeled training set. During training the
-cluster loss ``beta / 2 * ||z - mu_c||^2`` (:func:`claus_core.losses.cluster_loss`) pulls each
-latent vector towards its centroid, and the centroids follow the features with DCN's online
-update: for every sample ``z`` assigned to cluster ``c``, ``count_c += 1`` and
-``mu_c -= (1 / count_c) * (mu_c - z)``. Before each selection step every pool video is assigned
-to its nearest centroid; Algorithm 1 caps how many videos each cluster may contribute.
+al. 2018), as the authors' released code does it (``ucf101_cluster.py``), K centres (``K = 5``
+in the paper; Figure 1 also runs 10 and 15) are fitted again at every active-learning step::
 
-The per-cluster counts start at 100, as in the DCN implementation the authors' released code
-uses (``count = 100 * ones``, "serve as learning rate"), so early updates move the centroids
-by about 1 % of the distance to the sample.
+    after round r's training (never on an untrained model):
+      training videos --sliding clips--> latents [clip, D] --k-means, K centres--> centres [K, D]
+      every training video: the cluster most of its clips fall in   (kept while r+1 trains)
+      every pool video: the centre nearest its scored latent        (Algorithm 1's cluster limit)
+    round r+1's training: the cluster loss beta/2 ||z - mu_c||^2 pulls each clip towards its
+      video's centre c, and each centre follows its own members (DCN's count rule below)
+
+k-means is Lloyd's algorithm from ``n_init`` k-means++ starts (the lowest inertia wins). A
+cluster left empty during the iterations is re-seeded from the largest one, as DeepCluster's
+k-means does: it takes the member of the largest cluster farthest from that cluster's centre,
+so that K clusters stay alive; every re-seed is counted and recorded. Fitted once on an
+untrained detector and moved only by its members, the centres collapsed into one (issue 24:
+all pool videos in one cluster in every round), and the cluster limit never acted.
+
+DCN's online update: for every sample ``z`` of cluster ``c``, ``count_c += 1`` and
+``mu_c -= (1 / count_c) * (mu_c - z)``. The counts start at 100 at every fit, as in the DCN
+implementation the released code uses (``count = 100 * ones``, "serve as learning rate"), so
+early updates move a centre by about 1 % of the distance to the sample.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 from claus_core.data.types import DataError
 from claus_core.store import write_npz
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class ClusterConfig:
-    """Deep-clustering settings: K, the cluster-loss weight and the k-means initialization.
+    """Deep-clustering settings: K, the cluster-loss weight and the k-means fit.
 
-    ``beta = 1e-6`` and ``n_init = 20`` are the released code's values; ``seed`` makes the
-    k-means initialization reproducible.
+    ``beta = 1e-6`` and ``n_init = 20`` are the released code's values; ``max_iter`` bounds
+    Lloyd's iterations of each start; ``seed``, with the round, seeds the k-means++ starts (the
+    loop sets it to the experiment's seed).
     """
 
     k: int = 5
@@ -41,12 +55,12 @@ class ClusterConfig:
     n_init: int = 20
     initial_count: float = 100.0
     seed: int = 0
+    max_iter: int = 100
 
     def __post_init__(self) -> None:
-        if self.k < 1:
-            raise ValueError(f"k must be >= 1, got {self.k}")
-        if self.n_init < 1:
-            raise ValueError(f"n_init must be >= 1, got {self.n_init}")
+        for name in ("k", "n_init", "max_iter"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.beta < 0:
             raise ValueError(f"beta must be >= 0, got {self.beta}")
         if self.initial_count < 0:
@@ -64,20 +78,33 @@ def _check_latents(latents: np.ndarray, dim: int | None = None) -> np.ndarray:  
     return array
 
 
+def _squared_distances(z: np.ndarray, centres: np.ndarray) -> np.ndarray:  # [N, K]
+    squared = (z**2).sum(axis=1)[:, None] - 2.0 * z @ centres.T + (centres**2).sum(axis=1)[None, :]
+    return np.maximum(squared, 0.0)
+
+
 @dataclass
 class DeepClusters:
-    """K centroids ``[K, D]`` and the number of samples each has absorbed ``[K]``."""
+    """K centroids ``[K, D]``, the number of samples each has absorbed ``[K]``, and ``members``:
+    the fixed cluster of every video the next round may train on (video name -> cluster)."""
 
     centroids: np.ndarray  # [K, D] float64
     counts: np.ndarray  # [K] float64
+    members: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.centroids = np.array(self.centroids, dtype=np.float64)
         self.counts = np.array(self.counts, dtype=np.float64)
+        self.members = {str(name): int(c) for name, c in self.members.items()}
         if self.centroids.ndim != 2 or self.counts.shape != (self.centroids.shape[0],):
             raise ValueError(
                 f"centroids must be [K, D] and counts [K], got {self.centroids.shape} and "
                 f"{self.counts.shape}"
+            )
+        outside = [n for n, c in self.members.items() if not 0 <= c < self.k]
+        if outside:
+            raise ValueError(
+                f"video {outside[0]!r} is in cluster {self.members[outside[0]]}, outside [0, {self.k})"
             )
 
     @property
@@ -87,12 +114,7 @@ class DeepClusters:
     def assign(self, latents: np.ndarray) -> np.ndarray:  # [N] int64
         """Index of the nearest centroid (Euclidean) of each latent vector ``[N, D]``."""
         z = _check_latents(latents, self.centroids.shape[1])
-        squared = (
-            (z**2).sum(axis=1)[:, None]
-            - 2.0 * z @ self.centroids.T
-            + (self.centroids**2).sum(axis=1)[None, :]
-        )  # [N, K]
-        return squared.argmin(axis=1).astype(np.int64)
+        return _squared_distances(z, self.centroids).argmin(axis=1).astype(np.int64)
 
     def assign_videos(self, latents: Mapping[str, np.ndarray]) -> dict[str, int]:
         """Cluster of every video from its latent vector ``[D]`` (names keep their order)."""
@@ -101,6 +123,15 @@ class DeepClusters:
             return {}
         labels = self.assign(np.stack([np.asarray(latents[n]) for n in names]))
         return {name: int(label) for name, label in zip(names, labels, strict=True)}
+
+    def assign_batch(self, names: list[str], latents: np.ndarray) -> np.ndarray:  # [B] int64
+        """The cluster of each clip of a training batch: its video's fixed cluster (``members``),
+        or for a video without one the centroid nearest the clip's latent ``[B, D]``."""
+        nearest = self.assign(latents)
+        return np.asarray(
+            [self.members.get(name, int(c)) for name, c in zip(names, nearest, strict=True)],
+            dtype=np.int64,
+        )
 
     def update(self, latents: np.ndarray, assignments: np.ndarray) -> None:
         """DCN's online centroid update with the batch ``latents`` ``[N, D]`` (in place).
@@ -129,37 +160,152 @@ class DeepClusters:
         self.counts = new_counts
 
     def save(self, path: str | Path) -> None:
-        """Write the centroids and counts to an ``.npz`` file."""
+        """Write the centroids, counts and members to an ``.npz`` file (atomic)."""
+        names = sorted(self.members)
         write_npz(
-            Path(path), {"centroids": self.centroids, "counts": self.counts}
-        )  # atomic, names a full disk
+            Path(path),
+            {
+                "centroids": self.centroids,
+                "counts": self.counts,
+                "member_videos": np.asarray(names, dtype=np.str_),
+                "member_clusters": np.asarray([self.members[n] for n in names], dtype=np.int64),
+            },
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> DeepClusters:
         """Read what :meth:`save` wrote; a malformed file raises DataError naming it."""
         try:
             with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
-                return cls(centroids=data["centroids"], counts=data["counts"])
+                members = {}
+                if "member_videos" in data:
+                    videos, labels = data["member_videos"], data["member_clusters"]
+                    members = dict(zip(videos.tolist(), labels.tolist(), strict=True))
+                return cls(centroids=data["centroids"], counts=data["counts"], members=members)
         except (KeyError, ValueError, OSError, EOFError, TypeError, zipfile.BadZipFile) as err:
             raise DataError(
                 f"{path}: not a deep-clusters file ({type(err).__name__}: {err})"
             ) from err
 
 
-def init_kmeans(latents: np.ndarray, config: ClusterConfig) -> DeepClusters:
-    """K-means (scikit-learn, ``random_state=config.seed``) on ``latents`` ``[N, D]``.
+@dataclass(frozen=True)
+class KMeansFit:
+    """One k-means fit: centres ``[K, D]``, the cluster of each point ``[N]``, its inertia (sum
+    of squared distances to the centres) and how many times an empty cluster was re-seeded."""
 
-    Every count starts at ``config.initial_count``. Fewer distinct latent vectors than ``k``
-    raise ValueError: k-means could not place ``k`` distinct centroids.
-    """
-    z = _check_latents(latents)
-    distinct = np.unique(z, axis=0).shape[0]
-    if config.k > distinct:
-        raise ValueError(
-            f"cannot form k={config.k} clusters from {z.shape[0]} latent vectors "
-            f"({distinct} distinct)"
+    centres: np.ndarray  # [K, D]
+    labels: np.ndarray  # [N] int64
+    inertia: float
+    reseeds: int
+
+
+def _kmeans_plus_plus(z: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:  # [K, D]
+    """k-means++ starting centres (Arthur & Vassilvitskii 2007): each next centre is a point
+    drawn with probability proportional to its squared distance to the nearest centre so far."""
+    chosen = [int(rng.integers(len(z)))]
+    nearest = _squared_distances(z, z[chosen]).min(axis=1)  # [N]
+    for _ in range(1, k):
+        total = nearest.sum()
+        pick = (
+            int(rng.integers(len(z))) if total == 0 else int(rng.choice(len(z), p=nearest / total))
         )
-    kmeans = KMeans(n_clusters=config.k, n_init=config.n_init, random_state=config.seed)
-    kmeans.fit(z)
-    counts = np.full(config.k, config.initial_count, dtype=np.float64)
-    return DeepClusters(centroids=kmeans.cluster_centers_, counts=counts)
+        chosen.append(pick)
+        nearest = np.minimum(nearest, _squared_distances(z, z[[pick]])[:, 0])
+    return z[chosen].copy()
+
+
+def lloyd(z: np.ndarray, centres: np.ndarray, *, max_iter: int) -> KMeansFit:
+    """Lloyd's iterations from ``centres`` ``[K, D]`` on the points ``z`` ``[N, D]``, with
+    DeepCluster's rule for a cluster left empty: it takes the member of the largest cluster
+    farthest from that cluster's centre (one re-seed each time)."""
+    centres = np.array(centres, dtype=np.float64)
+    k = centres.shape[0]
+    labels, reseeds = None, 0
+    for _ in range(max_iter):
+        distances = _squared_distances(z, centres)  # [N, K]
+        new = distances.argmin(axis=1)
+        sizes = np.bincount(new, minlength=k)  # [K]
+        for empty in np.flatnonzero(sizes == 0):
+            largest = int(sizes.argmax())
+            members = np.flatnonzero(new == largest)
+            farthest = members[distances[members, largest].argmax()]
+            new[farthest] = empty
+            sizes[largest] -= 1
+            sizes[empty] = 1
+            reseeds += 1
+        if labels is not None and np.array_equal(new, labels):
+            break
+        labels = new
+        centres = np.stack([z[labels == c].mean(axis=0) for c in range(k)])
+    assert labels is not None  # max_iter >= 1
+    inertia = float(((z - centres[labels]) ** 2).sum())
+    return KMeansFit(centres, labels.astype(np.int64), inertia, reseeds)
+
+
+def kmeans(
+    z: np.ndarray, k: int, *, n_init: int, max_iter: int, rng: np.random.Generator
+) -> KMeansFit:
+    """The best (lowest inertia) of ``n_init`` Lloyd runs from k-means++ starts on ``z`` ``[N, D]``;
+    its ``reseeds`` are those of the run kept."""
+    z = _check_latents(z)
+    distinct = np.unique(z, axis=0).shape[0]
+    if k > distinct:
+        raise ValueError(
+            f"cannot form k={k} clusters from {z.shape[0]} latent vectors ({distinct} distinct)"
+        )
+    fits = [lloyd(z, _kmeans_plus_plus(z, k, rng), max_iter=max_iter) for _ in range(n_init)]
+    return min(fits, key=lambda fit: fit.inertia)
+
+
+def fit_clusters(
+    clip_latents: Mapping[str, np.ndarray], config: ClusterConfig, *, round_index: int
+) -> tuple[DeepClusters, KMeansFit]:
+    """k-means on the clips of the training videos (``clip_latents[video]`` ``[clip, D]``).
+
+    Every video gets the cluster most of its clips fall in (ties: the lower index) as its member
+    cluster; the counts start at ``config.initial_count``. K is lowered, with a warning, to the
+    number of distinct clip latents when there are fewer (a labeling project's first rounds).
+    """
+    names = list(clip_latents)
+    if not names:
+        raise ValueError("no training video to cluster")
+    blocks = [_check_latents(clip_latents[n]) for n in names]
+    z = np.concatenate(blocks)  # [clip, D]
+    owner = np.repeat(np.arange(len(names)), [len(b) for b in blocks])  # [clip]
+    distinct = np.unique(z, axis=0).shape[0]
+    k = min(config.k, distinct)
+    if k < config.k:
+        logger.warning(
+            "k-means: %d clusters asked, %d distinct clip latents: k = %d", config.k, distinct, k
+        )
+    rng = np.random.default_rng([config.seed, round_index, 3])
+    fit = kmeans(z, k, n_init=config.n_init, max_iter=config.max_iter, rng=rng)
+    members = {
+        name: int(np.bincount(fit.labels[owner == i], minlength=k).argmax())
+        for i, name in enumerate(names)
+    }
+    counts = np.full(k, config.initial_count, dtype=np.float64)
+    return DeepClusters(fit.centres, counts, members), fit
+
+
+def occupancy(labels: Mapping[str, int] | np.ndarray, k: int) -> dict[str, float]:
+    """How a set of assignments fills K clusters: ``non_empty`` clusters, the assignment's
+    ``entropy_bits`` (log2 K when even, 0 when all in one) and the ``largest_share``."""
+    values = np.asarray(
+        list(labels.values()) if isinstance(labels, Mapping) else labels, dtype=np.int64
+    )
+    if values.size == 0:
+        raise ValueError("occupancy of no assignment")
+    shares = np.bincount(values, minlength=k) / values.size  # [K]
+    present = shares[shares > 0]
+    entropy = float(-(present * np.log2(present)).sum())
+    return {
+        "non_empty": int(present.size),
+        "entropy_bits": max(entropy, 0.0),
+        "largest_share": float(shares.max()),
+    }
+
+
+def max_entropy_bits(k: int) -> float:
+    """The entropy of K equally filled clusters, the ceiling of :func:`occupancy`'s."""
+    return math.log2(k)

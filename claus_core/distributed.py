@@ -238,6 +238,15 @@ def all_gather_rows(rows: torch.Tensor) -> torch.Tensor:  # [world * B, ...]
     return torch.cat(parts)
 
 
+def all_gather_objects(values: Sequence[Value]) -> list[Value]:
+    """Every rank's ``values`` (picklable), concatenated in rank order (``values`` in one process)."""
+    if not is_distributed():
+        return list(values)
+    parts: list[list[Value] | None] = [None] * world_size()
+    dist.all_gather_object(parts, list(values))
+    return [value for part in parts for value in part or []]
+
+
 def mean_over_ranks(value: float) -> float:
     """The mean of a per-rank number over all ranks (``value`` in one process)."""
     if not is_distributed():

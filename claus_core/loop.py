@@ -2,9 +2,11 @@
 
 ::
 
-    round r:  AnnotationState_r --targets (STeW / interpolate / frame)--> train (warm start)
+    round r:  AnnotationState_r --targets (STeW / interpolate / frame)--> train (warm start;
+                 from round 1 on, the cluster loss towards the clusters fitted after round r-1)
                  --> evaluate on the test split (f-mAP / v-mAP)
-                 --> score the train pool (MC dropout) --> cluster the latents
+                 --> score the train pool (MC dropout)
+                 --> fit k-means on the trained latents of the training videos, assign the pool
                  --> select (Algorithm 1 or a baseline) --> AnnotationState_{r+1}
     experiment: initial random selection (round 0) + ``rounds`` selection rounds; the last
                 round trains and evaluates only.
@@ -34,10 +36,10 @@ import torch
 from tqdm.auto import tqdm
 
 from claus_core import distributed
-from claus_core.clustering import ClusterConfig, DeepClusters, init_kmeans
+from claus_core.clustering import ClusterConfig, DeepClusters, fit_clusters, occupancy
 from claus_core.config import ExperimentConfig, StudyConfig, TrainConfig
 from claus_core.cost import annotation_cost, full_cost
-from claus_core.data.clips import clip_targets, clip_tensor, sample_clip
+from claus_core.data.clips import clip_targets, clip_tensor, sample_clip, sliding_clips
 from claus_core.data.types import AnnotationState, DataError, FrameSource, VideoPool, VideoRecord
 from claus_core.evaluation import EvaluationConfig, evaluate_detector
 from claus_core.losses import (
@@ -207,19 +209,21 @@ class TrainStats:
         )
 
 
-def video_latents(
+def clip_latents(
     model: CapsuleDetector, source: FrameSource, names: Sequence[str], size: int
-) -> np.ndarray:
-    """One deterministic latent per video (its first clip), for the k-means initialization."""
+) -> dict[str, np.ndarray]:
+    """The latent of every sliding clip of each video ``[clip, D]``, without dropout: the
+    points the clusters are fitted on (:func:`claus_core.clustering.fit_clusters`)."""
     model.eval()
-    rows = []
+    device = next(model.parameters()).device
+    latents = {}
     with torch.no_grad():
         for name in names:
             frames = source.frames(name)
-            index = np.minimum(np.arange(model.config.clip_length), len(frames) - 1)
-            clip = clip_tensor(frames, index, (size, size))[None]
-            rows.append(model(clip).latent[0].float().cpu().numpy())
-    return np.stack(rows)  # [video, D]
+            index = sliding_clips(len(frames), model.config.clip_length)  # [clip, T]
+            batch = torch.stack([clip_tensor(frames, i, (size, size)) for i in index]).to(device)
+            latents[name] = model(batch).latent.float().cpu().numpy()  # [clip, D]
+    return latents
 
 
 def released_targets(
@@ -240,7 +244,8 @@ def train_round(
     round_index: int,
     progress: bool = True,
 ) -> TrainStats:
-    """Train on the annotations of ``state`` (Section 7.3), updating ``clusters`` online."""
+    """Train on the annotations of ``state`` (Section 7.3). With ``clusters``, the cluster loss
+    pulls each clip towards its video's cluster and the centroids follow online (Section 7.2)."""
     pool = source.pool
     device = next(model.parameters()).device
     size = model.config.input_size
@@ -322,7 +327,8 @@ def train_round(
             if clusters is not None and config.train.cluster_loss:
                 # every rank updates the centroids with the latents of all ranks: [world * B, D]
                 latents = distributed.all_gather_rows(out.latent.detach().float()).cpu().numpy()
-                assigned_all = clusters.assign(latents)
+                names_all = distributed.all_gather_objects(names)
+                assigned_all = clusters.assign_batch(names_all, latents)
                 assigned = assigned_all[rank * len(names) : (rank + 1) * len(names)]
                 centroids = torch.as_tensor(clusters.centroids, dtype=torch.float32, device=device)
                 parts["cluster"] = cluster_loss(
@@ -399,21 +405,17 @@ def round0_key(config: ExperimentConfig) -> str:
     """The hash of everything round 0's training and evaluation read (issue 13 (h)).
 
     Round 0 trains on the initial selection, which depends on the seed, the data, the initial
-    budget and the selection config, never on the strategy; the strategy enters only through
-    whether training uses the cluster loss (and then the cluster config counts). Left out,
-    because round 0's training and evaluation never read them: the run's name, the strategy,
-    the number of rounds, the round budget and the scoring config. The number of processes is
-    in the key, since a distributed round draws its clips per rank.
+    budget and the selection config, never on the strategy, and without the cluster loss: the
+    clusters are first fitted on round 0's trained model (issue 24). Left out, because round 0's
+    training and evaluation never read them: the run's name, the strategy, the number of rounds,
+    the round budget, the scoring and cluster configs and ``train.cluster_loss``. The number of
+    processes is in the key, since a distributed round draws its clips per rank.
     """
     data = config.to_dict()
-    for name in ("name", "strategy", "rounds", "round_budget", "scoring"):
+    for name in ("name", "strategy", "rounds", "round_budget", "scoring", "cluster"):
         del data[name]
-    clustered = uses_clusters(config)
-    if not clustered:
-        del data["cluster"]
-    return config_hash(
-        {"round0": data, "cluster_loss": clustered, "world_size": distributed.world_size()}
-    )
+    del data["train"]["cluster_loss"]
+    return config_hash({"round0": data, "world_size": distributed.world_size()})
 
 
 def _metrics_dict(table: Any) -> dict[str, float]:
@@ -525,19 +527,6 @@ class Experiment:
             ) from err
         return model, clusters, state
 
-    def _initial_clusters(self, model: CapsuleDetector, state: AnnotationState) -> DeepClusters:
-        """k-means on the latents of the labeled videos (Section 7.2).
-
-        When fewer videos are labeled than there are clusters (K = 10 or 15 with a small first
-        round), the whole train pool's latents are used instead: clustering needs no labels, and
-        clamping K to the labeled count would make every K above it the same experiment.
-        """
-        config = self.config
-        names = state.videos if len(state.videos) >= config.cluster.k else self.pool.names
-        latents = video_latents(model, self.train_source, names, self.detector.input_size)
-        k = min(config.cluster.k, len(names))
-        return init_kmeans(latents, replace(config.cluster, k=k, seed=config.seed))
-
     def _initial_state(self) -> AnnotationState:
         if self.config.fully_supervised:
             frames = {
@@ -567,13 +556,11 @@ class Experiment:
         key, entry = self._shared_round0(r)
         model, clusters, stats = self._train(r, model, clusters, state, entry)
         if not distributed.is_main():
-            return model, clusters, self._follow_round(r, model, state)
+            return model, *self._follow_round(r, model, state)
         folder = self.run.start_round(r)
         timings: dict[str, float] = {} if entry is not None else {"train": stats.seconds}
         write_json(folder / "state.json", json.loads(state.to_json()))
         save_detector(folder / "checkpoint.pt", model, extra={"round": r, "hash": round_hash})
-        if clusters is not None:
-            clusters.save(folder / "clusters.npz")
         if entry is not None:  # round 0 trained and evaluated by an identical run of the study
             atomic_write(
                 folder / "evaluation.json",
@@ -589,11 +576,7 @@ class Experiment:
             atomic_write(folder / "evaluation.json", lambda tmp: tmp.write_text(result.to_json()))
             values = _metrics_dict(result.table)
             if key is not None and self.trained is not None:
-                files = [
-                    folder / n
-                    for n in ("checkpoint.pt", "clusters.npz", "evaluation.json")
-                    if (folder / n).exists()
-                ]
+                files = [folder / "checkpoint.pt", folder / "evaluation.json"]
                 self.trained.save(key, files, {"stats": dataclasses.asdict(stats), "metrics": values,
                                                "trained_by": str(self.run.root)})  # fmt: skip
         cost = annotation_cost(self.pool, state)
@@ -611,8 +594,10 @@ class Experiment:
         if key is not None:
             metrics["round0"] = {"key": key, "reused": entry is not None}
         if r + 1 < self.num_rounds:
-            next_state = self._select(r, model, clusters, state, folder, timings)
+            next_state, clusters, facts = self._select(r, model, state, folder, timings)
             write_json(folder / "next_state.json", json.loads(next_state.to_json()))
+            if facts is not None:
+                metrics["clusters"] = facts
         else:
             next_state = state
         metrics["seconds"] = timings
@@ -641,24 +626,19 @@ class Experiment:
     ) -> tuple[CapsuleDetector, DeepClusters | None, TrainStats]:
         """Round ``r``'s training on every rank, or the shared round 0 of ``entry`` read back."""
         config = self.config
-        use_clusters = uses_clusters(config)
         if entry is not None:
             model, _ = load_detector(entry / "checkpoint.pt", map_location=training_device(config))
-            clusters = DeepClusters.load(entry / "clusters.npz") if use_clusters else None
             logger.info("%s round 0: trained model reused from %s", self.run.root, entry)
             return (
                 model,
-                clusters,
+                None,
                 TrainStats.from_dict(read_keys(entry / TrainedRounds.MARKER, "stats")["stats"]),
             )
         if model is None or not config.train.warm_start:
             model = new_detector(self.detector, config.seed).to(training_device(config))
-        if use_clusters and clusters is None:
-            initial = self._initial_clusters(model, state) if distributed.is_main() else None
-            clusters = distributed.broadcast_from_main(initial)  # the same centroids on every rank
         stats = train_round(
             model, self.train_source, state, config,
-            clusters=clusters if use_clusters else None, round_index=r, progress=self.progress,
+            clusters=clusters if uses_clusters(config) else None, round_index=r, progress=self.progress,
         )  # fmt: skip
         return model, clusters, stats
 
@@ -666,14 +646,15 @@ class Experiment:
         self,
         r: int,
         model: CapsuleDetector,
-        clusters: DeepClusters | None,
         state: AnnotationState,
         folder: Path,
         timings: dict[str, float],
-    ) -> AnnotationState:
+    ) -> tuple[AnnotationState, DeepClusters | None, dict[str, Any] | None]:
+        """Score the pool, fit the clusters (clustered runs) and select: the next state, the
+        clusters the next round trains with, and what the clusters did (``metrics["clusters"]``)."""
         config = self.config
         scores: dict[str, ScoreTable] = {}
-        assignments = None
+        assignments, clusters, facts = None, None, None
         if STRATEGIES[config.strategy].scores:
             t0 = time.perf_counter()
             scored = self._score_pool(r, model)
@@ -692,8 +673,11 @@ class Experiment:
                     (n, scored[n][kind]) for n in self.pool.names if kind in scored.get(n, {})
                 ]
                 scores[kind] = ScoreTable.from_arrays(in_pool_order, what=f"{kind!r} scores")
-            if clusters is not None:
-                assignments = clusters.assign_videos({n: s["latent"] for n, s in scored.items()})
+            if uses_clusters(config):
+                t0 = time.perf_counter()
+                clusters, assignments, facts = self._cluster(r, model, state, scored)
+                timings["cluster"] = time.perf_counter() - t0
+                clusters.save(folder / "clusters.npz")
                 write_json(folder / "clusters.json", assignments)
         t0 = time.perf_counter()
         context = SelectionContext(
@@ -712,7 +696,56 @@ class Experiment:
                 "records": list(result.records),
             },
         )
-        return distributed.broadcast_from_main(result.state)
+        if facts is not None:
+            facts |= self._picks_changed(r, context, result)
+        next_state, clusters = distributed.broadcast_from_main((result.state, clusters))
+        return next_state, clusters, facts
+
+    def _cluster(
+        self,
+        r: int,
+        model: CapsuleDetector,
+        state: AnnotationState,
+        scored: dict[str, dict[str, np.ndarray]],
+    ) -> tuple[DeepClusters, dict[str, int], dict[str, Any]]:
+        """k-means on the trained latents of the training videos' clips (Section 7.2), every pool
+        video's nearest centre, and how the clusters are filled. Each training video keeps its
+        majority cluster in the next round, every other pool video its nearest centre (the
+        cluster it brings if it is selected)."""
+        latents = clip_latents(model, self.train_source, state.videos, self.detector.input_size)
+        cluster_config = replace(self.config.cluster, seed=self.config.seed)
+        clusters, fit = fit_clusters(latents, cluster_config, round_index=r)
+        pool = clusters.assign_videos({n: scored[n]["latent"] for n in self.pool.names})
+        training = dict(clusters.members)
+        clusters.members.update({n: c for n, c in pool.items() if n not in training})
+        facts = {
+            "k": clusters.k,
+            "reseeds": fit.reseeds,
+            "pool": occupancy(pool, clusters.k),
+            "training": occupancy(training, clusters.k),
+        }
+        return clusters, pool, facts
+
+    def _picks_changed(
+        self, r: int, context: SelectionContext, result: SelectionResult
+    ) -> dict[str, Any]:
+        """How many of the new videos the clusters changed: the strategy's selection beside the
+        one its registry entry names as the same ranking without clusters, on the same scored
+        pool, budget and generator (issue 24)."""
+        plain_name = STRATEGIES[self.config.strategy].without_clusters
+        if plain_name is None or self.config.selection.variant == "released":
+            return {}  # the released selection differs from uncertainty's in more than clusters
+        rng = np.random.default_rng([self.config.seed, r, 2])
+        plain = STRATEGIES[plain_name](
+            replace(context, clusters=None), self.config.round_budget, self.config.selection, rng
+        )
+        before = set(context.state.videos)
+        new = set(result.state.videos) - before
+        return {
+            "new_videos": len(new),
+            "without_clusters": plain_name,
+            "changed_by_clusters": len(new - set(plain.state.videos)),
+        }
 
     # ---- several processes (claus_core.distributed); no-ops in one process ----
 
@@ -730,15 +763,16 @@ class Experiment:
 
     def _follow_round(
         self, r: int, model: CapsuleDetector, state: AnnotationState
-    ) -> AnnotationState:
-        """A rank other than 0 after training: score its shard, receive rank 0's next state."""
-        next_state = state
+    ) -> tuple[DeepClusters | None, AnnotationState]:
+        """A rank other than 0 after training: score its shard, receive rank 0's next state and
+        the clusters the next round trains with."""
+        next_state, clusters = state, None
         if r + 1 < self.num_rounds:
             if STRATEGIES[self.config.strategy].scores:
                 self._score_pool(r, model)
-            next_state = distributed.broadcast_from_main(None)
+            next_state, clusters = distributed.broadcast_from_main(None)
         self._finish_round(r, None)
-        return next_state
+        return clusters, next_state
 
     def _finish_round(self, r: int, round_hash: str | None) -> None:
         """Rank 0 writes ``round.json`` only once every rank is done with round ``r``."""

@@ -6,8 +6,8 @@ book's pages from those tables.
 
 ``collect`` reads every finished round of a study (``runs/<study>/<group>/<strategy>/seed<k>``)
 into one tidy DataFrame (the localization protocol's f-mAP / v-mAP and the detection protocol's
-frame-AP / video-AP); ``summarize`` takes the mean over seeds with its 95 % percentile-bootstrap
-interval (:func:`claus_core.stats.bootstrap_ci`; supplementary Section 4.3 reports averages of 3
+frame-AP / video-AP); ``summarize`` takes the mean over seeds with its 95 % Student-t
+interval (:func:`claus_core.stats.t_interval`; supplementary Section 4.3 reports averages of 3
 runs); ``beside_paper`` aligns our active-learning steps with the rows of a paper table by step
 index (our budgets are the paper's *shape*, not its absolute sizes). Verdicts on the paper's
 claims live in :mod:`claus_core.claims`. All values are in percent, like the paper's tables.
@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from claus_core.data.synth_scene import stable_seed
-from claus_core.stats import bootstrap_ci, video_bootstrap_vmap
+from claus_core.stats import t_interval, video_bootstrap_vmap
 from claus_core.store import METRICS_KEYS, RunDir, parse_metric_name, read_json, read_keys
 from claus_core.store import study_runs as store_runs
 
@@ -108,17 +107,14 @@ def collect_training(root: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=KEYS + ["epoch", "term", "value", "margin"])
 
 
-def summarize(results: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
-    """Mean over seeds with its 95 % bootstrap interval (``low``, ``high``; NaN for one seed),
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean over seeds with its 95 % Student-t interval (``low``, ``high``; NaN for one seed),
     standard deviation and seed count, per group/strategy/round/metric/threshold."""
     keys = ["group", "strategy", "round", "metric", "threshold"]
     rows = []
     for key, group in results.groupby(keys, sort=True):
         values = group["value"].to_numpy()
-        rng = np.random.default_rng(
-            [seed, stable_seed(*key)]
-        )  # an interval depends on its own rows only
-        low, high = interval(values, rng=rng)
+        low, high = interval(values)
         rows.append({
             **dict(zip(keys, key, strict=True)), "mean": float(values.mean()), "low": low, "high": high,
             "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0, "seeds": group["seed"].nunique(),
@@ -128,9 +124,10 @@ def summarize(results: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def interval(values: np.ndarray, *, rng: np.random.Generator) -> tuple[float, float]:
-    """:func:`claus_core.stats.bootstrap_ci` of ``values``, or (NaN, NaN) for a single value."""
-    return bootstrap_ci(values, rng=rng) if len(values) > 1 else (np.nan, np.nan)
+def interval(values: np.ndarray) -> tuple[float, float]:
+    """:func:`claus_core.stats.t_interval` of ``values`` (95 % Student-t interval of their mean),
+    or (NaN, NaN) for a single value."""
+    return t_interval(values) if len(values) > 1 else (np.nan, np.nan)
 
 
 def interval_labels(table: pd.DataFrame, prefix: str = "ours") -> list[str]:
@@ -244,12 +241,29 @@ def resampled_test_intervals(
     return pd.DataFrame(rows)
 
 
+CLUSTER_COLUMNS = ("k", "pool clusters", "pool entropy (bits)", "largest share", "reseeds",
+                   "new videos", "changed by clusters")  # fmt: skip
+
+
+def _cluster_facts(metrics: dict) -> dict[str, float]:
+    """What a clustered round's clusters did (``metrics["clusters"]``, issue 24), NaN elsewhere."""
+    facts = metrics.get("clusters")
+    if not facts:
+        return dict.fromkeys(CLUSTER_COLUMNS, np.nan)
+    pool = facts["pool"]
+    return {"k": facts["k"], "pool clusters": pool["non_empty"], "pool entropy (bits)": pool["entropy_bits"],
+            "largest share": pool["largest_share"], "reseeds": facts["reseeds"],
+            "new videos": facts.get("new_videos", np.nan),
+            "changed by clusters": facts.get("changed_by_clusters", np.nan)}  # fmt: skip
+
+
 def collect_rounds(root: str | Path) -> pd.DataFrame:
     """One row per finished round: its seconds per stage, annotated videos and frames, the test
-    videos it was evaluated on, and for a round 0 shared within the study its key and whether
-    it was reused, and for a clustered run the number of distinct clusters its pool videos fell
-    in before the round's selection (group, strategy, seed, round, stage columns, ..., round0
-    key, reused, clusters used)."""
+    videos it was evaluated on, for a round 0 shared within the study its key and whether it was
+    reused, and for a clustered round what its clusters did before the round's selection
+    (:data:`CLUSTER_COLUMNS`: K, the non-empty clusters over the pool, the pool assignment's
+    entropy and largest cluster's share, k-means re-seeds, and of the new videos how many the
+    clusters changed against the same ranking without them)."""
     rows = []
     for key, folder in finished_rounds(root):
         m = read_keys(folder / "metrics.json", *METRICS_KEYS)
@@ -261,14 +275,6 @@ def collect_rounds(root: str | Path) -> pd.DataFrame:
             "frames per video": float(np.mean(per_video)) if per_video else 0.0,
             "test videos": len(read_json(folder / "evaluation.json")["videos"]),
             "round0 key": m.get("round0", {}).get("key"), "reused": m.get("round0", {}).get("reused"),
-            "clusters used": len(set(read_json(clusters).values())) if (clusters := folder / "clusters.json").exists() else np.nan,
+            **_cluster_facts(m),
         })  # fmt: skip
     return pd.DataFrame(rows)
-
-
-def one_cluster_rounds(rounds: pd.DataFrame) -> tuple[int, int]:
-    """Of the clustered rounds of :func:`collect_rounds`, how many put every pool video in one
-    cluster (so that Algorithm 1's cluster limit could not spread the selection), and how many
-    there are."""
-    used = rounds["clusters used"].dropna() if "clusters used" in rounds else pd.Series(dtype=float)
-    return int((used == 1).sum()), len(used)

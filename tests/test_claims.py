@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -82,7 +83,10 @@ def test_mean_after_round0_leaves_out_the_shared_round() -> None:
     outcome = evaluate(CLAIM["table5_random"], results, NO_CLASSES)
     # per seed: mean of rounds 1, 2: (13 - 10, 11.5 - 9.5, 13.5 - 10.5) = (3, 2, 3)
     assert outcome.ours.mean == pytest.approx(8 / 3)
-    assert outcome.ours.seeds == 3 and outcome.ours.low >= 2.0 and outcome.ours.high <= 3.0
+    # the Student-t interval of (3, 2, 3): mean 8/3, sd 1/sqrt(3), t_{0.975, 2} = 4.302653
+    half = 4.302653 * (1 / math.sqrt(3)) / math.sqrt(3)
+    assert outcome.ours.seeds == 3
+    assert (outcome.ours.low, outcome.ours.high) == pytest.approx((8 / 3 - half, 8 / 3 + half))
     assert outcome.verdict == "agrees"
 
 
@@ -118,7 +122,7 @@ def test_label_efficiency_is_a_share_of_the_same_seeds_full_reference() -> None:
 
 def test_static_minus_moving_from_the_last_round_per_class() -> None:
     rows = []
-    for seed, (static, moving) in enumerate([(50.0, 30.0), (40.0, 30.0), (45.0, 20.0)]):
+    for seed, (static, moving) in enumerate([(50.0, 30.0), (45.0, 30.0), (48.0, 30.0)]):
         for r in (0, 1):
             rows += [
                 {"group": "ucf_main", "strategy": "claus", "seed": seed, "round": r, "class_name": "Basketball",
@@ -127,7 +131,7 @@ def test_static_minus_moving_from_the_last_round_per_class() -> None:
                  "value": moving if r else 0.0},
             ]  # fmt: skip
     outcome = evaluate(CLAIM["table9"], _results(), pd.DataFrame(rows))
-    assert outcome.ours.mean == pytest.approx((20 + 10 + 25) / 3)
+    assert outcome.ours.mean == pytest.approx((20 + 15 + 18) / 3)
     assert outcome.verdict == "agrees"
 
 
@@ -148,7 +152,8 @@ def test_summarize_gives_the_mean_and_its_interval_per_round() -> None:
     assert summary.loc[0, "mean"] == pytest.approx(2.0) and summary.loc[0, "std"] == pytest.approx(
         1.0
     )
-    assert 1.0 <= summary.loc[0, "low"] <= 2.0 <= summary.loc[0, "high"] <= 3.0
+    half = 4.302653 / math.sqrt(3)  # t_{0.975, 2} * sd 1 / sqrt(3 seeds)
+    assert (summary.loc[0, "low"], summary.loc[0, "high"]) == pytest.approx((2 - half, 2 + half))
     assert summary.loc[1, "seeds"] == 3
     one = summarize(_results(_rows("ucf_main", "claus", {0: [4.0]})))
     assert one["low"].isna().all() and one["std"].tolist() == [0.0]
@@ -169,3 +174,41 @@ def test_seeds_are_paired_at_the_rounds_both_runs_finished() -> None:
     # seed 0 at round 2: 20 - 9; seed 1 only reached round 1: 12 - 6; seeds 2 and 3 have no partner
     assert outcome.ours.mean == pytest.approx((11.0 + 6.0) / 2)
     assert outcome.unpaired == (2, 3) and outcome.row()["seeds"] == "2 (2 unpaired left out)"
+
+
+def test_table3_parts_separate_the_cluster_loss_from_the_limit() -> None:
+    """Issue 24: part 1 = cluster-loss training without a limit - uncertainty without clusters;
+    part 2 = a limit that acts - no limit, both trained with the cluster loss."""
+    results = _results(
+        _rows("ucf_main", "uncertainty", {0: [0.0, 10.0], 1: [0.0, 11.0], 2: [0.0, 12.0]}),
+        _rows("ucf_cluster_loss", "claus", {0: [0.0, 12.0], 1: [0.0, 14.0], 2: [0.0, 15.0]}),
+        _rows("ucf_quota", "claus", {0: [0.0, 11.0], 1: [0.0, 14.0], 2: [0.0, 13.0]}),
+        _rows("ucf_main", "claus", {0: [0.0, 12.0], 1: [0.0, 14.0], 2: [0.0, 15.0]}),
+    )
+    loss = evaluate(CLAIM["table3_loss"], results, NO_CLASSES)
+    quota = evaluate(CLAIM["table3_quota"], results, NO_CLASSES)
+    limit = evaluate(CLAIM["table3_limit"], results, NO_CLASSES)
+    assert loss.ours.mean == pytest.approx((2 + 3 + 3) / 3) and loss.verdict == "agrees"
+    assert quota.ours.mean == pytest.approx((-1 + 0 - 2) / 3) and quota.verdict == "inconclusive"
+    assert limit.ours.mean == 0.0 and limit.ours.sd == 0.0  # a limit that never binds: no effect
+    assert math.isnan(loss.paper)  # the paper tests the two parts only together
+
+
+def test_the_design_page_sets_each_verdict_beside_the_earlier_runs() -> None:
+    from claus_core.book_pages import verdict_history
+
+    results = _results(
+        _rows("ucf_main", "claus", {0: [0.0, 14.0], 1: [0.0, 13.0], 2: [0.0, 15.0]}),
+        _rows("ucf_baselines", "entropy", {0: [0.0, 10.0], 1: [0.0, 10.0], 2: [0.0, 11.0]}),
+    )
+    outcome = evaluate(CLAIM["table5_entropy"], results, NO_CLASSES)
+    assert outcome.verdict == "agrees"
+    row = verdict_history([outcome]).iloc[0]
+    assert row["this study"].endswith(": agrees")
+    assert (
+        row["Other machine, AVX2 only (float32 scoring, bootstrap)"]
+        == "+0.2 [-4.3, +4.7]: inconclusive"
+    )
+    assert row["Book before issue 23 (bfloat16 scoring, bootstrap)"].endswith(": agrees")
+    assert "Other machine, AVX2 only" in row["differs from"]
+    assert "Book before issue 23" not in row["differs from"]

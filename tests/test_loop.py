@@ -15,6 +15,7 @@ import pytest
 import torch
 import yaml
 
+from claus_core.clustering import DeepClusters, occupancy
 from claus_core.cost import annotation_cost
 from claus_core.data.types import AnnotationState
 from claus_core.loop import Experiment, load_round_metrics, load_scores, make_sources, round0_key
@@ -156,20 +157,19 @@ def test_round0_key_holds_what_round0_reads(smoke_config) -> None:
         base.replace(**{"name": "other", "rounds": 3}),
         base.replace(**{"round_budget.videos": 7, "scoring.n_samples": 2}),
         base.replace(**{"cluster.k": 10}),
-    ]  # random trains without clusters: K is never read
+        base.replace(**{"strategy": "claus"}),
+        base.replace(**{"strategy": "claus", "cluster.k": 10, "cluster.beta": 1e-3}),
+        base.replace(**{"strategy": "sample", "train.cluster_loss": False}),
+    ]  # round 0 trains without the cluster loss: clusters are first fitted on its model
     assert {round0_key(c) for c in same} == {round0_key(base)}
     differ = [
         base.replace(**{"seed": 1}),
-        base.replace(**{"strategy": "claus"}),
         base.replace(**{"loss.variant": "frame"}),
         base.replace(**{"initial_budget.videos": 5}),
         base.replace(**{"train.epochs": 3}),
         base.replace(**{"evaluation.batch_size": 2}),
     ]
     assert len({round0_key(c) for c in differ} | {round0_key(base)}) == len(differ) + 1
-    claus = base.replace(**{"strategy": "claus"})
-    assert round0_key(claus) == round0_key(base.replace(**{"strategy": "sample"}))
-    assert round0_key(claus) != round0_key(claus.replace(**{"cluster.k": 10}))
 
 
 def test_round0_is_trained_once_and_reused_where_identical(tmp_path, smoke_config) -> None:
@@ -215,12 +215,12 @@ def test_round0_is_trained_once_and_reused_where_identical(tmp_path, smoke_confi
             for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
         )
     assert state_of(shared, 0, "next_state.json") == state_of(reference, 0, "next_state.json")
-    # CLAUS trains with the cluster loss: its round 0 is another, trained here
+    # CLAUS's round 0 trains without the cluster loss too: the same entry, reused
     Experiment(
         random.replace(strategy="claus"), tmp_path / "claus", progress=False, trained=trained
     ).run_all()
-    assert metrics(tmp_path / "claus", 0)["round0"]["reused"] is False
-    assert len(list(trained.root.iterdir())) == 2
+    assert metrics(tmp_path / "claus", 0)["round0"]["reused"] is True
+    assert len(list(trained.root.iterdir())) == 1
     # a shared entry that changed is named before any run copies it
     entry = trained.root / round0_key(random)
     (entry / "checkpoint.pt").write_bytes((entry / "checkpoint.pt").read_bytes()[:-64] + bytes(64))
@@ -235,14 +235,33 @@ def test_round0_is_trained_once_and_reused_where_identical(tmp_path, smoke_confi
         ).run_all()
 
 
-def test_more_clusters_than_labeled_videos_are_initialized_on_the_pool(
-    tmp_path, smoke_config
-) -> None:
+def test_clusters_are_fitted_on_each_trained_model_and_act(tmp_path, smoke_config) -> None:
+    """Issue 24: round 0 trains without the cluster loss; after each round's training k-means
+    is fitted on the trained latents of the training videos; every video the next round trains
+    on has its cluster; the round records how the pool fills the clusters and how many of CLAUS's
+    new videos differ from uncertainty's on the same scored pool."""
     torch.set_num_threads(1)
-    config = smoke_config("e2e", rounds=0, **{"cluster.k": 10})
+    config = smoke_config("e2e", strategy="claus", rounds=1, **{"cluster.k": 3})
     Experiment(config, tmp_path / "run", progress=False).run_all()
-    clusters = np.load(tmp_path / "run" / "round0" / "clusters.npz")
-    assert clusters["centroids"].shape[0] == 10 > config.initial_budget.videos
+    first = json.loads((tmp_path / "run" / "round0" / "metrics.json").read_text())
+    second = json.loads((tmp_path / "run" / "round1" / "metrics.json").read_text())
+    assert "cluster" not in first["train_loss_terms"] and "cluster" in second["train_loss_terms"]
+    facts = first["clusters"]
+    assert facts["k"] == 3 and facts["reseeds"] >= 0
+    assert 1 <= facts["pool"]["non_empty"] <= 3 and 0.0 < facts["pool"]["largest_share"] <= 1.0
+    assert facts["training"]["non_empty"] >= 1
+    assert facts["without_clusters"] == "uncertainty"
+    assert 0 <= facts["changed_by_clusters"] <= facts["new_videos"] == config.round_budget.videos
+    assert (
+        "cluster" in first["seconds"] and "clusters" not in second
+    )  # the last round selects nothing
+    clusters = DeepClusters.load(tmp_path / "run" / "round0" / "clusters.npz")
+    pool = json.loads((tmp_path / "run" / "round0" / "clusters.json").read_text())
+    following = state_of(tmp_path / "run", 0, "next_state.json")
+    assert set(following.videos) <= set(clusters.members) and set(pool) == set(clusters.members)
+    for name in state_of(tmp_path / "run", 0, "state.json").videos:  # not the pool's nearest
+        assert 0 <= clusters.members[name] < 3
+    assert facts["pool"] == occupancy(pool, 3)
 
 
 def test_seed_k_of_every_strategy_is_paired(tmp_path, smoke_config) -> None:
@@ -269,10 +288,8 @@ def test_seed_k_of_every_strategy_is_paired(tmp_path, smoke_config) -> None:
     assert all(
         torch.equal(weights["random"][k], weights["equidistant"][k]) for k in weights["random"]
     )
-    # CLAUS trains with the cluster loss on: same start, different round-0 weights
-    assert not all(
-        torch.equal(weights["random"][k], weights["claus"][k]) for k in weights["random"]
-    )
+    # CLAUS's round 0 trains without the cluster loss (no clusters are fitted yet): the same
+    assert all(torch.equal(weights["random"][k], weights["claus"][k]) for k in weights["random"])
     # the test-set resampling uses the v-mAP rule the evaluation stored
     noise = resampled_test_intervals(tmp_path, [("random", "g", "random")])
     videos = json.loads((runs["random"] / "evaluation.json").read_text())["videos"]

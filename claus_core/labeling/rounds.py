@@ -8,7 +8,7 @@ round r::
     round r:  annotations of rounds < r ──training_record──> tubes from the human boxes
               ──> train (STeW targets, deep clusters; warm start from round r-1's model)
               ──> validate on the held-out labeled videos (f-mAP / v-mAP)
-              ──> score every other video (MC dropout) ──> cluster the latents
+              ──> score every other video (MC dropout) ──> k-means on the trained latents
               ──> select under the budget (Algorithm 1 or a baseline); frames annotated in an
                   earlier round are never selected again
     then:     request.json + the tool's tasks (with the model's boxes as pre-annotations)
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from claus_core.clustering import DeepClusters, init_kmeans
+from claus_core.clustering import DeepClusters, fit_clusters
 from claus_core.data.types import AnnotationState, DataError, Tube, VideoPool, VideoRecord
 from claus_core.data.video import VideoFolder
 from claus_core.evaluation import evaluate_detector, predict_video
@@ -46,10 +46,10 @@ from claus_core.labeling.annotations import RoundAnnotations, spans_of, training
 from claus_core.labeling.project import LabelProject
 from claus_core.loop import (
     CachedSource,
+    clip_latents,
     new_detector,
     train_round,
     training_device,
-    video_latents,
 )
 from claus_core.metrics import mask_boxes
 from claus_core.model.checkpoint import load_detector, save_detector
@@ -208,14 +208,12 @@ def _trained_selection(
         "labeling", "train", config.classes, tuple(records[n] for n in train_names)
     )
     state = AnnotationState(index, tuple(train_names), {n: frames[n] for n in train_names})
-    model, clusters = _start_model(project, index, detector, train_pool, state)
+    model, clusters = _start_model(project, index, detector)
+    train_source = CachedSource(VideoFolder(train_pool))
     stats = train_round(
-        model, CachedSource(VideoFolder(train_pool)), state, config,
-        clusters=clusters, round_index=index, progress=progress,
-    )  # fmt: skip
+        model, train_source, state, config, clusters=clusters, round_index=index, progress=progress
+    )
     save_detector(folder / "checkpoint.pt", model, extra={"round": index, "project": project.id})
-    if clusters is not None:
-        clusters.save(folder / "clusters.npz")
     write_json(
         folder / "training.json",
         {"videos": train_names, "frames": sum(len(frames[n]) for n in train_names),
@@ -242,8 +240,17 @@ def _trained_selection(
             kind: {n: s[kind] for n, s in scored.items() if kind in s}
             for kind in ("uncertainty", "entropy")
         }
-        if clusters is not None and needs.clusters != "unused":
-            assignments = clusters.assign_videos({n: s["latent"] for n, s in scored.items()})
+        if config.train.cluster_loss:  # fitted on the trained latents of the training videos
+            latents = clip_latents(model, train_source, train_names, size)
+            cluster_config = dataclasses.replace(config.cluster, seed=config.seed)
+            clusters, _ = fit_clusters(latents, cluster_config, round_index=index)
+            pool_clusters = clusters.assign_videos({n: s["latent"] for n, s in scored.items()})
+            clusters.members.update(
+                {n: c for n, c in pool_clusters.items() if n not in clusters.members}
+            )
+            clusters.save(folder / "clusters.npz")  # the next round trains with them
+            if needs.clusters != "unused":
+                assignments = pool_clusters
     before = _state_of(frames, index, pool)
     context = SelectionContext(
         pool, before, scores=scores, clusters=assignments, round_index=index - 1
@@ -255,35 +262,18 @@ def _trained_selection(
 
 
 def _start_model(
-    project: LabelProject,
-    index: int,
-    detector: DetectorConfig,
-    train_pool: VideoPool,
-    state: AnnotationState,
+    project: LabelProject, index: int, detector: DetectorConfig
 ) -> tuple[Any, DeepClusters | None]:
-    """Round ``index - 1``'s model and clusters (warm start), or a new model and k-means
-    centroids on the training videos' latents (the whole pool's when fewer than K)."""
+    """Round ``index - 1``'s model and the clusters fitted after it (warm start), or a new model;
+    without clusters (the first training, or ``train.cluster_loss`` off) no cluster loss."""
     config = project.config
     previous = project.round_dir(index - 1) / "model"
-    use_clusters = config.train.cluster_loss
     if config.train.warm_start and (previous / "checkpoint.pt").exists():
         model, _ = load_detector(previous / "checkpoint.pt", map_location=training_device(config))
-        if not use_clusters:
-            return model, None
-        if (previous / "clusters.npz").exists():
+        if config.train.cluster_loss and (previous / "clusters.npz").exists():
             return model, DeepClusters.load(previous / "clusters.npz")
-    else:
-        model = new_detector(detector, config.seed).to(training_device(config))
-    if not use_clusters:
         return model, None
-    names = list(state.videos)
-    source: Any = CachedSource(VideoFolder(train_pool))
-    if len(names) < config.cluster.k:
-        pool = project.selection_pool(project.holdout())
-        names, source = pool.names, CachedSource(VideoFolder(pool))
-    latents = video_latents(model, source, names, detector.input_size)
-    k = min(config.cluster.k, len(names))
-    return model, init_kmeans(latents, dataclasses.replace(config.cluster, k=k, seed=config.seed))
+    return new_detector(detector, config.seed).to(training_device(config)), None
 
 
 def _save_predictions(

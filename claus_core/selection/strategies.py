@@ -89,6 +89,9 @@ class Strategy:
     select: Callable[..., SelectionResult]
     scores: tuple[str, ...] = ()  # the score kinds it reads (SCORE_KINDS)
     clusters: Literal["required", "optional", "unused"] = "unused"
+    # the strategy that ranks the same scores without clusters: what the loop replays on the
+    # same pool to count the picks the clusters changed (None: no clusters, nothing to count)
+    without_clusters: str | None = None
 
     def __post_init__(self) -> None:  # the loop assigns clusters while it scores the pool
         if self.clusters != "unused" and not self.scores:
@@ -106,11 +109,15 @@ class _Registry(dict[str, Strategy]):
 
 
 STRATEGIES = _Registry(
-    claus=Strategy(claus, scores=("uncertainty",), clusters="required"),
+    claus=Strategy(
+        claus, scores=("uncertainty",), clusters="required", without_clusters="uncertainty"
+    ),
     uncertainty=Strategy(uncertainty, scores=("uncertainty",)),
     entropy=Strategy(entropy, scores=("entropy",)),
     random=Strategy(random_strategy),
     equidistant=Strategy(equidistant),
-    sample=Strategy(sample, scores=("uncertainty",), clusters="optional"),
+    sample=Strategy(
+        sample, scores=("uncertainty",), clusters="optional", without_clusters="sample"
+    ),
     intra_sample=Strategy(intra_sample, scores=("uncertainty",)),
 )
