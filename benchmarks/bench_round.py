@@ -1,9 +1,9 @@
 """One active-learning round of the default study, stage by stage, against this CPU's limit (issue 23).
 
 The round is ``ucf_main`` / ``claus`` / seed 0 of ``configs/default_study.yaml``, round 0: the
-initial selection, training from scratch (with the deep-clustering step), evaluation on the
-test split, MC-dropout scoring of the pool, the k-means of the pool's latents and CLAUS's
-selection. Each stage runs as the study runs it (``claus run --jobs 2`` gives every worker one
+initial selection, training from scratch (round 0 trains without the cluster loss), evaluation
+on the test split, MC-dropout scoring of the pool, k-means on the training videos' scored clip
+latents (issue 24) and CLAUS's selection. Each stage runs as the study runs it (``claus run --jobs 2`` gives every worker one
 thread; ``--threads`` changes that). Per stage this prints the wall and CPU seconds, the
 multiply-adds the detector did (``claus_core.model.macs``: a training step counts 3 forward
 passes, the usual estimate of forward + backward), and the achieved float32 rate beside this
@@ -109,7 +109,7 @@ def run_round(config_path: Path, precision: str) -> list[Stage]:
     from claus_core.config import load_study
     from claus_core.data.clips import sliding_clips
     from claus_core.evaluation import evaluate_detector
-    from claus_core.loop import Experiment, clip_latents, make_sources, new_detector, train_round
+    from claus_core.loop import Experiment, make_sources, new_detector, train_round
     from claus_core.model.macs import count_macs
     from claus_core.score_table import ScoreTable
     from claus_core.selection import STRATEGIES, SelectionContext, initial_selection
@@ -149,7 +149,6 @@ def run_round(config_path: Path, precision: str) -> list[Stage]:
         config=config.selection,
     ).state
     model = new_detector(experiment.detector, config.seed)
-    size = experiment.detector.input_size
 
     def train() -> None:  # round 0 trains without the cluster loss: no clusters are fitted yet
         train_round(
@@ -180,12 +179,11 @@ def run_round(config_path: Path, precision: str) -> list[Stage]:
     )
     stages.append(stage)
 
-    def cluster() -> Any:
-        latents = clip_latents(model, train_source, state.videos, size)
+    def cluster() -> Any:  # on the scored clips' latents, as the loop does
+        latents = {n: scored[n]["clip_latents"] for n in state.videos}
         return fit_clusters(latents, replace(config.cluster, seed=config.seed), round_index=0)[0]
 
-    fit_clips = clips_of(train_source, state.videos)
-    stage, clusters = timed("cluster", fit_clips * macs.total, cluster)
+    stage, clusters = timed("cluster", 0, cluster)
     stages.append(stage)
 
     def select() -> Any:
@@ -193,7 +191,7 @@ def run_round(config_path: Path, precision: str) -> list[Stage]:
             kind: ScoreTable.from_arrays([(n, scored[n][kind]) for n in pool.names], what=kind)
             for kind in ("uncertainty", "entropy")
         }
-        assignments = clusters.assign_videos({n: s["latent"] for n, s in scored.items()})
+        assignments = clusters.assign_videos({n: s["clip_latents"] for n, s in scored.items()})
         context = SelectionContext(pool, state, scores=scores, clusters=assignments, round_index=0)
         rng = np.random.default_rng([config.seed, 0, 2])
         return STRATEGIES[config.strategy](context, config.round_budget, config.selection, rng)

@@ -4,17 +4,18 @@ Following DCN (Yang et al. 2017, "Towards k-means-friendly spaces") and DeepClus
 al. 2018), as the authors' released code does it (``ucf101_cluster.py``), K centres (``K = 5``
 in the paper; Figure 1 also runs 10 and 15) are fitted again at every active-learning step::
 
-    after round r's training (never on an untrained model):
+    after round r's training (never on an untrained model), from the MC-dropout scoring:
       training videos --sliding clips--> latents [clip, D] --k-means, K centres--> centres [K, D]
-      every training video: the cluster most of its clips fall in   (kept while r+1 trains)
-      every pool video: the centre nearest its scored latent        (Algorithm 1's cluster limit)
+      every pool video (training videos included): the cluster most of its clips fall in;
+        Algorithm 1's cluster limit reads it, and a video keeps it while round r+1 trains
     round r+1's training: the cluster loss beta/2 ||z - mu_c||^2 pulls each clip towards its
       video's centre c, and each centre follows its own members (DCN's count rule below)
 
 k-means is Lloyd's algorithm from ``n_init`` k-means++ starts (the lowest inertia wins). A
-cluster left empty during the iterations is re-seeded from the largest one, as DeepCluster's
-k-means does: it takes the member of the largest cluster farthest from that cluster's centre,
-so that K clusters stay alive; every re-seed is counted and recorded. Fitted once on an
+cluster left empty during the iterations is re-seeded from the largest one, so that K clusters
+stay alive (DeepCluster's k-means splits a large cluster to the same end; here the empty
+cluster takes the member of the largest cluster farthest from its centre, as scikit-learn's
+k-means takes far points); every re-seed is counted and recorded. Fitted once on an
 untrained detector and moved only by its members, the centres collapsed into one (issue 24:
 all pool videos in one cluster in every round), and the cluster limit never acted.
 
@@ -27,7 +28,6 @@ early updates move a centre by about 1 % of the distance to the sample.
 from __future__ import annotations
 
 import logging
-import math
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,7 +55,7 @@ class ClusterConfig:
     n_init: int = 20
     initial_count: float = 100.0
     seed: int = 0
-    max_iter: int = 100
+    max_iter: int = field(default=100, metadata={"added": True})  # issue 24; hash-neutral
 
     def __post_init__(self) -> None:
         for name in ("k", "n_init", "max_iter"):
@@ -79,8 +79,8 @@ def _check_latents(latents: np.ndarray, dim: int | None = None) -> np.ndarray:  
 
 
 def _squared_distances(z: np.ndarray, centres: np.ndarray) -> np.ndarray:  # [N, K]
-    squared = (z**2).sum(axis=1)[:, None] - 2.0 * z @ centres.T + (centres**2).sum(axis=1)[None, :]
-    return np.maximum(squared, 0.0)
+    """Computed from the differences, exact for latents that differ by 1e-5 (issue 24)."""
+    return ((z[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
 
 
 @dataclass
@@ -116,13 +116,13 @@ class DeepClusters:
         z = _check_latents(latents, self.centroids.shape[1])
         return _squared_distances(z, self.centroids).argmin(axis=1).astype(np.int64)
 
-    def assign_videos(self, latents: Mapping[str, np.ndarray]) -> dict[str, int]:
-        """Cluster of every video from its latent vector ``[D]`` (names keep their order)."""
-        names = list(latents)
-        if not names:
-            return {}
-        labels = self.assign(np.stack([np.asarray(latents[n]) for n in names]))
-        return {name: int(label) for name, label in zip(names, labels, strict=True)}
+    def assign_videos(self, clip_latents: Mapping[str, np.ndarray]) -> dict[str, int]:
+        """The cluster of every video: the one most of its clips ``[clip, D]`` fall in (ties:
+        the lower index), names in their order."""
+        return {
+            name: int(np.bincount(self.assign(latents), minlength=self.k).argmax())
+            for name, latents in clip_latents.items()
+        }
 
     def assign_batch(self, names: list[str], latents: np.ndarray) -> np.ndarray:  # [B] int64
         """The cluster of each clip of a training batch: its video's fixed cluster (``members``),
@@ -215,9 +215,9 @@ def _kmeans_plus_plus(z: np.ndarray, k: int, rng: np.random.Generator) -> np.nda
 
 
 def lloyd(z: np.ndarray, centres: np.ndarray, *, max_iter: int) -> KMeansFit:
-    """Lloyd's iterations from ``centres`` ``[K, D]`` on the points ``z`` ``[N, D]``, with
-    DeepCluster's rule for a cluster left empty: it takes the member of the largest cluster
-    farthest from that cluster's centre (one re-seed each time)."""
+    """Lloyd's iterations from ``centres`` ``[K, D]`` on the points ``z`` ``[N, D]``. A cluster
+    left empty takes the member of the largest cluster farthest from that cluster's centre (one
+    re-seed each time); a cluster of copies of one point is passed over for the next largest."""
     centres = np.array(centres, dtype=np.float64)
     k = centres.shape[0]
     labels, reseeds = None, 0
@@ -226,17 +226,25 @@ def lloyd(z: np.ndarray, centres: np.ndarray, *, max_iter: int) -> KMeansFit:
         new = distances.argmin(axis=1)
         sizes = np.bincount(new, minlength=k)  # [K]
         for empty in np.flatnonzero(sizes == 0):
-            largest = int(sizes.argmax())
-            members = np.flatnonzero(new == largest)
-            farthest = members[distances[members, largest].argmax()]
+            # the largest cluster with a member off its centre (not only copies of one point)
+            own = distances[np.arange(len(z)), new]  # [N] each point to its own centre
+            spread = [c for c in np.argsort(-sizes, kind="stable") if (own[new == c] > 0).any()]
+            if not spread:
+                break  # every cluster holds copies of one point: nothing to re-seed from
+            members = np.flatnonzero(new == spread[0])
+            farthest = members[own[members].argmax()]
             new[farthest] = empty
-            sizes[largest] -= 1
+            sizes[spread[0]] -= 1
             sizes[empty] = 1
+            distances[farthest] = np.inf
+            distances[farthest, empty] = 0.0
             reseeds += 1
         if labels is not None and np.array_equal(new, labels):
             break
         labels = new
-        centres = np.stack([z[labels == c].mean(axis=0) for c in range(k)])
+        centres = np.stack(
+            [z[labels == c].mean(axis=0) if (labels == c).any() else centres[c] for c in range(k)]
+        )
     assert labels is not None  # max_iter >= 1
     inertia = float(((z - centres[labels]) ** 2).sum())
     return KMeansFit(centres, labels.astype(np.int64), inertia, reseeds)
@@ -262,8 +270,8 @@ def fit_clusters(
 ) -> tuple[DeepClusters, KMeansFit]:
     """k-means on the clips of the training videos (``clip_latents[video]`` ``[clip, D]``).
 
-    Every video gets the cluster most of its clips fall in (ties: the lower index) as its member
-    cluster; the counts start at ``config.initial_count``. K is lowered, with a warning, to the
+    Every video gets the cluster most of its clips fall in under the fitted centres (ties: the
+    lower index) as its member cluster; the counts start at ``config.initial_count``. K is lowered, with a warning, to the
     number of distinct clip latents when there are fewer (a labeling project's first rounds).
     """
     names = list(clip_latents)
@@ -271,7 +279,6 @@ def fit_clusters(
         raise ValueError("no training video to cluster")
     blocks = [_check_latents(clip_latents[n]) for n in names]
     z = np.concatenate(blocks)  # [clip, D]
-    owner = np.repeat(np.arange(len(names)), [len(b) for b in blocks])  # [clip]
     distinct = np.unique(z, axis=0).shape[0]
     k = min(config.k, distinct)
     if k < config.k:
@@ -280,12 +287,9 @@ def fit_clusters(
         )
     rng = np.random.default_rng([config.seed, round_index, 3])
     fit = kmeans(z, k, n_init=config.n_init, max_iter=config.max_iter, rng=rng)
-    members = {
-        name: int(np.bincount(fit.labels[owner == i], minlength=k).argmax())
-        for i, name in enumerate(names)
-    }
-    counts = np.full(k, config.initial_count, dtype=np.float64)
-    return DeepClusters(fit.centres, counts, members), fit
+    clusters = DeepClusters(fit.centres, np.full(k, config.initial_count, dtype=np.float64))
+    clusters.members = clusters.assign_videos(dict(zip(names, blocks, strict=True)))
+    return clusters, fit
 
 
 def occupancy(labels: Mapping[str, int] | np.ndarray, k: int) -> dict[str, float]:
@@ -304,8 +308,3 @@ def occupancy(labels: Mapping[str, int] | np.ndarray, k: int) -> dict[str, float
         "entropy_bits": max(entropy, 0.0),
         "largest_share": float(shares.max()),
     }
-
-
-def max_entropy_bits(k: int) -> float:
-    """The entropy of K equally filled clusters, the ceiling of :func:`occupancy`'s."""
-    return math.log2(k)

@@ -210,10 +210,16 @@ class TrainStats:
 
 
 def clip_latents(
-    model: CapsuleDetector, source: FrameSource, names: Sequence[str], size: int
+    model: CapsuleDetector,
+    source: FrameSource,
+    names: Sequence[str],
+    size: int,
+    *,
+    batch_size: int = 8,
 ) -> dict[str, np.ndarray]:
-    """The latent of every sliding clip of each video ``[clip, D]``, without dropout: the
-    points the clusters are fitted on (:func:`claus_core.clustering.fit_clusters`)."""
+    """The latent of every sliding clip of each video ``[clip, D]``, without dropout, for videos
+    that are not scored (a labeling project's training videos): points to fit the clusters on
+    (:func:`claus_core.clustering.fit_clusters`)."""
     model.eval()
     device = next(model.parameters()).device
     latents = {}
@@ -221,8 +227,13 @@ def clip_latents(
         for name in names:
             frames = source.frames(name)
             index = sliding_clips(len(frames), model.config.clip_length)  # [clip, T]
-            batch = torch.stack([clip_tensor(frames, i, (size, size)) for i in index]).to(device)
-            latents[name] = model(batch).latent.float().cpu().numpy()  # [clip, D]
+            rows = []
+            for first in range(0, len(index), batch_size):
+                clips = [
+                    clip_tensor(frames, i, (size, size)) for i in index[first : first + batch_size]
+                ]
+                rows.append(model(torch.stack(clips).to(device)).latent.float().cpu().numpy())
+            latents[name] = np.concatenate(rows)  # [clip, D]
     return latents
 
 
@@ -392,7 +403,10 @@ class RoundSummary:
 
 
 def _round_hash(config: ExperimentConfig, round_index: int, previous: str) -> str:
-    return config_hash({"config": config.to_dict(), "round": round_index, "previous": previous})
+    data = {"config": config.to_dict(), "round": round_index, "previous": previous}
+    if uses_clusters(config):  # rounds of clustered runs made before issue 24 are not reused
+        data["clustering"] = "fitted after every round (issue 24)"
+    return config_hash(data)
 
 
 def uses_clusters(config: ExperimentConfig) -> bool:
@@ -408,13 +422,17 @@ def round0_key(config: ExperimentConfig) -> str:
     budget and the selection config, never on the strategy, and without the cluster loss: the
     clusters are first fitted on round 0's trained model (issue 24). Left out, because round 0's
     training and evaluation never read them: the run's name, the strategy, the number of rounds,
-    the round budget, the scoring and cluster configs and ``train.cluster_loss``. The number of
+    the round budget, the scoring and cluster configs, ``train.cluster_loss`` and the selection
+    fields the initial random selection never reads (cluster limit, quota, saturation, increment:
+    it always adds videos and frames). The number of
     processes is in the key, since a distributed round draws its clips per rank.
     """
     data = config.to_dict()
     for name in ("name", "strategy", "rounds", "round_budget", "scoring", "cluster"):
         del data[name]
     del data["train"]["cluster_loss"]
+    for name in ("cluster_limit", "quota", "on_saturation", "increment"):  # later rounds only
+        data["selection"].pop(name, None)
     return config_hash({"round0": data, "world_size": distributed.world_size()})
 
 
@@ -634,8 +652,11 @@ class Experiment:
                 None,
                 TrainStats.from_dict(read_keys(entry / TrainedRounds.MARKER, "stats")["stats"]),
             )
-        if model is None or not config.train.warm_start:
-            model = new_detector(self.detector, config.seed).to(training_device(config))
+        if model is None or not config.train.warm_start:  # clusters of another model do not fit it
+            model, clusters = (
+                new_detector(self.detector, config.seed).to(training_device(config)),
+                None,
+            )
         stats = train_round(
             model, self.train_source, state, config,
             clusters=clusters if uses_clusters(config) else None, round_index=r, progress=self.progress,
@@ -675,7 +696,7 @@ class Experiment:
                 scores[kind] = ScoreTable.from_arrays(in_pool_order, what=f"{kind!r} scores")
             if uses_clusters(config):
                 t0 = time.perf_counter()
-                clusters, assignments, facts = self._cluster(r, model, state, scored)
+                clusters, assignments, facts = self._cluster(r, state, scored)
                 timings["cluster"] = time.perf_counter() - t0
                 clusters.save(folder / "clusters.npz")
                 write_json(folder / "clusters.json", assignments)
@@ -702,27 +723,23 @@ class Experiment:
         return next_state, clusters, facts
 
     def _cluster(
-        self,
-        r: int,
-        model: CapsuleDetector,
-        state: AnnotationState,
-        scored: dict[str, dict[str, np.ndarray]],
+        self, r: int, state: AnnotationState, scored: dict[str, dict[str, np.ndarray]]
     ) -> tuple[DeepClusters, dict[str, int], dict[str, Any]]:
-        """k-means on the trained latents of the training videos' clips (Section 7.2), every pool
-        video's nearest centre, and how the clusters are filled. Each training video keeps its
-        majority cluster in the next round, every other pool video its nearest centre (the
-        cluster it brings if it is selected)."""
-        latents = clip_latents(model, self.train_source, state.videos, self.detector.input_size)
+        """k-means on the trained model's latents of the training videos' clips (Section 7.2, from
+        this round's scoring), every pool video's cluster (the one most of its clips fall in:
+        what Algorithm 1's limit reads and what a video keeps while the next round trains), and
+        how the clusters are filled."""
+        latents = {n: scored[n]["clip_latents"] for n in self.pool.names}  # [clip, D] each
         cluster_config = replace(self.config.cluster, seed=self.config.seed)
-        clusters, fit = fit_clusters(latents, cluster_config, round_index=r)
-        pool = clusters.assign_videos({n: scored[n]["latent"] for n in self.pool.names})
-        training = dict(clusters.members)
-        clusters.members.update({n: c for n, c in pool.items() if n not in training})
+        training = {n: latents[n] for n in state.videos}
+        clusters, fit = fit_clusters(training, cluster_config, round_index=r)
+        pool = clusters.assign_videos(latents)
+        clusters.members = dict(pool)
         facts = {
             "k": clusters.k,
             "reseeds": fit.reseeds,
             "pool": occupancy(pool, clusters.k),
-            "training": occupancy(training, clusters.k),
+            "training": occupancy([pool[n] for n in state.videos], clusters.k),
         }
         return clusters, pool, facts
 
@@ -733,8 +750,13 @@ class Experiment:
         one its registry entry names as the same ranking without clusters, on the same scored
         pool, budget and generator (issue 24)."""
         plain_name = STRATEGIES[self.config.strategy].without_clusters
-        if plain_name is None or self.config.selection.variant == "released":
-            return {}  # the released selection differs from uncertainty's in more than clusters
+        selection = self.config.selection
+        if (
+            plain_name is None
+            or selection.variant == "released"
+            or selection.increment != "sample+frame"
+        ):
+            return {}  # released: it differs from uncertainty in more; only_frame: no limit
         rng = np.random.default_rng([self.config.seed, r, 2])
         plain = STRATEGIES[plain_name](
             replace(context, clusters=None), self.config.round_budget, self.config.selection, rng

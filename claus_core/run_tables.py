@@ -241,8 +241,8 @@ def resampled_test_intervals(
     return pd.DataFrame(rows)
 
 
-CLUSTER_COLUMNS = ("k", "pool clusters", "pool entropy (bits)", "largest share", "reseeds",
-                   "new videos", "changed by clusters")  # fmt: skip
+CLUSTER_COLUMNS = ("k", "pool clusters", "pool entropy (bits)", "largest share", "training clusters",
+                   "reseeds", "new videos", "changed by clusters")  # fmt: skip
 
 
 def _cluster_facts(metrics: dict) -> dict[str, float]:
@@ -252,7 +252,8 @@ def _cluster_facts(metrics: dict) -> dict[str, float]:
         return dict.fromkeys(CLUSTER_COLUMNS, np.nan)
     pool = facts["pool"]
     return {"k": facts["k"], "pool clusters": pool["non_empty"], "pool entropy (bits)": pool["entropy_bits"],
-            "largest share": pool["largest_share"], "reseeds": facts["reseeds"],
+            "largest share": pool["largest_share"], "training clusters": facts["training"]["non_empty"],
+            "reseeds": facts["reseeds"],
             "new videos": facts.get("new_videos", np.nan),
             "changed by clusters": facts.get("changed_by_clusters", np.nan)}  # fmt: skip
 
@@ -262,8 +263,9 @@ def collect_rounds(root: str | Path) -> pd.DataFrame:
     videos it was evaluated on, for a round 0 shared within the study its key and whether it was
     reused, and for a clustered round what its clusters did before the round's selection
     (:data:`CLUSTER_COLUMNS`: K, the non-empty clusters over the pool, the pool assignment's
-    entropy and largest cluster's share, k-means re-seeds, and of the new videos how many the
-    clusters changed against the same ranking without them)."""
+    entropy and largest cluster's share, the non-empty clusters over the training videos, k-means
+    re-seeds, and of the new videos how many the clusters changed against the same ranking
+    without them)."""
     rows = []
     for key, folder in finished_rounds(root):
         m = read_keys(folder / "metrics.json", *METRICS_KEYS)

@@ -8,7 +8,9 @@ Layout (``docs/architecture.md``)::
         round<r>/
             state.json               AnnotationState that round r trains on
             checkpoint.pt            detector weights trained in round r (config inside)
-            clusters.npz             centroids and per-cluster counts (clustered strategies)
+            clusters.npz             the clusters fitted after round r's training: centroids,
+                                     counts and every pool video's cluster, which round r+1
+                                     trains with (clustered strategies)
             evaluation.json          the test split's evaluation: every metric, per class
             scores.npz               per-video frame uncertainty / entropy of the unlabeled pool
             clusters.json            the cluster of every pool video (clustered strategies)
@@ -373,7 +375,6 @@ class TrainedRounds:
 
         runs/<study>/.trained/<key>/
             checkpoint.pt     the trained detector
-            clusters.npz      the clusters after training (runs trained with the cluster loss)
             evaluation.json   its evaluation on the test split
             trained.json      written last: training statistics, metrics, each file's SHA-256
 

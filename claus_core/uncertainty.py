@@ -185,7 +185,7 @@ def score_video(
     want_entropy = config.kind in ("entropy", "both")
     sums = {name: np.zeros(num_frames) for name in ("uncertainty", "entropy")}  # [frame]
     covered = np.zeros(num_frames)  # [frame]
-    latent_sum: torch.Tensor | None = None
+    latents = []  # [batch] of [B, D]
     for first in range(0, len(clips), config.batch_size):
         batch = clips[first : first + config.batch_size]  # [B, T]
         batch_real = real[first : first + config.batch_size]  # [B, T]
@@ -210,10 +210,9 @@ def score_video(
             scores = frame_entropy(probs).cpu().numpy()  # [B, T]
             np.add.at(sums["entropy"], frame_index, scores[batch_real])
         np.add.at(covered, frame_index, 1.0)
-        clip_latents = output.latent.float().mean(dim=0).sum(dim=0)  # [D]
-        latent_sum = clip_latents if latent_sum is None else latent_sum + clip_latents
-    assert latent_sum is not None  # sliding_clips returns at least one clip
-    result = {"latent": (latent_sum / len(clips)).cpu().numpy().astype(np.float32)}  # [D]
+        latents.append(output.latent.float().mean(dim=0).cpu().numpy())  # [B, D], MC mean
+    clip_latents = np.concatenate(latents).astype(np.float32)  # [clip, D]
+    result = {"clip_latents": clip_latents}
     if want_uncertainty:
         result["uncertainty"] = (sums["uncertainty"] / covered).astype(np.float32)  # [frame]
     if want_entropy:
@@ -235,9 +234,9 @@ def score_pool(
 
     Returns, per video, ``"uncertainty"`` and/or ``"entropy"`` (per ``config.kind``): ``[frame]``
     float32, a frame covered by several clips getting the mean of its scores (clip padding is
-    left out); and ``"latent"``: ``[D]`` float32, the mean of the head's latent features over
-    the video's clips and MC samples, the video's point for the deep clustering (the released
-    code instead keeps one clip's latent and a majority vote of clip assignments).
+    left out); ``"clip_latents"``: ``[clip, D]`` float32, the head's latent features of each
+    clip averaged over the MC samples, the points of the deep clustering (a video's cluster is
+    the one most of its clips fall in, as in the released code).
 
     The model is put in eval mode (restored afterwards) and run under ``torch.no_grad()``;
     ``model.head`` draws its dropout masks from a ``torch.Generator`` seeded with

@@ -16,7 +16,6 @@ from claus_core.clustering import (
     fit_clusters,
     kmeans,
     lloyd,
-    max_entropy_bits,
     occupancy,
 )
 from claus_core.data.types import DataError
@@ -64,6 +63,16 @@ def test_an_empty_cluster_is_reseeded_from_the_largest_hand_computed() -> None:
     np.testing.assert_array_equal(fit.labels, [0, 0, 0, 1])
     np.testing.assert_allclose(fit.centres, [[1.0], [10.0]])
     assert fit.inertia == pytest.approx(2.0)  # (0-1)^2 + 0 + (2-1)^2 + 0
+
+
+def test_a_cluster_of_copies_is_passed_over_for_the_next_largest() -> None:
+    """The largest cluster holds three copies of one point: nothing in it is off its centre, so
+    the empty cluster takes the farthest member of the next largest (0 and 2: the point 2)."""
+    z = np.array([[5.0], [5.0], [5.0], [0.0], [2.0]])
+    fit = lloyd(z, np.array([[5.0], [1.0], [100.0]]), max_iter=10)
+    assert fit.reseeds == 1 and sorted(np.bincount(fit.labels).tolist()) == [1, 1, 3]
+    assert {fit.labels[3], fit.labels[4]} == {1, 2} and set(fit.labels[:3]) == {0}
+    np.testing.assert_allclose(np.sort(fit.centres[:, 0]), [0.0, 2.0, 5.0])
 
 
 def test_a_collapsed_cloud_still_fills_k_clusters() -> None:
@@ -121,7 +130,7 @@ def test_occupancy_hand_computed() -> None:
     facts = occupancy({"a": 0, "b": 0, "c": 1, "d": 2}, 5)
     assert facts == {"non_empty": 3, "entropy_bits": pytest.approx(1.5), "largest_share": 0.5}
     assert occupancy(np.zeros(7, dtype=int), 3)["entropy_bits"] == 0.0
-    assert occupancy(np.arange(8), 8)["entropy_bits"] == pytest.approx(max_entropy_bits(8)) == 3.0
+    assert occupancy(np.arange(8), 8)["entropy_bits"] == pytest.approx(3.0)  # log2 8: even
     with pytest.raises(ValueError, match="no assignment"):
         occupancy({}, 5)
 
@@ -152,7 +161,10 @@ def test_assign_nearest_videos_and_batches() -> None:
         centroids=np.array([[0.0, 0.0], [4.0, 0.0]]), counts=[1.0, 1.0], members={"kept": 1}
     )
     np.testing.assert_array_equal(clusters.assign(np.array([[1.9, 5.0], [2.1, -5.0]])), [0, 1])
-    videos = {"b": np.array([3.0, 0.0]), "a": np.array([-1.0, 1.0])}
+    videos = {  # [clip, D]: b's clips 2 of 3 near centre 1; a's tie 1-1, the lower index wins
+        "b": np.array([[3.0, 0.0], [5.0, 1.0], [-1.0, 0.0]]),
+        "a": np.array([[-1.0, 1.0], [4.0, 0.0]]),
+    }
     assert clusters.assign_videos(videos) == {"b": 1, "a": 0}
     # a training clip goes to its video's fixed cluster, a video without one to the nearest
     batch = clusters.assign_batch(["kept", "new"], np.array([[0.0, 0.0], [0.0, 0.0]]))

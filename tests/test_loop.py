@@ -160,6 +160,8 @@ def test_round0_key_holds_what_round0_reads(smoke_config) -> None:
         base.replace(**{"strategy": "claus"}),
         base.replace(**{"strategy": "claus", "cluster.k": 10, "cluster.beta": 1e-3}),
         base.replace(**{"strategy": "sample", "train.cluster_loss": False}),
+        base.replace(**{"strategy": "claus", "selection.quota": "proportional"}),
+        base.replace(**{"selection.cluster_limit": 1.0, "selection.increment": "only_frame"}),
     ]  # round 0 trains without the cluster loss: clusters are first fitted on its model
     assert {round0_key(c) for c in same} == {round0_key(base)}
     differ = [

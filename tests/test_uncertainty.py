@@ -156,10 +156,11 @@ def test_score_pool_shapes_batching_and_mode() -> None:
     scores = score_pool(model, source, list(LENGTHS), config=CONFIG, seed=0, progress=False)
     assert list(scores) == list(LENGTHS)
     for name, n in LENGTHS.items():
-        assert set(scores[name]) == {"uncertainty", "entropy", "latent"}
+        assert set(scores[name]) == {"uncertainty", "entropy", "clip_latents"}
         assert scores[name]["uncertainty"].shape == (n,)
         assert scores[name]["entropy"].shape == (n,)
-        assert scores[name]["latent"].shape == (2,)
+        clips = len(sliding_clips(n, 4, skip=2))  # one latent per clip, MC samples averaged
+        assert scores[name]["clip_latents"].shape == (clips, 2)
         assert all(v.dtype == np.float32 for v in scores[name].values())
         assert np.isfinite(scores[name]["uncertainty"]).all()
     batches = sum(-(-len(sliding_clips(n, 4, skip=2)) // 3) for n in LENGTHS.values())
@@ -174,7 +175,7 @@ def test_score_pool_shapes_batching_and_mode() -> None:
         seed=0,
         progress=False,
     )
-    assert set(only["B/v_b"]) == {"entropy", "latent"}
+    assert set(only["B/v_b"]) == {"entropy", "clip_latents"}
 
 
 def test_scores_depend_on_seed_not_on_order() -> None:
@@ -187,7 +188,7 @@ def test_scores_depend_on_seed_not_on_order() -> None:
     )
     other_seed = score_pool(_FakeDetector(), source, names, config=CONFIG, seed=6, progress=False)
     for name in names:
-        for key in ("uncertainty", "entropy", "latent"):
+        for key in ("uncertainty", "entropy", "clip_latents"):
             np.testing.assert_array_equal(first[name][key], again[name][key])
             np.testing.assert_array_equal(first[name][key], shuffled[name][key])
     assert any(
@@ -262,7 +263,7 @@ def test_score_pool_with_the_real_tiny_detector() -> None:
     alone = score_pool(model, source, ["B/v_b"], config=scoring, seed=1, progress=False)
     for name, n in (("A/v_a", 9), ("B/v_b", 5)):
         assert first[name]["uncertainty"].shape == (n,)
-        assert first[name]["latent"].shape == (config.latent_dim,)
+        assert first[name]["clip_latents"].shape[1] == config.latent_dim
         assert np.isfinite(first[name]["entropy"]).all()
     for key in first["B/v_b"]:  # a video's scores do not depend on the others scored with it
         np.testing.assert_array_equal(first["B/v_b"][key], alone["B/v_b"][key])

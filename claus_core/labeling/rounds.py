@@ -241,10 +241,13 @@ def _trained_selection(
             for kind in ("uncertainty", "entropy")
         }
         if config.train.cluster_loss:  # fitted on the trained latents of the training videos
+            # (not scored here: their clips without dropout; the pool's with MC dropout averaged)
             latents = clip_latents(model, train_source, train_names, size)
             cluster_config = dataclasses.replace(config.cluster, seed=config.seed)
             clusters, _ = fit_clusters(latents, cluster_config, round_index=index)
-            pool_clusters = clusters.assign_videos({n: s["latent"] for n, s in scored.items()})
+            pool_clusters = clusters.assign_videos(
+                {n: s["clip_latents"] for n, s in scored.items()}
+            )
             clusters.members.update(
                 {n: c for n, c in pool_clusters.items() if n not in clusters.members}
             )
