@@ -33,7 +33,9 @@ import torch
 from claus_core import distributed
 from claus_core.config import ExperimentConfig
 from claus_core.data.synthetic import SynthConfig
-from claus_core.loop import detector_config, make_sources, new_detector
+from claus_core.loop import detector_for
+from claus_core.model.factory import new_detector
+from claus_core.sources import make_sources
 from claus_core.uncertainty import ScoringConfig
 
 SEED = 0
@@ -46,7 +48,7 @@ def worker(args: argparse.Namespace) -> None:
     config = ExperimentConfig(synth=synth, scoring=ScoringConfig(n_samples=args.samples))
     source = make_sources(config)[0]
     names = source.pool.names[: args.videos]
-    detector = detector_config(config, source.pool.num_classes)
+    detector = detector_for(config, source.pool.num_classes)
     scoring = replace(config.scoring, size=(detector.input_size, detector.input_size))
     model = new_detector(detector, SEED)
     with distributed.process_group():

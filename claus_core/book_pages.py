@@ -43,6 +43,7 @@ from claus_core import plots, released_comparison
 from claus_core.claims import LABEL_EFFICIENCY_BAR, ClaimResult, Group, claims_table, evaluate_all
 from claus_core.config import ExperimentConfig
 from claus_core.data.synthetic import UCF_MOVING_CLASSES, make_synth_ucf24, ucf_group
+from claus_core.files import read_json
 from claus_core.paper import PAPER_ERROR_MARGINS, paper_table
 from claus_core.run_tables import (
     beside_paper,
@@ -59,7 +60,6 @@ from claus_core.run_tables import (
     summarize,
 )
 from claus_core.stats import simulated_coverage
-from claus_core.store import read_json
 
 RESULT_TITLES = {
     "claims": "Which claims hold",

@@ -51,7 +51,7 @@ def _set_threads(threads: int) -> None:
 def _launch(args: argparse.Namespace, cli_args: list[str], configs: list[ExperimentConfig]) -> int:
     """Rerun ``claus <cli_args>`` on ``args.nproc`` processes through torch.distributed.run."""
     from claus_core import distributed
-    from claus_core.loop import make_sources
+    from claus_core.sources import make_sources
 
     if distributed.launch_env() is not None:
         raise ValueError("--nproc: this process was already started by torchrun; drop --nproc")
@@ -129,8 +129,9 @@ def _status(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     from claus_core import distributed
+    from claus_core.files import read_json
     from claus_core.loop import Experiment
-    from claus_core.store import RunDir, read_json
+    from claus_core.store import RunDir
 
     run = RunDir(Path(args.run_dir))
     if not run.config_path.exists():
@@ -163,8 +164,9 @@ def _export(args: argparse.Namespace) -> int:
     else:
         from claus_core.export import DEFAULT_VIDEO_URL_PREFIX
         from claus_core.export import export_round as export_run_round
-        from claus_core.loop import make_sources
-        from claus_core.store import RunDir, read_json
+        from claus_core.files import read_json
+        from claus_core.sources import make_sources
+        from claus_core.store import RunDir
 
         run = RunDir(Path(args.run_dir))
         config = ExperimentConfig.from_dict(read_json(run.config_path))

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from claus_core.data.types import DataError
-from claus_core.store import write_npz
+from claus_core.files import write_npz
 
 logger = logging.getLogger(__name__)
 

@@ -27,11 +27,11 @@ from claus_core.cost import CostModel
 from claus_core.data.synthetic import SynthConfig
 from claus_core.evaluation import EvaluationConfig
 from claus_core.losses import LossConfig
+from claus_core.model.factory import PRESETS
 from claus_core.selection import STRATEGIES, Budget, SelectionConfig
 from claus_core.uncertainty import ScoringConfig
 
 DATASETS = ("synth_ucf24", "synth_jhmdb21", "ucf101_24", "ucf101_24_mini", "jhmdb21")
-PRESETS = ("tiny", "paper")
 
 
 class ConfigError(ValueError):

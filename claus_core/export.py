@@ -68,7 +68,8 @@ from urllib.parse import quote
 import numpy as np
 
 from claus_core.data.types import AnnotationState, DataError, VideoPool, VideoRecord
-from claus_core.store import ROUND_MARKER, RunDir, StoreError, atomic_write
+from claus_core.files import StoreError, atomic_write
+from claus_core.store import ROUND_MARKER, RunDir
 
 logger = logging.getLogger(__name__)
 

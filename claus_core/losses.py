@@ -66,7 +66,7 @@ class LossConfig:
     margin_max: float = 0.9
     margin_schedule: bool = True
     # pseudo-labels and STeW weights as the released code computes them (losses_released.py;
-    # the weights per clip, in loop.train_round); added later, so hash-neutral at its default
+    # the weights per clip, in training.train_round); added later, so hash-neutral at its default
     released: bool = field(default=False, metadata={"added": True})
 
     @classmethod

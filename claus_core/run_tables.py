@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from claus_core.files import read_json, read_keys
 from claus_core.stats import t_interval, video_bootstrap_vmap
-from claus_core.store import METRICS_KEYS, RunDir, parse_metric_name, read_json, read_keys
+from claus_core.store import METRICS_KEYS, RunDir, parse_metric_name
 from claus_core.store import study_runs as store_runs
 
 KEYS = ["group", "strategy", "seed", "round"]

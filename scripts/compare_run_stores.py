@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from claus_core.store import read_npz
+from claus_core.files import read_npz
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Does the tiny capsule detector learn on SynthUCF24, and how fast? (a measurement script)
 
-Trains ``DetectorConfig.tiny()`` (through :func:`claus_core.loop.train_round`, the engine's own
+Trains ``DetectorConfig.tiny()`` (through :func:`claus_core.training.train_round`, the engine's own
 training) on the fully annotated frames of ``--videos`` training videos of SynthUCF24 and
 evaluates it on a fixed, class-balanced subset of the test split (every ``--test-every``-th
 video): f-mAP / v-mAP (supplementary Section 8, VideoCapsuleNet protocol), class accuracy, the
@@ -38,9 +38,12 @@ from claus_core.config import ExperimentConfig, TrainConfig
 from claus_core.data.synthetic import SynthConfig
 from claus_core.data.types import AnnotationState
 from claus_core.evaluation import EvaluationConfig, evaluate_detector
-from claus_core.loop import detector_config, make_sources, new_detector, train_round
+from claus_core.loop import detector_for
 from claus_core.losses import LossConfig
 from claus_core.model.config import DetectorConfig
+from claus_core.model.factory import new_detector
+from claus_core.sources import make_sources
+from claus_core.training import train_round
 
 logger = logging.getLogger("learnability")
 
@@ -134,7 +137,7 @@ def run_one(
     names = pool.names[::step][:videos]  # spread over the (class-sorted) pool
     frames = {n: labeled_frames(pool[n].annotated_frames(), sparse_frames) for n in names}
     state = AnnotationState(0, tuple(names), frames)
-    detector: DetectorConfig = detector_config(config, pool.num_classes)
+    detector: DetectorConfig = detector_for(config, pool.num_classes)
     if foreground_prior is not None:
         detector = replace(detector, foreground_prior=foreground_prior)
     model = new_detector(detector, config.seed)

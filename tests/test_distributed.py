@@ -21,7 +21,9 @@ import yaml
 from torch.utils.data import DistributedSampler
 
 from claus_core import cli, distributed
-from claus_core.loop import Experiment, detector_config, make_sources, new_detector
+from claus_core.loop import Experiment, detector_for
+from claus_core.model.factory import new_detector
+from claus_core.sources import make_sources
 from claus_core.uncertainty import score_pool
 
 REPO = Path(__file__).resolve().parents[1]
@@ -133,12 +135,14 @@ SCORING_WORKER = """
     import torch
     from claus_core import distributed
     from claus_core.config import ExperimentConfig
-    from claus_core.loop import detector_config, make_sources, new_detector
+    from claus_core.loop import detector_for
+    from claus_core.model.factory import new_detector
+    from claus_core.sources import make_sources
 
     torch.set_num_threads(1)
     config = ExperimentConfig.from_dict(__import__("json").loads(open(sys.argv[1]).read()))
     source = make_sources(config)[0]
-    detector = detector_config(config, source.pool.num_classes)
+    detector = detector_for(config, source.pool.num_classes)
     scoring = replace(config.scoring, size=(detector.input_size, detector.input_size))
     model = new_detector(detector, config.seed)
     with distributed.process_group():
@@ -165,7 +169,7 @@ def test_pool_scores_are_identical_with_one_and_two_processes(tmp_path, smoke_co
     assert done.returncode == 0, done.stderr[-3000:]
 
     source = make_sources(config)[0]
-    detector = detector_config(config, source.pool.num_classes)
+    detector = detector_for(config, source.pool.num_classes)
     scoring = replace(config.scoring, size=(detector.input_size, detector.input_size))
     single = score_pool(
         new_detector(detector, config.seed),

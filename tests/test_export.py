@@ -19,7 +19,8 @@ from claus_core.export import (
     to_cvat_video_xml,
     to_label_studio_json,
 )
-from claus_core.store import RunDir, StoreError, read_json
+from claus_core.files import StoreError, read_json
+from claus_core.store import RunDir
 
 
 def moving_tube(label: int, start: int, end: int, x0: float) -> Tube:

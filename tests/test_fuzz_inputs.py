@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from claus_core.config import ConfigError, ExperimentConfig, load_study, set_path
 from claus_core.data.safe_pickle import safe_load
 from claus_core.data.types import AnnotationState, DataError
-from claus_core.store import RunDir, StoreError, read_json, read_keys, write_json
+from claus_core.files import StoreError, read_json, read_keys, write_json
+from claus_core.store import RunDir
 
 JSON = st.recursive(
     st.none()

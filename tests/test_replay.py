@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from claus_core.data.types import AnnotationState
+from claus_core.files import StoreError
 from claus_core.loop import Experiment
 from claus_core.replay import replay_selection
-from claus_core.store import StoreError
 
 pytestmark = pytest.mark.slow
 

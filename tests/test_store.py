@@ -9,17 +9,16 @@ import sys
 import numpy as np
 import pytest
 
-from claus_core.store import (
-    RunDir,
+from claus_core.files import (
     StoreError,
     atomic_write,
-    config_hash,
     read_json,
     read_keys,
     read_npz,
     write_json,
     write_npz,
 )
+from claus_core.store import RunDir, config_hash
 
 
 def test_config_hash_ignores_key_order() -> None:

@@ -44,10 +44,10 @@ from claus_core.data.types import DataError, Tube, VideoPool, VideoRecord
 from claus_core.data.video import VIDEO_EXTENSIONS, VideoError, probe_video
 from claus_core.evaluation import EvaluationConfig
 from claus_core.export import ANNOTATE_TAG
+from claus_core.files import StoreError, atomic_write, read_keys, write_json
 from claus_core.labeling.annotations import RoundAnnotations, VideoAnnotations
 from claus_core.losses import LossConfig
 from claus_core.selection import STRATEGIES, SelectionConfig
-from claus_core.store import StoreError, atomic_write, read_keys, write_json
 from claus_core.uncertainty import ScoringConfig
 
 logger = logging.getLogger(__name__)

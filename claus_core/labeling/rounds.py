@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from claus_core.clustering import DeepClusters, fit_clusters
+from claus_core.clustering import DeepClusters
 from claus_core.data.types import AnnotationState, DataError, Tube, VideoPool, VideoRecord
 from claus_core.data.video import VideoFolder
 from claus_core.evaluation import evaluate_detector, predict_video
@@ -41,37 +41,28 @@ from claus_core.export import (
     to_label_studio_json,
     write_text,
 )
+from claus_core.files import StoreError, read_npz, write_json, write_npz
 from claus_core.labeling import cvat, label_studio
 from claus_core.labeling.annotations import RoundAnnotations, spans_of, training_record
 from claus_core.labeling.project import LabelProject
-from claus_core.loop import (
-    CachedSource,
-    clip_latents,
-    new_detector,
-    train_round,
-    training_device,
-)
 from claus_core.metrics import mask_boxes
 from claus_core.model.checkpoint import load_detector, save_detector
 from claus_core.model.config import DetectorConfig
-from claus_core.selection import STRATEGIES, Budget, SelectionContext, initial_selection
-from claus_core.store import (
-    StoreError,
-    metric_name,
-    read_npz,
-    write_json,
-    write_npz,
-)
-from claus_core.uncertainty import score_pool
+from claus_core.model.factory import detector_config, new_detector
+from claus_core.round_step import pool_scorer, select_step
+from claus_core.selection import Budget, initial_selection
+from claus_core.sources import CachedSource
+from claus_core.store import metrics_dict
+from claus_core.training import clip_latents, train_round, training_device
 
 logger = logging.getLogger(__name__)
 
 IMPORT_FORMATS = label_studio.FORMATS + cvat.FORMATS
 
 
-def detector_config(project: LabelProject) -> DetectorConfig:
-    preset = DetectorConfig.paper if project.config.detector == "paper" else DetectorConfig.tiny
-    return preset(num_classes=len(project.config.classes))
+def project_detector(project: LabelProject) -> DetectorConfig:
+    """The project's detector preset for its classes (:mod:`claus_core.model.factory`)."""
+    return detector_config(preset=project.config.detector, num_classes=len(project.config.classes))
 
 
 # ---- select -------------------------------------------------------------------------------
@@ -201,7 +192,7 @@ def _trained_selection(
             f"{project.root}: no annotated video with a box to train on (rounds < {index}: "
             f"{len(frames)} annotated videos, all empty or held out)"
         )
-    detector = detector_config(project)
+    detector = project_detector(project)
     size = detector.input_size
     folder = project.round_dir(index) / "model"
     train_pool = VideoPool(
@@ -223,45 +214,27 @@ def _trained_selection(
         held = VideoPool("labeling", "holdout", config.classes, tuple(records[n] for n in holdout))
         evaluation = dataclasses.replace(config.evaluation, input_size=(size, size))
         result = evaluate_detector(model, VideoFolder(held), config=evaluation, progress=progress)
-        rows = result.table[["metric", "threshold", "value"]].itertuples(index=False)
-        metrics = {metric_name(m, t): float(v) for m, t, v in rows}
+        metrics = metrics_dict(result.table)
         write_json(folder / "validation.json", {"videos": list(holdout), "metrics": metrics})
     pool = project.selection_pool(holdout)
     source = CachedSource(VideoFolder(pool))
-    scoring = dataclasses.replace(config.scoring, size=(size, size))
-    needs = STRATEGIES[strategy]
-    scores: dict[str, dict[str, np.ndarray]] = {}
-    assignments = None
-    if needs.scores:
-        scored = score_pool(model, source, pool.names, config=scoring, seed=config.seed,
-                            round_index=index, progress=progress)  # fmt: skip
-        write_npz(folder / "scores.npz", {f"{k}/{n}": s[k] for n, s in scored.items() for k in s})
-        scores = {
-            kind: {n: s[kind] for n, s in scored.items() if kind in s}
-            for kind in ("uncertainty", "entropy")
-        }
-        if config.train.cluster_loss:  # fitted on the trained latents of the training videos
-            # (not scored here: their clips without dropout; the pool's with MC dropout averaged)
-            latents = clip_latents(model, train_source, train_names, size)
-            cluster_config = dataclasses.replace(config.cluster, seed=config.seed)
-            clusters, _ = fit_clusters(latents, cluster_config, round_index=index)
-            pool_clusters = clusters.assign_videos(
-                {n: s["clip_latents"] for n, s in scored.items()}
-            )
-            clusters.members.update(
-                {n: c for n, c in pool_clusters.items() if n not in clusters.members}
-            )
-            clusters.save(folder / "clusters.npz")  # the next round trains with them
-            if needs.clusters != "unused":
-                assignments = pool_clusters
     before = _state_of(frames, index, pool)
-    context = SelectionContext(
-        pool, before, scores=scores, clusters=assignments, round_index=index - 1
-    )
-    rng = np.random.default_rng([config.seed, index, 2])
-    result = STRATEGIES[strategy](context, budget, config.selection, rng)
-    _save_predictions(project, model, folder, sorted(new_frames(before, result.state)), size)
-    return result, folder, before
+    cluster = dataclasses.replace(config.cluster, seed=config.seed)
+    step = select_step(
+        pool=pool, state=before, strategy=strategy, budget=budget, selection=config.selection,
+        score=pool_scorer(model, source, config=dataclasses.replace(config.scoring, size=(size, size)),
+                          seed=config.seed, round_index=index, progress=progress),
+        cluster=cluster if config.train.cluster_loss else None, round_index=index - 1,
+        rng_key=[config.seed, index, 2],
+        # the training videos are not in the pool, so not scored: their clips without dropout
+        training_latents=lambda: clip_latents(model, train_source, train_names, size),
+    )  # fmt: skip
+    if step.scored:
+        write_npz(folder / "scores.npz", step.score_arrays())
+    if step.clusters is not None:
+        step.clusters.save(folder / "clusters.npz")  # the next round trains with them
+    _save_predictions(project, model, folder, sorted(new_frames(before, step.result.state)), size)
+    return step.result, folder, before
 
 
 def _start_model(

@@ -15,7 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from claus_core.data.video import VideoError, probe_video, read_video
-from claus_core.store import atomic_write
+from claus_core.files import atomic_write
 
 logger = logging.getLogger(__name__)
 

@@ -35,10 +35,10 @@ import torch
 from torch import Tensor
 
 from claus_core.data.types import DataError
+from claus_core.files import atomic_write
 from claus_core.model.config import DetectorConfig
 from claus_core.model.detector import CapsuleDetector
 from claus_core.model.i3d import I3DEncoder
-from claus_core.store import atomic_write
 
 DETECTOR_FORMAT = "claus_detector/1"
 BEYOND_ENCODER_PREFIXES = ("MaxPool3d_5a_2x2.", "Mixed_5b.", "Mixed_5c.", "logits.")

@@ -11,8 +11,8 @@ import pytest
 from labeling_support import CVAT_VIDEO_FIXTURE, LS_FIXTURES, ls_fixture, write_json
 
 from claus_core.data.types import DataError
+from claus_core.files import StoreError
 from claus_core.labeling import LabelingConfig, LabelProject, rounds
-from claus_core.store import StoreError
 
 
 def first_region(payload: list[dict[str, Any]]) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from labeling_support import CLASSES, LS_FIXTURES, MINI
 
 from claus_core.config import ConfigError
 from claus_core.data.types import DataError
+from claus_core.files import StoreError
 from claus_core.labeling import LabelingConfig, LabelProject, read_classes, rounds
-from claus_core.store import StoreError
 
 SMALL = MINI / "CliffDiving" / "v_CliffDiving_g05_c02.avi"  # 76 frames, 320 x 240, 25 fps
 

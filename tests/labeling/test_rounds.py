@@ -24,11 +24,11 @@ from labeling_support import (
 
 from claus_core.data.types import DataError, VideoPool
 from claus_core.data.video import probe_video
+from claus_core.files import StoreError
 from claus_core.labeling import LabelingConfig, LabelProject, RoundAnnotations, rounds, simulate
 from claus_core.labeling.annotations import training_record
 from claus_core.labeling.transcode import transcode_video
 from claus_core.losses import LossConfig, localization_targets
-from claus_core.store import StoreError
 
 
 def answered_in_label_studio(project: LabelProject, truth: VideoPool, folder: Path) -> Path:

@@ -18,9 +18,9 @@ from claus_core.clustering import ClusterConfig
 from claus_core.config import TrainConfig
 from claus_core.data.types import DataError
 from claus_core.data.ucf101_24 import load_ucf101_24_mini, ucf101_24_mini_root
+from claus_core.files import StoreError
 from claus_core.labeling import LabelingConfig, LabelProject, import_round, select_round
 from claus_core.labeling.simulate import answer_round
-from claus_core.store import StoreError
 from claus_core.uncertainty import ScoringConfig
 
 pytestmark = pytest.mark.slow
