@@ -195,7 +195,7 @@ def test_table3_parts_separate_the_cluster_loss_from_the_limit() -> None:
 
 
 def test_the_design_page_sets_each_verdict_beside_the_earlier_runs() -> None:
-    from claus_core.book_pages import verdict_history
+    from claus_core.pages.study_pages import verdict_history
 
     results = _results(
         _rows("ucf_main", "claus", {0: [0.0, 14.0], 1: [0.0, 13.0], 2: [0.0, 15.0]}),
