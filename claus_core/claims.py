@@ -38,25 +38,21 @@ LABEL_EFFICIENCY_BAR = 90.0  # percent of the fully supervised v-mAP@0.5
 METRIC, THRESHOLD = "v-mAP", 0.5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Claim:
-    """One ordering of the paper. ``a`` and ``b`` are our (group, strategy) runs; ``paper`` the
-    paper's table and its two row groups (None where the paper prints no number)."""
+    """One ordering of the paper, one keyword row of :data:`CLAIMS`. ``a`` and ``b`` are our
+    (group, strategy) runs, compared as ``a - b`` per seed; ``paper`` the paper's table and its
+    two row groups (None where the paper prints no number)."""
 
     key: str
     page: str
     text: str
-    kind: Literal["difference", "static_moving", "share_of_full"]
+    kind: Literal["difference", "static_moving", "share_of_full"] = "difference"
     a: tuple[str, str]
     b: tuple[str, str]
     summary: Summary
     paper: tuple[int, str, str] | None
     paper_sign: int = 1  # the paper's direction when it prints no number
-
-
-def _difference(key: str, page: str, text: str, a: tuple[str, str], b: tuple[str, str],
-                summary: Summary, paper: tuple[int, str, str] | None) -> Claim:  # fmt: skip
-    return Claim(key, page, text, "difference", a, b, summary, paper)
 
 
 class Group:
@@ -85,172 +81,188 @@ class Group:
 
 MAIN = Group.UCF_MAIN
 CLAIMS: tuple[Claim, ...] = (
-    _difference(
-        "table2_sample",
-        "table2",
-        "Hybrid (CLAUS) above sample selection, UCF",
-        (MAIN, "claus"),
-        (Group.UCF_SELECTION, "sample"),
-        "last_round",
-        (2, "Hybrid (our)", "Sample"),
-    ),
-    _difference(
-        "table2_intra",
-        "table2",
-        "Hybrid (CLAUS) above intra-sample selection, UCF",
-        (MAIN, "claus"),
-        (Group.UCF_SELECTION, "intra_sample"),
-        "last_round",
-        (2, "Hybrid (our)", "Intra-sample"),
-    ),
-    _difference(
-        "table3",
-        "table3",
-        "CLAUS above uncertainty without clusters, UCF",
-        (MAIN, "claus"),
-        (MAIN, "uncertainty"),
-        "mean_after_round0",
-        (3, "With Cluster", "Without Cluster"),
-    ),
-    _difference(
-        "table3_loss",
-        "table3",
-        "Part 1, the cluster loss: uncertainty selection from a model trained with it above one "
-        "trained without, UCF",
-        (Group.UCF_CLUSTER_LOSS, "claus"),
-        (MAIN, "uncertainty"),
-        "mean_after_round0",
-        None,
-    ),
-    _difference(
-        "table3_quota",
-        "table3",
-        "Part 2, a cluster limit that acts (each cluster's share of the round's videos) above no "
-        "limit, same training, UCF",
-        (Group.UCF_QUOTA, "claus"),
-        (Group.UCF_CLUSTER_LOSS, "claus"),
-        "mean_after_round0",
-        None,
-    ),
-    _difference(
-        "table3_limit",
-        "table3",
-        "Part 2, the released limit (0.54 of a cluster's videos, all rounds) above no limit, same "
-        "training, UCF",
-        (MAIN, "claus"),
-        (Group.UCF_CLUSTER_LOSS, "claus"),
-        "mean_after_round0",
-        None,
-    ),
-    _difference(
-        "table4",
-        "table4",
-        "CLAUS above uncertainty without clusters, J-HMDB",
-        (Group.JHMDB_MAIN, "claus"),
-        (Group.JHMDB_MAIN, "uncertainty"),
-        "mean_after_round0",
-        (4, "With Cluster", "Without Cluster"),
-    ),
-    *(
-        _difference(
-            f"table5_{s}",
-            "table5",
-            f"CLAUS above {name}, UCF",
-            (MAIN, "claus"),
-            (Group.UCF_BASELINES if s in ("entropy", "equidistant") else MAIN, s),
-            "mean_after_round0",
-            (5, "CLAUS", name.capitalize()),
-        )
-        for s, name in (
-            ("entropy", "entropy"),
-            ("uncertainty", "uncertainty"),
-            ("equidistant", "equidistant"),
-            ("random", "random"),
-        )
+    Claim(
+        key="table2_sample",
+        page="table2",
+        text="Hybrid (CLAUS) above sample selection, UCF",
+        a=(MAIN, "claus"),
+        b=(Group.UCF_SELECTION, "sample"),
+        summary="last_round",
+        paper=(2, "Hybrid (our)", "Sample"),
     ),
     Claim(
-        "table6",
-        "table6",
-        "CLAUS at the last step within 10 % of full supervision, UCF",
-        "share_of_full",
-        (MAIN, "claus"),
-        (Group.UCF_FULL, "random"),
-        "last_round",
-        (6, "CLAUS", "CLAUS"),
+        key="table2_intra",
+        page="table2",
+        text="Hybrid (CLAUS) above intra-sample selection, UCF",
+        a=(MAIN, "claus"),
+        b=(Group.UCF_SELECTION, "intra_sample"),
+        summary="last_round",
+        paper=(2, "Hybrid (our)", "Intra-sample"),
     ),
     Claim(
-        "table7",
-        "table7",
-        "CLAUS at the last step within 10 % of full supervision, J-HMDB",
-        "share_of_full",
-        (Group.JHMDB_MAIN, "claus"),
-        (Group.JHMDB_FULL, "random"),
-        "last_round",
-        (7, "CLAUS", "CLAUS"),
-    ),
-    _difference(
-        "table8",
-        "table8",
-        "Sample+frame increments above only-frame increments, UCF",
-        (MAIN, "claus"),
-        (Group.UCF_ONLY_FRAME, "claus"),
-        "mean_after_round0",
-        (8, "Sample+Frame", "Only Frame"),
+        key="table3",
+        page="table3",
+        text="CLAUS above uncertainty without clusters, UCF",
+        a=(MAIN, "claus"),
+        b=(MAIN, "uncertainty"),
+        summary="mean_after_round0",
+        paper=(3, "With Cluster", "Without Cluster"),
     ),
     Claim(
-        "table9",
-        "table9",
-        "Static classes above moving classes (CLAUS), UCF",
-        "static_moving",
-        (MAIN, "claus"),
-        (MAIN, "claus"),
-        "last_round",
-        (9, "Static", "Moving"),
+        key="table3_loss",
+        page="table3",
+        text="Part 1, the cluster loss: uncertainty selection from a model trained with it above one trained without, UCF",
+        a=(Group.UCF_CLUSTER_LOSS, "claus"),
+        b=(MAIN, "uncertainty"),
+        summary="mean_after_round0",
+        paper=None,
     ),
-    _difference(
-        "table10_interpolate",
-        "table10",
-        "STeW above plain interpolation, UCF",
-        (MAIN, "claus"),
-        (Group.UCF_LOSS_INTERPOLATE, "claus"),
-        "mean_after_round0",
-        (10, "STeW", "Interpolate"),
+    Claim(
+        key="table3_quota",
+        page="table3",
+        text="Part 2, a cluster limit that acts (each cluster's share of the round's videos) above no limit, same training, UCF",
+        a=(Group.UCF_QUOTA, "claus"),
+        b=(Group.UCF_CLUSTER_LOSS, "claus"),
+        summary="mean_after_round0",
+        paper=None,
     ),
-    _difference(
-        "table10_frame",
-        "table10",
-        "STeW above frame-only training, UCF",
-        (MAIN, "claus"),
-        (Group.UCF_LOSS_FRAME, "claus"),
-        "mean_after_round0",
-        (10, "STeW", "Frame"),
+    Claim(
+        key="table3_limit",
+        page="table3",
+        text="Part 2, the released limit (0.54 of a cluster's videos, all rounds) above no limit, same training, UCF",
+        a=(MAIN, "claus"),
+        b=(Group.UCF_CLUSTER_LOSS, "claus"),
+        summary="mean_after_round0",
+        paper=None,
     ),
-    _difference(
-        "figure1_k10",
-        "figure1",
-        "K = 5 clusters above K = 10, UCF",
-        (MAIN, "claus"),
-        (Group.UCF_K10, "claus"),
-        "mean_after_round0",
-        None,
+    Claim(
+        key="table4",
+        page="table4",
+        text="CLAUS above uncertainty without clusters, J-HMDB",
+        a=(Group.JHMDB_MAIN, "claus"),
+        b=(Group.JHMDB_MAIN, "uncertainty"),
+        summary="mean_after_round0",
+        paper=(4, "With Cluster", "Without Cluster"),
     ),
-    _difference(
-        "figure1_k15",
-        "figure1",
-        "K = 5 clusters above K = 15, UCF",
-        (MAIN, "claus"),
-        (Group.UCF_K15, "claus"),
-        "mean_after_round0",
-        None,
+    Claim(
+        key="table5_entropy",
+        page="table5",
+        text="CLAUS above entropy, UCF",
+        a=(MAIN, "claus"),
+        b=(Group.UCF_BASELINES, "entropy"),
+        summary="mean_after_round0",
+        paper=(5, "CLAUS", "Entropy"),
     ),
-    _difference(
-        "figure4",
-        "figure4",
-        "CLAUS above random at the last step, UCF",
-        (MAIN, "claus"),
-        (MAIN, "random"),
-        "last_round",
-        (5, "CLAUS", "Random"),
+    Claim(
+        key="table5_uncertainty",
+        page="table5",
+        text="CLAUS above uncertainty, UCF",
+        a=(MAIN, "claus"),
+        b=(MAIN, "uncertainty"),
+        summary="mean_after_round0",
+        paper=(5, "CLAUS", "Uncertainty"),
+    ),
+    Claim(
+        key="table5_equidistant",
+        page="table5",
+        text="CLAUS above equidistant, UCF",
+        a=(MAIN, "claus"),
+        b=(Group.UCF_BASELINES, "equidistant"),
+        summary="mean_after_round0",
+        paper=(5, "CLAUS", "Equidistant"),
+    ),
+    Claim(
+        key="table5_random",
+        page="table5",
+        text="CLAUS above random, UCF",
+        a=(MAIN, "claus"),
+        b=(MAIN, "random"),
+        summary="mean_after_round0",
+        paper=(5, "CLAUS", "Random"),
+    ),
+    Claim(
+        key="table6",
+        page="table6",
+        text="CLAUS at the last step within 10 % of full supervision, UCF",
+        kind="share_of_full",
+        a=(MAIN, "claus"),
+        b=(Group.UCF_FULL, "random"),
+        summary="last_round",
+        paper=(6, "CLAUS", "CLAUS"),
+    ),
+    Claim(
+        key="table7",
+        page="table7",
+        text="CLAUS at the last step within 10 % of full supervision, J-HMDB",
+        kind="share_of_full",
+        a=(Group.JHMDB_MAIN, "claus"),
+        b=(Group.JHMDB_FULL, "random"),
+        summary="last_round",
+        paper=(7, "CLAUS", "CLAUS"),
+    ),
+    Claim(
+        key="table8",
+        page="table8",
+        text="Sample+frame increments above only-frame increments, UCF",
+        a=(MAIN, "claus"),
+        b=(Group.UCF_ONLY_FRAME, "claus"),
+        summary="mean_after_round0",
+        paper=(8, "Sample+Frame", "Only Frame"),
+    ),
+    Claim(
+        key="table9",
+        page="table9",
+        text="Static classes above moving classes (CLAUS), UCF",
+        kind="static_moving",
+        a=(MAIN, "claus"),
+        b=(MAIN, "claus"),
+        summary="last_round",
+        paper=(9, "Static", "Moving"),
+    ),
+    Claim(
+        key="table10_interpolate",
+        page="table10",
+        text="STeW above plain interpolation, UCF",
+        a=(MAIN, "claus"),
+        b=(Group.UCF_LOSS_INTERPOLATE, "claus"),
+        summary="mean_after_round0",
+        paper=(10, "STeW", "Interpolate"),
+    ),
+    Claim(
+        key="table10_frame",
+        page="table10",
+        text="STeW above frame-only training, UCF",
+        a=(MAIN, "claus"),
+        b=(Group.UCF_LOSS_FRAME, "claus"),
+        summary="mean_after_round0",
+        paper=(10, "STeW", "Frame"),
+    ),
+    Claim(
+        key="figure1_k10",
+        page="figure1",
+        text="K = 5 clusters above K = 10, UCF",
+        a=(MAIN, "claus"),
+        b=(Group.UCF_K10, "claus"),
+        summary="mean_after_round0",
+        paper=None,
+    ),
+    Claim(
+        key="figure1_k15",
+        page="figure1",
+        text="K = 5 clusters above K = 15, UCF",
+        a=(MAIN, "claus"),
+        b=(Group.UCF_K15, "claus"),
+        summary="mean_after_round0",
+        paper=None,
+    ),
+    Claim(
+        key="figure4",
+        page="figure4",
+        text="CLAUS above random at the last step, UCF",
+        a=(MAIN, "claus"),
+        b=(MAIN, "random"),
+        summary="last_round",
+        paper=(5, "CLAUS", "Random"),
     ),
 )
 

@@ -38,14 +38,13 @@ from claus_core.stats import Comparison
 from claus_core.store import RunDir, RunKey, study_runs
 
 RELEASED_CLAIM = Claim(
-    "released",
-    "released",
-    "Algorithm 1 and STeW as the paper writes them, against the released code's, UCF",
-    "difference",
-    (Group.UCF_MAIN, "claus"),
-    (Group.UCF_RELEASED, "claus"),
-    "mean_after_round0",
-    None,
+    key="released",
+    page="released",
+    text="Algorithm 1 and STeW as the paper writes them, against the released code's, UCF",
+    a=(Group.UCF_MAIN, "claus"),
+    b=(Group.UCF_RELEASED, "claus"),
+    summary="mean_after_round0",
+    paper=None,
 )
 
 

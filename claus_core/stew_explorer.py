@@ -26,6 +26,7 @@ import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -303,3 +304,37 @@ _SCRIPT = """(function () {
   root.querySelectorAll("[data-control]").forEach(function (c) { c.addEventListener("input", draw); });
   draw();
 })();"""
+
+
+def first_video(pool: Any, *, moving: bool, min_frames: int = 8) -> VideoRecord:
+    """The first video of ``pool`` of a moving (or static) class whose first tube spans at
+    least ``min_frames`` frames (the STeW chapter's two examples)."""
+    from claus_core.data.synthetic import UCF_MOVING_CLASSES
+
+    for video in pool:
+        if (pool.classes[video.label] in UCF_MOVING_CLASSES) == moving and video.tubes[
+            0
+        ].num_frames >= min_frames:
+            return video
+    raise LookupError(
+        f"no {'moving' if moving else 'static'} video of >= {min_frames} frames in this pool"
+    )
+
+
+def stew_figure(
+    video: VideoRecord, frames: np.ndarray, spacing: int, *, title: str, columns: int = 8
+) -> Any:
+    """Figure 5's panel for one video: frames and STeW weights at up to ``columns`` frames spread
+    over its annotated span, GT every ``spacing`` frames."""
+    from claus_core import plots
+
+    annotated, _masks, weights = stew_maps(video, spacing)
+    span = np.flatnonzero(video.annotated_frames())
+    indices = np.linspace(span[0], span[-1], num=min(columns, len(span))).round().astype(int)
+    return plots.stew_panel(frames, weights, annotated, indices, title=title)
+
+
+def mean_weight_off_annotated(video: VideoRecord, spacing: int) -> float:
+    """The mean STeW weight over the frames without an annotation (GT every ``spacing``)."""
+    annotated, _masks, weights = stew_maps(video, spacing)
+    return float(weights[~annotated].mean())
