@@ -152,8 +152,103 @@ def cluster_table(clustered: pd.DataFrame) -> pd.DataFrame:
     return table.round(2).reset_index()
 
 
+class Facts(list):
+    """The rows of the design page's targets table: target, measured, met (yes / no / —)."""
+
+    def add(self, target: str, measured: str, met: bool | None) -> None:
+        self.append({"target": target, "measured": measured,
+                     "met": "—" if met is None else ("yes" if met else "no")})  # fmt: skip
+
+
+def _target_facts(study: Study, rounds: pd.DataFrame, facts: Facts) -> None:
+    """Issue 13's targets (a)-(g) measured on the study."""
+    v = study.results[
+        (study.results["metric"] == "v-mAP") & np.isclose(study.results["threshold"], 0.5)
+    ]
+    main = rounds[rounds["group"] == Group.UCF_MAIN]
+    if not main.empty:
+        tests = int(main["test videos"].max())
+        facts.add(
+            "(d) >= 200 test videos (one video <= 0.5 point)", f"{tests} test videos", tests >= 200
+        )
+        last = main[main["round"] == main["round"].max()]
+        claus = last[last["strategy"] == "claus"]
+        if not claus.empty:
+            per_video = float(claus["frames per video"].mean())
+            facts.add("(b) >= 3 annotated frames per selected video", f"{per_video:.2f} (CLAUS, last round)",
+                      per_video >= 3)  # fmt: skip
+        seeds = int(main["seed"].nunique())
+        facts.add("(g) >= 5 seeds on the main comparisons", f"{seeds} seeds", seeds >= 5)
+    first = v[(v["group"] == Group.UCF_MAIN) & (v["round"] == 0)]
+    if not first.empty:
+        facts.add("(c) v-mAP@0.5 > 0 on every seed after round 0", f"lowest {first['value'].min():.1f}",
+                  bool(first["value"].min() > 0))  # fmt: skip
+    for name, group in (("SynthUCF24", Group.UCF_FULL), ("SynthJHMDB21", Group.JHMDB_FULL)):
+        full = v[v["group"] == group]
+        if not full.empty:
+            values = full.groupby("seed")["value"].last()
+            facts.add(f"(e) fully supervised >= 60 v-mAP@0.5, {name}",
+                      f"mean {values.mean():.1f}, seeds {', '.join(f'{x:.1f}' for x in values)} (sd {values.std(ddof=1):.1f})",
+                      bool(values.mean() >= 60))  # fmt: skip
+    random = v[(v["group"] == Group.UCF_MAIN) & (v["strategy"] == "random")]
+    if not random.empty:
+        pivot = random.pivot_table(index="seed", columns="round", values="value")
+        rise = pivot[pivot.columns.max()] - pivot[pivot.columns.min()]
+        steps = pivot.diff(axis=1).iloc[:, 1:]
+        facts.add("(f) random rises >= 15 v-mAP@0.5 points over the rounds",
+                  f"mean rise {rise.mean():.1f} (seeds {', '.join(f'{x:.1f}' for x in rise)}); round-to-round change "
+                  f"sd over seeds {float(steps.std(ddof=1).mean()):.1f}", bool(rise.mean() >= 15))  # fmt: skip
+    configs = [run.config_path for _, run in study_runs(study.root, Group.UCF_MAIN)]
+    if configs:
+        synth = ExperimentConfig.from_dict(read_json(configs[0])).synth
+        pool = make_synth_ucf24("train", synth).pool
+        groups = len({ucf_group(n) for n in pool.names})
+        shape = f"{len(pool)} train clips from {groups} UCF-101 groups ({len(pool) / groups:.2f} clips per group)"
+        facts.add("(a) pools drawn group by group; clips of a group share scene, actor and camera",
+                  f"{'yes' if synth.grouped else 'no'}: {shape}; class frequencies "
+                  f"{'real' if synth.class_frequencies else 'balanced'}", synth.grouped and synth.class_frequencies)  # fmt: skip
+
+
+def _cluster_facts(rounds: pd.DataFrame, facts: Facts, page: ResultPage) -> None:
+    """Issue 24: whether the clusters stay alive, and how often the cluster limit changed picks."""
+    target = "CLAUS's clusters stay alive: pool videos spread over several clusters (issue 24)"
+    clustered = rounds[rounds["pool clusters"].notna()]
+    if clustered.empty:
+        facts.add(
+            target,
+            "not recorded: these runs were made before issue 24 recorded what the clusters did",
+            None,
+        )
+        return
+    collapsed = int((clustered["pool clusters"] == 1).sum())
+    facts.add(target, f"in {collapsed} of {len(clustered)} clustered rounds every pool video fell in one cluster; "
+              f"k-means re-seeded an empty cluster {int(clustered['reseeds'].sum())} times", collapsed == 0)  # fmt: skip
+    page.tables["What the clusters did, per group and round (mean over seeds)"] = cluster_table(
+        clustered
+    )
+    limited = clustered[clustered["changed by clusters"].notna()]
+    for group, rows in limited.groupby("group"):
+        bound = int((rows["changed by clusters"] > 0).sum())
+        facts.add(f"{group}: the cluster limit changes picks (against the same ranking without clusters)",
+                  f"bound in {bound} of {len(rows)} selections; {int(rows['changed by clusters'].sum())} of "
+                  f"{int(rows['new videos'].sum())} new videos changed", None)  # fmt: skip
+
+
+def _round0_fact(rounds: pd.DataFrame, facts: Facts) -> None:
+    """Issue 13 (h): round 0 trained once per distinct training and reused."""
+    target = "(h) round 0 trained once per (seed, training config) and reused"
+    shared = rounds[(rounds["round"] == 0) & rounds["round0 key"].notna()]
+    if shared.empty:
+        facts.add(target, "not recorded: these runs were made before round 0 was shared", None)
+        return
+    trained = int((~shared["reused"].astype(bool)).sum())
+    keys = int(shared["round0 key"].nunique())
+    facts.add(target, f"{len(shared)} runs' round 0 trained {trained} times for {keys} distinct trainings "
+              f"({len(shared) - trained} reused)", trained == keys)  # fmt: skip
+
+
 def design_page(study: Study) -> ResultPage:
-    """The study's design measured against the targets of issue 13 (a)-(i)."""
+    """The study's design measured against the targets of issues 13 (a)-(i) and 24."""
     page = ResultPage(RESULT_TITLES["design"], DESIGN_TEXT)
     rounds = collect_rounds(study.root)
     if rounds.empty:
@@ -165,106 +260,17 @@ def design_page(study: Study) -> ResultPage:
     page.tables[
         "Seconds per round and stage, mean over the group's rounds that ran the stage (a shared round 0 neither trains nor evaluates)"
     ] = split.reset_index()
-    v = study.results[
-        (study.results["metric"] == "v-mAP") & np.isclose(study.results["threshold"], 0.5)
-    ]
-    facts = []
-
-    def fact(target: str, measured: str, met: bool | None) -> None:
-        facts.append(
-            {
-                "target": target,
-                "measured": measured,
-                "met": "—" if met is None else ("yes" if met else "no"),
-            }
-        )
-
-    main = rounds[rounds["group"] == Group.UCF_MAIN]
-    if not main.empty:
-        tests = int(main["test videos"].max())
-        fact(
-            "(d) >= 200 test videos (one video <= 0.5 point)", f"{tests} test videos", tests >= 200
-        )
-        last = main[main["round"] == main["round"].max()]
-        claus = last[last["strategy"] == "claus"]
-        if not claus.empty:
-            per_video = float(claus["frames per video"].mean())
-            fact(
-                "(b) >= 3 annotated frames per selected video",
-                f"{per_video:.2f} (CLAUS, last round)",
-                per_video >= 3,
-            )
-        seeds = int(main["seed"].nunique())
-        fact("(g) >= 5 seeds on the main comparisons", f"{seeds} seeds", seeds >= 5)
-    first = v[(v["group"] == Group.UCF_MAIN) & (v["round"] == 0)]
-    if not first.empty:
-        fact(
-            "(c) v-mAP@0.5 > 0 on every seed after round 0",
-            f"lowest {first['value'].min():.1f}",
-            bool(first["value"].min() > 0),
-        )
-    for name, group in (("SynthUCF24", Group.UCF_FULL), ("SynthJHMDB21", Group.JHMDB_FULL)):
-        full = v[v["group"] == group]
-        if not full.empty:
-            values = full.groupby("seed")["value"].last()
-            fact(f"(e) fully supervised >= 60 v-mAP@0.5, {name}",
-                 f"mean {values.mean():.1f}, seeds {', '.join(f'{x:.1f}' for x in values)} (sd {values.std(ddof=1):.1f})",
-                 bool(values.mean() >= 60))  # fmt: skip
-    random = v[(v["group"] == Group.UCF_MAIN) & (v["strategy"] == "random")]
-    if not random.empty:
-        pivot = random.pivot_table(index="seed", columns="round", values="value")
-        rise = pivot[pivot.columns.max()] - pivot[pivot.columns.min()]
-        steps = pivot.diff(axis=1).iloc[:, 1:]
-        fact("(f) random rises >= 15 v-mAP@0.5 points over the rounds",
-             f"mean rise {rise.mean():.1f} (seeds {', '.join(f'{x:.1f}' for x in rise)}); round-to-round change "
-             f"sd over seeds {float(steps.std(ddof=1).mean()):.1f}", bool(rise.mean() >= 15))  # fmt: skip
-    configs = [run.config_path for _, run in study_runs(study.root, Group.UCF_MAIN)]
-    if configs:
-        synth = ExperimentConfig.from_dict(read_json(configs[0])).synth
-        pool = make_synth_ucf24("train", synth).pool
-        groups = len({ucf_group(n) for n in pool.names})
-        shape = f"{len(pool)} train clips from {groups} UCF-101 groups ({len(pool) / groups:.2f} clips per group)"
-        fact("(a) pools drawn group by group; clips of a group share scene, actor and camera",
-             f"{'yes' if synth.grouped else 'no'}: {shape}; class frequencies "
-             f"{'real' if synth.class_frequencies else 'balanced'}", synth.grouped and synth.class_frequencies)  # fmt: skip
-    clustered = rounds[rounds["pool clusters"].notna()]
-    if clustered.empty:
-        fact("CLAUS's clusters stay alive: pool videos spread over several clusters (issue 24)",
-             "not recorded: these runs were made before issue 24 recorded what the clusters did", None)  # fmt: skip
-    else:
-        collapsed = int((clustered["pool clusters"] == 1).sum())
-        fact("CLAUS's clusters stay alive: pool videos spread over several clusters (issue 24)",
-             f"in {collapsed} of {len(clustered)} clustered rounds every pool video fell in one cluster; "
-             f"k-means re-seeded an empty cluster {int(clustered['reseeds'].sum())} times",
-             collapsed == 0)  # fmt: skip
-        page.tables["What the clusters did, per group and round (mean over seeds)"] = cluster_table(
-            clustered
-        )
-        limited = clustered[clustered["changed by clusters"].notna()]
-        for group, rows in limited.groupby("group"):
-            bound = int((rows["changed by clusters"] > 0).sum())
-            fact(f"{group}: the cluster limit changes picks (against the same ranking without clusters)",
-                 f"bound in {bound} of {len(rows)} selections; {int(rows['changed by clusters'].sum())} of "
-                 f"{int(rows['new videos'].sum())} new videos changed", None)  # fmt: skip
-    shared = rounds[(rounds["round"] == 0) & rounds["round0 key"].notna()]
-    if shared.empty:
-        fact("(h) round 0 trained once per (seed, training config) and reused",
-             "not recorded: these runs were made before round 0 was shared", None)  # fmt: skip
-    else:
-        trained = int((~shared["reused"].astype(bool)).sum())
-        keys = int(shared["round0 key"].nunique())
-        fact("(h) round 0 trained once per (seed, training config) and reused",
-             f"{len(shared)} runs' round 0 trained {trained} times for {keys} distinct trainings "
-             f"({len(shared) - trained} reused)", trained == keys)  # fmt: skip
+    facts = Facts()
+    _target_facts(study, rounds, facts)
+    _cluster_facts(rounds, facts, page)
+    _round0_fact(rounds, facts)
     page.tables["Targets, measured on this study"] = pd.DataFrame(facts)
     page.notes.append("`make book`'s wall time on a fresh clone (target (i), at most 45 minutes) is measured "
                       "outside the run store; the README gives it.")  # fmt: skip
     page.tables["Each claim's verdict beside earlier runs of the default study (issue 24)"] = (
         verdict_history(evaluate_all(study.results, study.per_class))
     )
-    page.notes.append(VERDICT_HISTORY)
-    page.notes.append(DESIGN_CHOICE)
-    page.notes.append(CLUSTER_DESIGN)
+    page.notes += [VERDICT_HISTORY, DESIGN_CHOICE, CLUSTER_DESIGN]
     for name, title in PILOTS.items():
         pilot = study.root.parent / name
         if pilot.is_dir():
