@@ -33,9 +33,9 @@ import torch
 from claus_core import distributed
 from claus_core.config import ExperimentConfig
 from claus_core.data.synthetic import SynthConfig
-from claus_core.loop import detector_for
+from claus_core.engine.experiment import detector_for
+from claus_core.engine.sources import make_sources
 from claus_core.model.factory import new_detector
-from claus_core.sources import make_sources
 from claus_core.uncertainty import ScoringConfig
 
 SEED = 0

@@ -108,14 +108,14 @@ def run_round(config_path: Path, precision: str) -> list[Stage]:
     from claus_core.clustering import fit_clusters
     from claus_core.config import load_study
     from claus_core.data.clips import sliding_clips
+    from claus_core.engine.experiment import Experiment
+    from claus_core.engine.sources import make_sources
+    from claus_core.engine.training import train_round
     from claus_core.evaluation import evaluate_detector
-    from claus_core.loop import Experiment
     from claus_core.model.factory import new_detector
     from claus_core.model.macs import count_macs
     from claus_core.score_table import ScoreTable
     from claus_core.selection import STRATEGIES, SelectionContext, initial_selection
-    from claus_core.sources import make_sources
-    from claus_core.training import train_round
     from claus_core.uncertainty import score_pool
 
     study = load_study(config_path)

@@ -51,7 +51,7 @@ def _set_threads(threads: int) -> None:
 def _launch(args: argparse.Namespace, cli_args: list[str], configs: list[ExperimentConfig]) -> int:
     """Rerun ``claus <cli_args>`` on ``args.nproc`` processes through torch.distributed.run."""
     from claus_core import distributed
-    from claus_core.sources import make_sources
+    from claus_core.engine.sources import make_sources
 
     if distributed.launch_env() is not None:
         raise ValueError("--nproc: this process was already started by torchrun; drop --nproc")
@@ -79,7 +79,7 @@ def _launch(args: argparse.Namespace, cli_args: list[str], configs: list[Experim
 
 def _run(args: argparse.Namespace) -> int:
     from claus_core import distributed
-    from claus_core.loop import run_study
+    from claus_core.engine.experiment import run_study
 
     study = load_study(args.config)
     if args.nproc != 1:
@@ -111,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from claus_core.loop import load_round_metrics
+    from claus_core.engine.experiment import load_round_metrics
 
     rows = load_round_metrics(Path(args.run_dir))
     if not rows:
@@ -129,8 +129,8 @@ def _status(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     from claus_core import distributed
+    from claus_core.engine.experiment import Experiment
     from claus_core.files import read_json
-    from claus_core.loop import Experiment
     from claus_core.store import RunDir
 
     run = RunDir(Path(args.run_dir))
@@ -162,10 +162,10 @@ def _export(args: argparse.Namespace) -> int:
             video_url_prefix=args.video_url_prefix, cumulative=args.cumulative,
         )  # fmt: skip
     else:
+        from claus_core.engine.sources import make_sources
         from claus_core.export import DEFAULT_VIDEO_URL_PREFIX
         from claus_core.export import export_round as export_run_round
         from claus_core.files import read_json
-        from claus_core.sources import make_sources
         from claus_core.store import RunDir
 
         run = RunDir(Path(args.run_dir))

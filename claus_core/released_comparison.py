@@ -24,8 +24,9 @@ import pandas as pd
 from claus_core.claims import Claim, ClaimResult, Group, evaluate
 from claus_core.config import ExperimentConfig
 from claus_core.data.types import AnnotationState, VideoRecord
+from claus_core.engine.experiment import load_scores
+from claus_core.engine.sources import make_sources
 from claus_core.files import StoreError, read_json
-from claus_core.loop import load_scores
 from claus_core.losses import STEW_SIGMA, pseudo_label_masks, stew_weights
 from claus_core.losses_released import (
     released_clip_weights,
@@ -33,7 +34,6 @@ from claus_core.losses_released import (
 )
 from claus_core.replay import replay_selection
 from claus_core.selection import SelectionConfig
-from claus_core.sources import make_sources
 from claus_core.stats import Comparison
 from claus_core.store import RunDir, RunKey, study_runs
 

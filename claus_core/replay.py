@@ -25,10 +25,10 @@ import pandas as pd
 
 from claus_core.config import ExperimentConfig
 from claus_core.data.types import AnnotationState, VideoPool
+from claus_core.engine.experiment import load_scores
+from claus_core.engine.sources import make_sources
 from claus_core.files import StoreError, read_json
-from claus_core.loop import load_scores
 from claus_core.selection import STRATEGIES, SelectionConfig, SelectionContext, SelectionResult
-from claus_core.sources import make_sources
 from claus_core.store import RunDir
 
 FIGURE_STRATEGIES = ("claus", "uncertainty", "entropy", "random", "equidistant")

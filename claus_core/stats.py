@@ -2,7 +2,7 @@
 
 Every comparison of two methods in this book is *paired*: seed k of every strategy starts from
 the same initial selection, the same initial weights and the same data order
-(:mod:`claus_core.loop` draws all three from the seed alone), so ``A[k] - B[k]`` removes the
+(:mod:`claus_core.engine.experiment` draws all three from the seed alone), so ``A[k] - B[k]`` removes the
 variance the two runs share. A claim of the paper ("A beats B", supplementary Tables 2-10,
 Figures 1 and 4) then gets one of three verdicts from the 95 % interval of the mean paired
 difference:

@@ -253,7 +253,7 @@ class RunDir:
 
 class TrainedRounds:
     """Round 0 trained once and reused by every run of a study whose round 0 is identical by
-    construction (issue 13 (h); the key is :func:`claus_core.loop.round0_key`).
+    construction (issue 13 (h); the key is :func:`claus_core.engine.experiment.round0_key`).
 
     Layout::
 

@@ -3,7 +3,7 @@
 Experiments are independent (each writes its own run folder), so a study with E experiments
 runs on N processes of ``threads`` torch threads each. On a 2-core CPU, 2 single-threaded
 processes keep both cores busy without the thread contention measured in the model benchmarks.
-Each worker runs :class:`claus_core.loop.Experiment` exactly as a single process would, so the
+Each worker runs :class:`claus_core.engine.experiment.Experiment` exactly as a single process would, so the
 results do not depend on N.
 """
 
@@ -25,7 +25,7 @@ def _run_one(config: dict, folder: str, threads: int, root: str) -> str:
     import torch
 
     from claus_core.allocator import reuse_freed_memory
-    from claus_core.loop import Experiment
+    from claus_core.engine.experiment import Experiment
     from claus_core.store import TrainedRounds
 
     torch.set_num_threads(threads)
@@ -43,7 +43,7 @@ def run_parallel(
     study: StudyConfig, root: Path, *, jobs: int, threads: int = 1, progress: bool = True
 ) -> list[Path]:
     """Run every experiment of ``study`` under ``root`` on ``jobs`` processes; returns the folders."""
-    from claus_core.loop import run_dir_for
+    from claus_core.engine.experiment import run_dir_for
 
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")

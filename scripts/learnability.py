@@ -1,6 +1,6 @@
 """Does the tiny capsule detector learn on SynthUCF24, and how fast? (a measurement script)
 
-Trains ``DetectorConfig.tiny()`` (through :func:`claus_core.training.train_round`, the engine's own
+Trains ``DetectorConfig.tiny()`` (through :func:`claus_core.engine.training.train_round`, the engine's own
 training) on the fully annotated frames of ``--videos`` training videos of SynthUCF24 and
 evaluates it on a fixed, class-balanced subset of the test split (every ``--test-every``-th
 video): f-mAP / v-mAP (supplementary Section 8, VideoCapsuleNet protocol), class accuracy, the
@@ -37,13 +37,13 @@ import torch
 from claus_core.config import ExperimentConfig, TrainConfig
 from claus_core.data.synthetic import SynthConfig
 from claus_core.data.types import AnnotationState
+from claus_core.engine.experiment import detector_for
+from claus_core.engine.sources import make_sources
+from claus_core.engine.training import train_round
 from claus_core.evaluation import EvaluationConfig, evaluate_detector
-from claus_core.loop import detector_for
 from claus_core.losses import LossConfig
 from claus_core.model.config import DetectorConfig
 from claus_core.model.factory import new_detector
-from claus_core.sources import make_sources
-from claus_core.training import train_round
 
 logger = logging.getLogger("learnability")
 

@@ -15,7 +15,7 @@ from claus_core.cli import build_parser, main
 from claus_core.config import ExperimentConfig, TrainConfig
 from claus_core.data.synthetic import SynthConfig
 from claus_core.data.types import AnnotationState
-from claus_core.loop import Experiment
+from claus_core.engine.experiment import Experiment
 from claus_core.selection import Budget
 from claus_core.uncertainty import ScoringConfig
 

@@ -21,9 +21,9 @@ import yaml
 from torch.utils.data import DistributedSampler
 
 from claus_core import cli, distributed
-from claus_core.loop import Experiment, detector_for
+from claus_core.engine.experiment import Experiment, detector_for
+from claus_core.engine.sources import make_sources
 from claus_core.model.factory import new_detector
-from claus_core.sources import make_sources
 from claus_core.uncertainty import score_pool
 
 REPO = Path(__file__).resolve().parents[1]
@@ -135,9 +135,9 @@ SCORING_WORKER = """
     import torch
     from claus_core import distributed
     from claus_core.config import ExperimentConfig
-    from claus_core.loop import detector_for
+    from claus_core.engine.experiment import detector_for
     from claus_core.model.factory import new_detector
-    from claus_core.sources import make_sources
+    from claus_core.engine.sources import make_sources
 
     torch.set_num_threads(1)
     config = ExperimentConfig.from_dict(__import__("json").loads(open(sys.argv[1]).read()))
@@ -220,7 +220,8 @@ DYING_WORKER = """
     import sys
     from pathlib import Path
     import torch
-    from claus_core import distributed, loop
+    from claus_core import distributed
+    from claus_core.engine import experiment as loop
     from claus_core.config import ExperimentConfig
 
     train_round = loop.train_round

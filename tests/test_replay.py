@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from claus_core.data.types import AnnotationState
+from claus_core.engine.experiment import Experiment
 from claus_core.files import StoreError
-from claus_core.loop import Experiment
 from claus_core.replay import replay_selection
 
 pytestmark = pytest.mark.slow

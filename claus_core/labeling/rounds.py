@@ -32,6 +32,9 @@ import numpy as np
 from claus_core.clustering import DeepClusters
 from claus_core.data.types import AnnotationState, DataError, Tube, VideoPool, VideoRecord
 from claus_core.data.video import VideoFolder
+from claus_core.engine.round_step import pool_scorer, select_step
+from claus_core.engine.sources import CachedSource
+from claus_core.engine.training import clip_latents, train_round, training_device
 from claus_core.evaluation import evaluate_detector, predict_video
 from claus_core.export import (
     label_studio_config,
@@ -49,11 +52,8 @@ from claus_core.metrics import mask_boxes
 from claus_core.model.checkpoint import load_detector, save_detector
 from claus_core.model.config import DetectorConfig
 from claus_core.model.factory import detector_config, new_detector
-from claus_core.round_step import pool_scorer, select_step
 from claus_core.selection import Budget, initial_selection
-from claus_core.sources import CachedSource
 from claus_core.store import metrics_dict
-from claus_core.training import clip_latents, train_round, training_device
 
 logger = logging.getLogger(__name__)
 

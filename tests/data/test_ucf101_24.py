@@ -220,7 +220,7 @@ def test_real_mini_has_its_own_train_test_split() -> None:
 
 
 def test_ucf101_24_on_the_mini_folder_points_at_the_mini_dataset(smoke_config) -> None:
-    from claus_core.sources import make_sources
+    from claus_core.engine.sources import make_sources
 
     config = smoke_config("mini", dataset="ucf101_24", videos_dir=str(ucf101_24_mini_root()))
     with pytest.raises(DataError, match="run them as dataset ucf101_24_mini"):

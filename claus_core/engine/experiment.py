@@ -37,21 +37,21 @@ from claus_core.clustering import DeepClusters
 from claus_core.config import ExperimentConfig, StudyConfig
 from claus_core.cost import annotation_cost, full_cost
 from claus_core.data.types import AnnotationState, DataError, VideoPool
+from claus_core.engine.round_step import select_step
+from claus_core.engine.sources import make_sources
+from claus_core.engine.training import TrainStats, train_round, training_device
 from claus_core.evaluation import EvaluationConfig, evaluate_detector
 from claus_core.files import StoreError, atomic_write, read_keys, read_npz, write_json, write_npz
 from claus_core.model.checkpoint import load_detector, save_detector
 from claus_core.model.config import DetectorConfig
 from claus_core.model.detector import CapsuleDetector
 from claus_core.model.factory import detector_config, new_detector
-from claus_core.round_step import select_step
 from claus_core.score_table import ScoreTable
 from claus_core.selection import (
     STRATEGIES,
     initial_selection,
 )
-from claus_core.sources import make_sources
 from claus_core.store import METRICS_KEYS, RunDir, RunKey, TrainedRounds, config_hash, metrics_dict
-from claus_core.training import TrainStats, train_round, training_device
 
 logger = logging.getLogger(__name__)
 
@@ -343,7 +343,7 @@ class Experiment:
         folder: Path,
         timings: dict[str, float],
     ) -> tuple[AnnotationState, DeepClusters | None, dict[str, Any] | None]:
-        """Round ``r``'s selection step (:func:`claus_core.round_step.select_step`), persisted:
+        """Round ``r``'s selection step (:func:`claus_core.engine.round_step.select_step`), persisted:
         the next state, the clusters the next round trains with, what the clusters did."""
         config = self.config
         step = select_step(

@@ -7,7 +7,7 @@
         loss = localization + spread (margin schedule) [+ cluster, towards each video's cluster]
         Adam, learning_rate(step) (constant or cosine), optional EMA of the weights
 
-The study (:mod:`claus_core.loop`) and a labeling project (:mod:`claus_core.labeling.rounds`)
+The study (:mod:`claus_core.engine.experiment`) and a labeling project (:mod:`claus_core.labeling.rounds`)
 both train through :func:`train_round`. Randomness: numpy and torch Generators seeded from
 (seed, round); under torchrun the model is DistributedDataParallel and every rank updates the
 same centroids from the latents of all ranks (:mod:`claus_core.distributed`).

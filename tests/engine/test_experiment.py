@@ -18,12 +18,12 @@ import yaml
 from claus_core.clustering import DeepClusters, occupancy
 from claus_core.cost import annotation_cost
 from claus_core.data.types import AnnotationState
+from claus_core.engine.experiment import Experiment, load_round_metrics, load_scores, round0_key
+from claus_core.engine.sources import make_sources
 from claus_core.files import StoreError
-from claus_core.loop import Experiment, load_round_metrics, load_scores, round0_key
 from claus_core.model.checkpoint import load_detector
 from claus_core.run_tables import collect_rounds, resampled_test_intervals
 from claus_core.score_table import ScoreTable
-from claus_core.sources import make_sources
 from claus_core.stats import vmap_from_videos
 from claus_core.store import RunDir, TrainedRounds
 

@@ -4,7 +4,7 @@ fixture was written before the round engine was split, and must match after.
 
 Float results depend on the CPU's kernels, so the fixture records torch's CPU capability and
 the test is skipped on another one. Rewrite the fixture (only when a change is *meant* to move
-the numbers) with ``python tests/test_round_fingerprint.py``.
+the numbers) with ``python tests/engine/test_round_fingerprint.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-FIXTURE = Path(__file__).parent / "fixtures" / "round_fingerprint.json"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "round_fingerprint.json"
 
 
 def _digest(array: np.ndarray, decimals: int = 5) -> str:
@@ -51,7 +51,7 @@ def fingerprint(folder: Path) -> dict:
 
 
 def run(folder: Path, smoke_config) -> dict:
-    from claus_core.loop import Experiment
+    from claus_core.engine.experiment import Experiment
 
     torch.set_num_threads(1)
     Experiment(smoke_config("fingerprint", strategy="claus"), folder, progress=False).run_all()
@@ -71,7 +71,7 @@ def test_two_smoke_rounds_match_the_fingerprint(tmp_path: Path, smoke_config) ->
 if __name__ == "__main__":
     import tempfile
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from conftest import _smoke_config
 
     with tempfile.TemporaryDirectory() as folder:

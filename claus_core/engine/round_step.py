@@ -1,6 +1,6 @@
 """One selection step in memory: score the pool, fit the clusters, select (Algorithm 1).
 
-The study (:class:`claus_core.loop.Experiment`) and a labeling project
+The study (:class:`claus_core.engine.experiment.Experiment`) and a labeling project
 (:mod:`claus_core.labeling.rounds`) both select through :func:`select_step`, so the step exists
 once; each persists what it returns in its own files::
 
