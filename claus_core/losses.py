@@ -30,17 +30,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from claus_core.damping import SIGMA, WINDOW
 from claus_core.data.raster import paint_box, video_masks
 from claus_core.data.types import DataError, VideoRecord
-from claus_core.selection.algorithm import SIGMA, WINDOW
 
 LossVariant = Literal["stew", "interpolate", "frame"]
 Consistency = Literal["foreground_fraction", "agreement"]
 
-# The released code works in clip positions at its default skip rate 2: a Gaussian of
-# sigma 4/3 clip steps and a consistency window of 2 clip steps either side. In video frames,
-# the unit used here, that is sigma 8/3 and 4 frames either side: the same constants as the
-# frame selection of Algorithm 1, line 10, defined once there.
+# The released code's Gaussian and consistency window in video frames (sigma 8/3, 4 frames either
+# side): the same constants as the frame selection of Algorithm 1, line 10 (claus_core.damping).
 STEW_SIGMA = SIGMA
 STEW_WINDOW = WINDOW
 

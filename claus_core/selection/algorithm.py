@@ -27,12 +27,10 @@ import numpy as np
 import pandas as pd
 
 from claus_core.cost import CostModel
+from claus_core.damping import SIGMA, WINDOW
 from claus_core.data.types import AnnotationState, DataError, VideoPool, VideoRecord
 from claus_core.score_table import ScoreTable, check_scores
 
-# The released code's damping constants in video frames (sigma 4/3 and 2 clip steps at its skip
-# rate 2): Algorithm 1's g(d) here, and STeW's Gaussian and window (claus_core.losses).
-SIGMA, WINDOW = 8 / 3, 4
 logger = logging.getLogger("claus_core.selection")  # the name the run logs have always shown
 SCORE_KINDS = ("uncertainty", "entropy")
 RECORD_COLUMNS = tuple(  # SelectionResult.columns: one entry per chosen frame
