@@ -68,7 +68,7 @@ from urllib.parse import quote
 import numpy as np
 
 from claus_core.data.types import AnnotationState, DataError, VideoPool, VideoRecord
-from claus_core.files import StoreError, atomic_write
+from claus_core.files import StoreError, atomic_write, inside_name
 from claus_core.store import ROUND_MARKER, RunDir
 
 logger = logging.getLogger(__name__)
@@ -225,7 +225,8 @@ def label_studio_config(classes: Sequence[str], *, framerate: float | str = "$fr
 def to_csv(pool: VideoPool, frames: Mapping[str, Sequence[int]]) -> str:
     """One row per (video, frame): ``video, frame, frame_1based, class, width, height, path``.
 
-    ``frame`` is 0-based; ``path`` is the video file when the pool has one, else empty.
+    ``frame`` is 0-based; ``class`` is empty for a video whose class is not known yet (a labeling
+    project's, label -1); ``path`` is the video file when the pool has one, else empty.
     """
     selected = _checked_frames(pool, frames)
     buffer = io.StringIO()
@@ -234,10 +235,9 @@ def to_csv(pool: VideoPool, frames: Mapping[str, Sequence[int]]) -> str:
     for name, video_frames in selected.items():
         video = pool[name]
         path = "" if video.path is None else str(video.path)
+        label = pool.classes[video.label] if video.label >= 0 else ""  # -1: not known yet
         for frame in video_frames:
-            writer.writerow(
-                (name, frame, frame + 1, pool.classes[video.label], video.width, video.height, path)
-            )
+            writer.writerow((name, frame, frame + 1, label, video.width, video.height, path))
     return buffer.getvalue()
 
 
@@ -510,9 +510,7 @@ def _label_studio_region(
 def _relative_file(name: str, suffix: str) -> PurePosixPath:
     """A video name (``Class/video``) as a relative file path; names that would leave the
     output folder are refused."""
-    path = PurePosixPath(name)
-    if not name or path.is_absolute() or any(part in ("", ".", "..") for part in path.parts):
-        raise DataError(f"export: video name {name!r} cannot be used as a file name")
+    path = inside_name(name, what=f"export: video name {name!r}")
     return path.with_name(path.name + suffix)
 
 

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,26 @@ class StoreError(DataError):
     """A run folder that cannot be used: another config, a corrupted file, a missing round."""
 
 
+def inside_name(name: object, *, what: str) -> PurePosixPath:
+    """``name`` as a relative path that stays inside the folder it is joined to (a video name, a
+    file under the videos folder). An absolute path, an empty name or part, ``.`` or ``..`` raises
+    :class:`StoreError` naming ``what``: a project received from someone must not write, or read,
+    outside its folders."""
+    if not isinstance(name, str):
+        raise StoreError(f"{what}: expected a string, got {type(name).__name__}")
+    path = PurePosixPath(name)
+    if (
+        not name
+        or "\\" in name
+        or path.is_absolute()
+        or any(p in ("", ".", "..") for p in name.split("/"))
+    ):
+        raise StoreError(
+            f"{what}: {name!r} is not a name inside its folder (absolute, empty, '.' or '..')"
+        )
+    return path
+
+
 def file_sha256(path: Path) -> str:
     """The SHA-256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()
@@ -36,6 +56,13 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -53,6 +80,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the file follows the umask
         os.replace(tmp, path)
     except OSError as err:
         raise write_error(path, err) from err

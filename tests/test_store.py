@@ -189,3 +189,28 @@ def test_a_full_disk_is_named_and_the_old_file_kept(tmp_path, monkeypatch) -> No
     with pytest.raises(RuntimeError, match="a bug"):  # other errors are not taken for a full disk
         atomic_write(path, lambda tmp: (_ for _ in ()).throw(RuntimeError("a bug")))
     assert path.read_bytes() == b"round 0's weights"
+
+
+def test_written_files_follow_the_umask(tmp_path) -> None:
+    """Issue 26: every file was written 0600 (mkstemp), so a Label Studio running as another
+    user could not read a project's media; files now follow the umask like any tool's."""
+    from claus_core.files import write_json
+
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+        os.umask(0o077)
+        write_json(tmp_path / "b.json", {"x": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.json").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("name", ["../x", "/abs", "", "a//b", "a/./b", ".", "a\\\\..\\\\b", 3])
+def test_names_that_leave_their_folder_are_refused(name: object) -> None:
+    from claus_core.files import inside_name
+
+    with pytest.raises(StoreError, match="video 'v'"):
+        inside_name(name, what="video 'v'")
+    assert str(inside_name("Biking/v_Biking_g01_c03", what="ok")) == "Biking/v_Biking_g01_c03"

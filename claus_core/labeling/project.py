@@ -13,7 +13,8 @@ config is saved inside. Layout::
             request.json        the frames round r asks for, per video, and why (selection records)
             model/              the detector trained on rounds < r (rounds >= 1): checkpoint.pt,
                                 clusters.npz, scores.npz, training.json, validation.json,
-                                predictions.npz (its boxes on the round's videos)
+                                predictions.npz (its boxes on the round's videos), and last
+                                digests.json (every file's SHA-256, checked before reuse)
             export/             the round's tasks for the tool (written by ``select``)
             annotations.json    what ``claus label import`` read (RoundAnnotations)
 
@@ -44,7 +45,7 @@ from claus_core.data.types import DataError, Tube, VideoPool, VideoRecord
 from claus_core.data.video import VIDEO_EXTENSIONS, VideoError, probe_video
 from claus_core.evaluation import EvaluationConfig
 from claus_core.export import ANNOTATE_TAG
-from claus_core.files import StoreError, atomic_write, read_keys, write_json
+from claus_core.files import StoreError, atomic_write, inside_name, read_keys, write_json
 from claus_core.labeling.annotations import RoundAnnotations, VideoAnnotations
 from claus_core.losses import LossConfig
 from claus_core.selection import STRATEGIES, SelectionConfig
@@ -170,6 +171,10 @@ class ProjectVideo:
     width: int
     height: int
 
+    def __post_init__(self) -> None:  # a received project must not lead exports or media outside
+        inside_name(self.name, what=f"video {self.name!r}: name")
+        inside_name(self.file, what=f"video {self.name!r}: file")
+
 
 def scan_videos(videos_dir: Path) -> tuple[list[ProjectVideo], list[dict[str, str]]]:
     """Every ``.avi`` / ``.mp4`` under ``videos_dir`` (nested or flat), probed by decoding it.
@@ -224,7 +229,14 @@ class LabelProject:
         except ConfigError as err:
             raise StoreError(f"{path}: {err}") from err
         listing = read_keys(self.root / "videos.json", "videos", "skipped")
-        self.videos = {v["name"]: ProjectVideo(**v) for v in listing["videos"]}
+        try:
+            self.videos = {v["name"]: ProjectVideo(**v) for v in listing["videos"]}
+        except (TypeError, KeyError) as err:
+            raise StoreError(
+                f"{self.root / 'videos.json'}: a video entry of the wrong shape ({err})"
+            ) from err
+        except StoreError as err:
+            raise StoreError(f"{self.root / 'videos.json'}: {err}") from err
         self.skipped: list[dict[str, str]] = listing["skipped"]
 
     # ---- creation -------------------------------------------------------------------------

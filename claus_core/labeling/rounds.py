@@ -44,7 +44,7 @@ from claus_core.export import (
     to_label_studio_json,
     write_text,
 )
-from claus_core.files import StoreError, read_npz, write_json, write_npz
+from claus_core.files import StoreError, file_sha256, read_json, read_npz, write_json, write_npz
 from claus_core.labeling import cvat, label_studio
 from claus_core.labeling.annotations import RoundAnnotations, spans_of, training_record
 from claus_core.labeling.project import LabelProject
@@ -53,7 +53,7 @@ from claus_core.model.checkpoint import load_detector, save_detector
 from claus_core.model.config import DetectorConfig
 from claus_core.model.factory import detector_config, new_detector
 from claus_core.selection import Budget, initial_selection
-from claus_core.store import metrics_dict
+from claus_core.store import check_digests, metrics_dict
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ def select_round(
                 f"was imported; `claus label import {project.root} --round {rounds[-1]} FILE` first"
             )
         strategy = strategy or project.config.strategy
+        dataclasses.replace(project.config, strategy=strategy)  # refused here, before training
         budget = Budget(videos=videos, frame_cost=frames)
         if index == 0:
             rng = np.random.default_rng([project.config.seed, 0, 0])
@@ -234,21 +235,51 @@ def _trained_selection(
     if step.clusters is not None:
         step.clusters.save(folder / "clusters.npz")  # the next round trains with them
     _save_predictions(project, model, folder, sorted(new_frames(before, step.result.state)), size)
+    _seal_model(folder)
     return step.result, folder, before
+
+
+DIGESTS = "digests.json"  # in round<r>/model: every file's SHA-256, written last
+
+
+def _seal_model(folder: Path) -> None:
+    """Record the SHA-256 of every file of a round's model folder, last (as a run folder's
+    ``round.json`` does), so that a later round never warm-starts from a changed file."""
+    files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != DIGESTS)
+    write_json(folder / DIGESTS, {name: file_sha256(folder / name) for name in files})
+
+
+def _sealed(folder: Path) -> bool:
+    """Whether ``folder`` was sealed by :func:`_seal_model`; its files must then match their
+    digests (StoreError naming the file otherwise)."""
+    path = folder / DIGESTS
+    if not path.exists():
+        return False
+    check_digests(folder, read_json(path, dict), missing="missing since its round was written",
+                  changed="changed or corrupt since its round was written")  # fmt: skip
+    return True
 
 
 def _start_model(
     project: LabelProject, index: int, detector: DetectorConfig
 ) -> tuple[Any, DeepClusters | None]:
-    """Round ``index - 1``'s model and the clusters fitted after it (warm start), or a new model;
-    without clusters (the first training, or ``train.cluster_loss`` off) no cluster loss."""
+    """Round ``index - 1``'s model and the clusters fitted after it (warm start, once its files
+    match their digests), or a new model; without clusters (the first training, a folder never
+    sealed, or ``train.cluster_loss`` off) no cluster loss."""
     config = project.config
     previous = project.round_dir(index - 1) / "model"
     if config.train.warm_start and (previous / "checkpoint.pt").exists():
-        model, _ = load_detector(previous / "checkpoint.pt", map_location=training_device(config))
-        if config.train.cluster_loss and (previous / "clusters.npz").exists():
-            return model, DeepClusters.load(previous / "clusters.npz")
-        return model, None
+        if _sealed(previous):
+            model, _ = load_detector(
+                previous / "checkpoint.pt", map_location=training_device(config)
+            )
+            if config.train.cluster_loss and (previous / "clusters.npz").exists():
+                return model, DeepClusters.load(previous / "clusters.npz")
+            return model, None
+        logger.warning(
+            "%s: no %s (an interrupted select, or an older claus): its files are not trusted; "
+            "round %d trains a new model instead of warm-starting", previous, DIGESTS, index,
+        )  # fmt: skip
     return new_detector(detector, config.seed).to(training_device(config)), None
 
 
@@ -275,6 +306,7 @@ def prediction_pool(project: LabelProject, index: int) -> VideoPool | None:
     path = project.round_dir(index) / "model" / "predictions.npz"
     if not path.exists():
         return None
+    _sealed(path.parent)
     arrays = read_npz(path)
     records = []
     for name in project.asked(index):

@@ -3,6 +3,7 @@ from a videos folder (probing, skipped files, video names), reopening it, and it
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -209,3 +210,33 @@ def test_selection_pool_costs_one_unit_per_frame_before_any_box_is_drawn(
     video = pool["Biking/v_Biking_g01_c01"]
     (tube,) = video.tubes
     assert (tube.start, tube.end, video.num_boxes()) == (0, 151, 151)
+
+
+def test_a_received_project_whose_video_names_leave_its_folders_is_refused(
+    project: LabelProject,
+) -> None:
+    """Issue 26 (5): a video named ``../../../../tmp/x`` in videos.json would make an export or
+    a media copy write outside the project; opening the project names the file and the video."""
+    path = project.root / "videos.json"
+    listing = json.loads(path.read_text())
+    first = listing["videos"][0]
+    for field, value in (("name", "../../../../tmp/x"), ("file", "/etc/passwd"), ("name", "")):
+        changed = {**listing, "videos": [{**first, field: value}, *listing["videos"][1:]]}
+        path.write_text(json.dumps(changed))
+        with pytest.raises(StoreError, match=r"videos\.json: video .*not a name inside its folder"):
+            LabelProject(project.root)
+    path.write_text(json.dumps({**listing, "videos": [{"name": "x"}]}))
+    with pytest.raises(StoreError, match=r"videos\.json: a video entry of the wrong shape"):
+        LabelProject(project.root)
+
+
+def test_the_csv_export_of_a_project_leaves_the_unknown_class_empty(
+    project: LabelProject, tmp_path: Path
+) -> None:
+    """Issue 26 (7): a project's videos have no class before they are labeled (label -1); the
+    CSV gave every one the last class."""
+    from claus_core.labeling.rounds import export_round
+
+    (written,) = export_round(project, 0, "csv", tmp_path / "out")
+    rows = list(csv.DictReader(written.read_text().splitlines()))
+    assert rows and {row["class"] for row in rows} == {""}

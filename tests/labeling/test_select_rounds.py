@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from claus_core.clustering import ClusterConfig
-from claus_core.config import TrainConfig
+from claus_core.config import ConfigError, TrainConfig
 from claus_core.data.types import DataError
 from claus_core.data.ucf101_24 import load_ucf101_24_mini, ucf101_24_mini_root
 from claus_core.files import StoreError
@@ -96,6 +96,31 @@ def test_later_rounds_never_ask_an_annotated_frame_and_keep_the_budget(tmp_path:
         import_round(project, 0, [tmp_path / "answers0.json"], replace=True)
 
 
+def test_a_changed_model_file_is_named_and_an_unsealed_one_is_not_warm_started(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 26 (6): a project's model files carry their SHA-256 (model/digests.json, written
+    last), as a run folder's do: 64 garbled bytes in round 1's checkpoint are named before round 2
+    warm-starts from them; a model folder never sealed (an interrupted select) is not trusted."""
+    project = small_project(tmp_path)
+    select_round(project, videos=3, frames=12, progress=False)
+    answer(project, 0, tmp_path)
+    select_round(project, videos=2, frames=8, progress=False)
+    answer(project, 1, tmp_path)
+    model = project.round_dir(1) / "model"
+    digests = json.loads((model / "digests.json").read_text())
+    assert {"checkpoint.pt", "training.json", "predictions.npz"} <= set(digests)
+    checkpoint = (model / "checkpoint.pt").read_bytes()
+    (model / "checkpoint.pt").write_bytes(checkpoint[:-64] + bytes(64))
+    with pytest.raises(StoreError, match=r"checkpoint\.pt: changed or corrupt since its round"):
+        select_round(project, videos=2, frames=8, progress=False)
+    assert project.rounds() == [0, 1]  # nothing written, nothing lost
+    (model / "checkpoint.pt").write_bytes(checkpoint)
+    (model / "digests.json").unlink()
+    assert select_round(project, videos=2, frames=8, progress=False) == 2
+    assert "trains a new model instead of warm-starting" in caplog.text
+
+
 def test_a_round_waits_for_the_import_of_the_one_before(tmp_path: Path) -> None:
     project = small_project(tmp_path)
     select_round(project, videos=2, frames=6, progress=False)
@@ -103,6 +128,14 @@ def test_a_round_waits_for_the_import_of_the_one_before(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="round 0 was asked for but nothing was imported"):
         select_round(project, videos=2, frames=6, progress=False)
     assert sorted(p.name for p in project.root.rglob("*")) == before
+
+
+def test_an_unknown_strategy_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    """Issue 26 (9): a bad --strategy was refused only after a round's training (19 s)."""
+    project = small_project(tmp_path)
+    with pytest.raises(ConfigError, match=r"strategy: unknown 'clause'"):
+        select_round(project, videos=2, frames=6, strategy="clause", progress=False)
+    assert project.rounds() == [] and not project.round_dir(0).exists()
 
 
 def test_an_export_with_no_box_at_all_cannot_train_a_round(tmp_path: Path) -> None:
