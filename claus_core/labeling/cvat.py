@@ -194,9 +194,19 @@ def read_cvat(
     ``shown_sizes``: per video, the (width, height) of its H.264 copy, whose pixels are the
     original's (cropped by at most one column and row): a task of that size is not scaled."""
     root = parse_xml(text, source=source)
-    fmt = fmt or detect_format(root, source=source)
-    if fmt not in FORMATS:
+    if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"unknown CVAT format {fmt!r}; choose one of {FORMATS}")
+    found = detect_format(root, source=source)
+    if (
+        fmt is not None
+        and fmt != found
+        and root.find("track" if fmt == "cvat-images" else "image") is not None
+    ):
+        raise DataError(  # its boxes would all be missed and every asked frame read as "no action"
+            f"{source}: --format {fmt}, but the file is a {found} export; import it with --format "
+            f"{found}, or without --format"
+        )
+    fmt = fmt or found
     name = task_video(root, videos, source=source)
     if name not in asked:
         raise DataError(f"{source}: video {name!r} was not asked for in round {round_index}")

@@ -261,9 +261,15 @@ def read_label_studio(
     Tasks that carry another round in ``data.claus_round`` (one Label Studio project for every
     round exports them all) are skipped. Errors name ``source``, the task and the frame;
     warnings are kept in the result."""
-    fmt = fmt or detect_format(payload, source=source)
-    if fmt not in FORMATS:
+    if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"unknown Label Studio format {fmt!r}; choose one of {FORMATS}")
+    found = detect_format(payload, source=source)
+    if fmt is not None and fmt != found:
+        raise DataError(
+            f"{source}: --format {fmt}, but the file is a {found} export; import it with --format "
+            f"{found}, or without --format"
+        )
+    fmt = found
     notes: list[str] = []
     others: dict[int, int] = {}  # round -> tasks of that round skipped
     chosen: dict[str, tuple[Any, str]] = {}  # video -> (result, where)

@@ -157,10 +157,14 @@ def _state_of(frames: dict[str, tuple[int, ...]], index: int, pool: VideoPool) -
 
 
 def _holdout(project: LabelProject) -> tuple[str, ...]:
-    """The held-out videos: chosen once, at the first trained round, among round 0's annotated
-    videos with a box (one of them stays to train), so that no model has trained on them. When
-    round 0 has too few, none is held out, for good (``holdout.json`` records it)."""
-    if project.holdout_chosen() or project.config.holdout == 0:
+    """The held-out videos: chosen at the first trained round, among round 0's annotated videos
+    with a box (one of them stays to train), so that no model has trained on them. The choice
+    holds once a trained round's request exists; a ``holdout.json`` written by a ``select`` that
+    never finished (interrupted, or refused for want of boxes) is chosen again from round 0 as it
+    now is, never trusted. When round 0 has too few, none is held out (``holdout.json`` says so)."""
+    if project.config.holdout == 0:
+        return ()
+    if project.holdout_chosen() and len(project.rounds()) > 1:
         return project.holdout()
     round0 = {
         name: videos for name, videos in project.labeled(1).items() if any(v.tracks for v in videos)
@@ -187,6 +191,11 @@ def _trained_selection(
     config = project.config
     records, frames = _training_data(project, index)
     holdout = _holdout(project)
+    gone = [n for n in holdout if n not in records]
+    if gone:  # a later import of round 0 left it without a box: nothing to validate on
+        logger.warning("%s: held-out videos without a box any more, not validated on: %s",
+                       project.root, ", ".join(gone))  # fmt: skip
+        holdout = tuple(n for n in holdout if n in records)
     train_names = [n for n in records if n not in holdout]
     if not train_names:
         raise DataError(
@@ -413,6 +422,34 @@ def _merge(parts: list[RoundAnnotations], index: int) -> RoundAnnotations:
     )
 
 
+MAX_EXPORT_BYTES = 1 << 30  # 1 GiB: far above any export of a labeling round
+
+
+def _read_export(path: Path) -> bytes:
+    """The bytes of an export file: a regular file of at most :data:`MAX_EXPORT_BYTES` (a device
+    such as ``/dev/zero`` or a pipe would be read without end)."""
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    if not path.is_file():
+        raise DataError(f"{path}: not a regular file (a folder, a device or a pipe)")
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_EXPORT_BYTES + 1)
+    except OSError as err:
+        raise DataError(f"{path}: cannot be read ({err.strerror or err})") from err
+    if len(raw) > MAX_EXPORT_BYTES:
+        raise DataError(
+            f"{path}: larger than {MAX_EXPORT_BYTES >> 20} MiB, not an export of one round"
+        )
+    return raw
+
+
+def _no_constant(name: str) -> None:
+    """``json.loads``' hook for NaN and Infinity, which no export holds (a frame number or a
+    coordinate of Infinity would overflow later)."""
+    raise ValueError(f"{name} is not a number an export holds")
+
+
 def read_round_files(
     project: LabelProject, index: int, files: Sequence[Path], fmt: str | None = None
 ) -> RoundAnnotations:
@@ -426,12 +463,10 @@ def read_round_files(
     parts = []
     for path in files:
         path = Path(path)
+        raw = _read_export(path)
         try:
-            raw = path.read_bytes()
-            text = raw.decode("utf-8")
-        except FileNotFoundError:
-            raise DataError(f"{path}: file not found") from None
-        except (OSError, UnicodeDecodeError) as err:
+            text = raw.decode("utf-8-sig")  # a byte-order mark, as some editors save, is dropped
+        except UnicodeDecodeError as err:
             raise DataError(f"{path}: cannot be read as UTF-8 text ({err})") from err
         family = _detect(path, text) if fmt is None else fmt.split("-")[0]
         common = {
@@ -444,9 +479,13 @@ def read_round_files(
         }
         if family == "labelstudio":
             try:
-                payload = json.loads(text)
+                payload = json.loads(text, parse_constant=_no_constant)
             except json.JSONDecodeError as err:
                 raise DataError(f"{path}: not valid JSON ({err}); a truncated file?") from err
+            except ValueError as err:
+                raise DataError(f"{path}: {err}") from err
+            except RecursionError:
+                raise DataError(f"{path}: JSON nested too deep for an export") from None
             part = label_studio.read_label_studio(payload, fmt=fmt, **common)
         else:
             part = cvat.read_cvat(text, fmt=fmt, **common)
@@ -481,6 +520,12 @@ def import_round(
                 f"replacing round {index} would change what that round was selected from"
             )
         imported = read_round_files(project, index, files, fmt)
+        if not imported.videos:  # no task of this round had an annotation: nothing to record
+            why = "; ".join(imported.warnings[:3]) or "no task of this round"
+            raise DataError(
+                f"{', '.join(map(str, files))}: nothing of round {index} is annotated ({why}); "
+                f"round {index} stays unimported"
+            )
         project.save_annotations(imported, replace=replace)
     for warning in imported.warnings:
         logger.warning("%s", warning)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,32 @@ def test_boxes_of_several_rounds_at_once_are_refused(project: LabelProject, tmp_
         rounds.export_round(
             project, 0, "labelstudio", tmp_path, include_boxes=True, cumulative=True
         )
+
+
+def test_hostile_export_files_are_named_not_tracebacks(
+    project: LabelProject, tmp_path: Path
+) -> None:
+    """Issue 26 (8): Infinity (OverflowError later), JSON nested 3,000 deep (RecursionError) and
+    /dev/zero (read without end) as an import file; each refused naming the file."""
+    text = (LS_FIXTURES / "round0_export_json.json").read_text(encoding="utf-8")
+    infinite = re.sub(r'"frame": *\d+', '"frame": Infinity', text, count=1)
+    cases = [
+        ("infinity.json", infinite, "Infinity is not a number an export holds"),
+        ("deep.json", "[" * 3000 + "]" * 3000, "nested too deep"),
+    ]
+    for name, text, match in cases:
+        (tmp_path / name).write_text(text)
+        with pytest.raises(DataError, match=f"{name}: .*{match}"):
+            rounds.import_round(project, 0, [tmp_path / name])
+    with pytest.raises(DataError, match="/dev/zero: not a regular file"):
+        rounds.import_round(project, 0, [Path("/dev/zero")])
+    assert not project.annotations_path(0).exists()
+
+
+def test_an_export_saved_with_a_byte_order_mark_imports(
+    project: LabelProject, tmp_path: Path
+) -> None:
+    """Issue 26 (8): a file saved with a UTF-8 byte-order mark was "neither JSON nor XML"."""
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + (LS_FIXTURES / "round0_export_json.json").read_bytes())
+    assert rounds.import_round(project, 0, [path]).videos

@@ -33,8 +33,8 @@ KEY_29 = [176.38, 37.33, 275.19 - 176.38, 256.00 - 37.33]  # xtl, ytl, xbr - xtl
 KEY_33 = [167.88, 30.93, 275.19 - 167.88, 256.00 - 30.93]
 
 
-def read(project: LabelProject, path: Path) -> RoundAnnotations:
-    return rounds.read_round_files(project, 0, [path])
+def read(project: LabelProject, path: Path, fmt: str | None = None) -> RoundAnnotations:
+    return rounds.read_round_files(project, 0, [path], fmt)
 
 
 def edited(tmp_path: Path, fixture: Path, *changes: tuple[str, str], name: str = "") -> Path:
@@ -128,6 +128,18 @@ def test_video_1_1_outside_hides_the_actor_until_it_comes_back(
     record, _ = training_record(project.record(CVAT_VIDEO), [video], project.config.classes)
     assert record is not None
     assert [(t.start, t.end) for t in record.tubes] == [(29, 31), (36, 40)]
+
+
+def test_a_format_that_is_not_the_file_s_is_refused_not_read_as_no_action(
+    project: LabelProject,
+) -> None:
+    """Issue 26 (3): ``--format cvat-images`` on a video 1.1 export (or the reverse) read its
+    boxes as none and recorded every asked frame as "no action"."""
+    for path, wrong, right in ((CVAT_VIDEO_FIXTURE, "cvat-images", "cvat-video"),
+                               (CVAT_IMAGES_FIXTURE, "cvat-video", "cvat-images")):  # fmt: skip
+        with pytest.raises(DataError, match=f"--format {wrong}, but the file is a {right} export"):
+            read(project, path, fmt=wrong)
+        assert read(project, path, fmt=right).format == right
 
 
 # ---- CVAT for images 1.1 ------------------------------------------------------------------

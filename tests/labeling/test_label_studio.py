@@ -32,8 +32,16 @@ HR_G02 = "HorseRiding/v_HorseRiding_g01_c02"  # task 4 (10)
 BB_G01 = "Basketball/v_Basketball_g01_c01"  # task 5: 141 frames, 320 x 240; asked 34, 65
 
 
-def read(project: LabelProject, path: Path) -> RoundAnnotations:
-    return rounds.read_round_files(project, 0, [path])
+def read(project: LabelProject, path: Path, fmt: str | None = None) -> RoundAnnotations:
+    return rounds.read_round_files(project, 0, [path], fmt)
+
+
+def test_a_format_that_is_not_the_file_s_is_refused(project: LabelProject) -> None:
+    """Issue 26 (3): an explicit --format must be the export's own."""
+    for name, wrong, right in (("round0_export_json.json", "labelstudio-json-min", "labelstudio-json"),
+                               ("round0_export_json_min.json", "labelstudio-json", "labelstudio-json-min")):  # fmt: skip
+        with pytest.raises(DataError, match=f"--format {wrong}, but the file is a {right} export"):
+            read(project, LS_FIXTURES / name, fmt=wrong)
 
 
 def sequence(payload: list[dict[str, Any]], task: int, annotation: int = 0) -> list[dict]:

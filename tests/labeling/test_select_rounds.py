@@ -121,6 +121,48 @@ def test_a_changed_model_file_is_named_and_an_unsealed_one_is_not_warm_started(
     assert "trains a new model instead of warm-starting" in caplog.text
 
 
+def test_a_holdout_left_by_a_select_that_never_finished_is_chosen_again(tmp_path: Path) -> None:
+    """Issue 26 (2): an empty first import made the failed select write ``{"videos": []}``, and no
+    video was held out again, for good. A choice no trained round used is made again."""
+    project = small_project(tmp_path, holdout=1)
+    select_round(project, videos=3, frames=12, progress=False)
+    tasks = json.loads(
+        (project.round_dir(0) / "export" / "round0_labelstudio_tasks.json").read_text()
+    )
+    empty = [{"id": k, "data": t["data"],
+              "annotations": [{"id": k, "result": [], "updated_at": "2026-01-01T00:00:00Z"}]}
+             for k, t in enumerate(tasks)]  # fmt: skip
+    (tmp_path / "empty.json").write_text(json.dumps(empty))
+    import_round(project, 0, [tmp_path / "empty.json"])
+    with pytest.raises(DataError, match="no annotated video with a box to train on"):
+        select_round(project, videos=2, frames=8, progress=False)
+    assert project.holdout_chosen() and project.holdout() == ()
+    export = answer_round(project.round_dir(0) / "export" / "round0_labelstudio_tasks.json",
+                          load_ucf101_24_mini(), tmp_path / "answers0.json")  # fmt: skip
+    import_round(project, 0, [export], replace=True)
+    assert select_round(project, videos=2, frames=8, progress=False) == 1
+    assert len(project.holdout()) == 1
+
+
+def test_an_import_that_records_nothing_leaves_the_round_unimported(tmp_path: Path) -> None:
+    """Issue 26 (4): tasks without any annotation, and round 0's export imported as round 1,
+    marked the round imported with nothing in it (exit 0)."""
+    project = small_project(tmp_path)
+    select_round(project, videos=3, frames=12, progress=False)
+    tasks = json.loads(
+        (project.round_dir(0) / "export" / "round0_labelstudio_tasks.json").read_text()
+    )
+    (tmp_path / "unanswered.json").write_text(json.dumps(tasks))  # the tasks as exported
+    with pytest.raises(DataError, match=r"nothing of round 0 is annotated .*no annotation"):
+        import_round(project, 0, [tmp_path / "unanswered.json"])
+    assert not project.annotations_path(0).exists()
+    answer(project, 0, tmp_path)
+    select_round(project, videos=2, frames=8, progress=False)
+    with pytest.raises(DataError, match=r"nothing of round 1 is annotated"):
+        import_round(project, 1, [tmp_path / "answers0.json"])
+    assert not project.annotations_path(1).exists()
+
+
 def test_a_round_waits_for_the_import_of_the_one_before(tmp_path: Path) -> None:
     project = small_project(tmp_path)
     select_round(project, videos=2, frames=6, progress=False)
