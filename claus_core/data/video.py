@@ -140,15 +140,21 @@ def read_video(path: str | Path, *, size: tuple[int, int] | None = None) -> np.n
         height, width = size
         if height <= 0 or width <= 0:
             raise ValueError(f"size must be (height, width) with positive entries, got {size}")
-    frames: list[np.ndarray] = []  # each [H, W, 3] uint8
+    frames = list(iter_video(path, size=size))  # each [H, W, 3] uint8
+    if not frames:
+        raise VideoError(f"{path}: no frame could be decoded")
+    return np.stack(frames)  # [frame, H, W, 3]
+
+
+def iter_video(path: str | Path, *, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    """The frames of ``path`` one at a time, RGB ``[H, W, 3]`` uint8 (``size=(height, width)``
+    resizes each as it is decoded): memory for one frame, whatever the video's length."""
+    path = Path(path)
     with _open_video(path) as stream:
         for frame in _decode(path, stream):
             if size is None:
                 size = (frame.height, frame.width)
-            frames.append(frame.to_ndarray(format="rgb24", width=size[1], height=size[0]))
-    if not frames:
-        raise VideoError(f"{path}: no frame could be decoded")
-    return np.stack(frames)  # [frame, H, W, 3]
+            yield frame.to_ndarray(format="rgb24", width=size[1], height=size[0])
 
 
 class VideoFolder:
