@@ -93,6 +93,10 @@ def _corners(
         x0, y0, x1, y1 = (float(box.attrib[k]) for k in ("xtl", "ytl", "xbr", "ybr"))
     except (KeyError, ValueError) as err:
         raise DataError(f"{where}: a box needs numeric xtl, ytl, xbr, ybr ({err})") from err
+    if not np.isfinite([x0, y0, x1, y1]).all():
+        raise DataError(
+            f"{where}: a box's xtl, ytl, xbr, ybr must be finite, got {x0}, {y0}, {x1}, {y1}"
+        )
     xywh = np.array([x0, y0, x1 - x0, y1 - y0]) * scale
     return clip_box(xywh, video.width, video.height, where=where, warnings=notes)
 
@@ -141,7 +145,13 @@ def _video_tracks(
             if box.attrib.get("outside") == "1":  # the actor leaves: no box, wherever it is
                 continue
             frame = _frame(box, "frame", video, where)
-            if float(box.attrib.get("rotation", 0) or 0) != 0:
+            try:
+                rotation = float(box.attrib.get("rotation", 0) or 0)
+            except ValueError:
+                raise DataError(
+                    f"{where}, frame {frame}: rotation {box.attrib['rotation']!r} is not a number"
+                ) from None
+            if rotation != 0:
                 notes.append(f"{where}, frame {frame}: rotated box, rotation ignored")
             shown[frame] = _corners(box, video, scale, f"{where}, frame {frame}", notes)
             if box.attrib.get("keyframe", "1") == "1":

@@ -323,6 +323,12 @@ def read_label_studio(
                     "the latest counts (export JSON to honour a ground-truth annotation)"
                 )
             row = max(found, key=lambda r: _time(r.get("updated_at", r.get("created_at")), where))
+            for key, values in row.items():  # one region not in a list: its boxes would be lost
+                if isinstance(values, dict) and "sequence" in values:
+                    raise DataError(
+                        f"{where}: field {key!r} holds one region object; a JSON_MIN export "
+                        "lists its regions ([...])"
+                    )
             regions = [
                 {"type": "videorectangle", "value": value}
                 for key, values in row.items()

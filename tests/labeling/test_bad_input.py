@@ -139,3 +139,14 @@ def test_an_export_saved_with_a_byte_order_mark_imports(
     path = tmp_path / "bom.json"
     path.write_bytes(b"\xef\xbb\xbf" + (LS_FIXTURES / "round0_export_json.json").read_bytes())
     assert rounds.import_round(project, 0, [path]).videos
+
+
+def test_a_json_min_region_that_is_not_in_a_list_is_refused(
+    project: LabelProject, tmp_path: Path
+) -> None:
+    """Issue 26 (3): a JSON_MIN ``box`` holding one region object instead of a list of regions
+    was dropped without a word, and its frames became "no action"."""
+    rows = json.loads((LS_FIXTURES / "round0_export_json_min.json").read_text())
+    row = next(r for r in rows if r["box"])
+    row["box"] = row["box"][0]
+    refused(project, rows, tmp_path, r"field 'box' holds one region object")

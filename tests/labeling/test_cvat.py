@@ -348,3 +348,23 @@ def test_two_files_for_one_video_the_error_names_both_files(
     with pytest.raises(DataError) as error:
         rounds.import_round(project, 0, [CVAT_VIDEO_FIXTURE, other])
     assert str(CVAT_VIDEO_FIXTURE) in str(error.value) and str(other) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("new", "match"),
+    [
+        ('xtl="167.88" ytl="30.93" xbr="275.19" ybr="256.00" z_order="0" rotation="abc"',
+         r"frame 36: rotation 'abc' is not a number"),
+        ('xtl="nan" ytl="30.93" xbr="275.19" ybr="256.00" z_order="0"', r"frame 36: .*must be finite"),
+        (f'xtl="{"9" * 5000}" ytl="30.93" xbr="275.19" ybr="256.00" z_order="0"', r"frame 36: .*must be finite"),
+    ],
+)  # fmt: skip
+def test_a_box_attribute_that_is_no_usable_number_names_the_file_and_frame(
+    project: LabelProject, tmp_path: Path, new: str, match: str
+) -> None:
+    """Issue 26 (8): rotation="abc" raised a bare ValueError, a NaN or 5,000-digit coordinate
+    went through; each is refused naming the file and the frame."""
+    head = '<box frame="36" keyframe="1" outside="0" occluded="0" '
+    old = head + 'xtl="167.88" ytl="30.93" xbr="275.19" ybr="256.00" z_order="0"'
+    path = edited(tmp_path, CVAT_VIDEO_FIXTURE, (old, head + new))
+    refused(project, path, f"{path.name}.*{match}")
