@@ -6,7 +6,7 @@ dashed / hollow and labeled "paper"; ours solid and labeled "ours".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -71,14 +71,15 @@ def draw_boxes(
 
 
 def frames_with_boxes(
-    items: Sequence[tuple[VideoRecord, np.ndarray, int]],
+    items: Sequence[tuple[VideoRecord, np.ndarray | Mapping[int, np.ndarray], int]],
     *,
     titles: Sequence[str] | None = None,
     columns: int = 4,
     masks: Sequence[np.ndarray | None] | None = None,
     predicted: Sequence[VideoRecord | None] | None = None,
 ) -> Figure:
-    """A grid of frames with their GT boxes. ``items``: (video, frames [frame, H, W, 3], index).
+    """A grid of frames with their GT boxes. ``items``: (video, frames, index), the frames a
+    ``[frame, H, W, 3]`` array or ``{index: [H, W, 3]}`` (only the frames drawn).
 
     With ``masks`` (one ``[H, W]`` bool mask per item, or None) the mask is drawn as a contour;
     with ``predicted`` (a record whose tubes are a model's boxes, or None, per item) those boxes

@@ -122,6 +122,19 @@ class VideoRecord:
     def num_boxes(self) -> int:
         return int(sum(t.num_frames for t in self.tubes))
 
+    def at_size(self, width: int, height: int) -> VideoRecord:
+        """The same video decoded at ``width x height`` pixels: its boxes scaled to that grid.
+
+        A labeling project trains and scores at the detector's input size, so an HD video is
+        decoded straight to it (:class:`~claus_core.data.video.VideoFolder` resizes to the
+        record's size) instead of being held at its own resolution.
+        """
+        if self.masks is not None:
+            raise DataError(f"{self.name}: a video with segmentation masks keeps its own size")
+        sx, sy = width / self.width, height / self.height
+        tubes = tuple(tube.scaled(sx, sy) for tube in self.tubes)
+        return VideoRecord(self.name, self.label, self.num_frames, width, height, tubes, self.path)
+
 
 @dataclass(frozen=True, eq=False)
 class VideoPool:
@@ -169,6 +182,11 @@ class VideoPool:
 
     def subset(self, names: Sequence[str]) -> VideoPool:
         return VideoPool(self.dataset, self.split, self.classes, tuple(self[n] for n in names))
+
+    def at_size(self, width: int, height: int) -> VideoPool:
+        """Every video at ``width x height`` pixels (:meth:`VideoRecord.at_size`)."""
+        videos = tuple(v.at_size(width, height) for v in self.videos)
+        return VideoPool(self.dataset, self.split, self.classes, videos)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -157,6 +157,18 @@ def iter_video(path: str | Path, *, size: tuple[int, int] | None = None) -> Iter
             yield frame.to_ndarray(format="rgb24", width=size[1], height=size[0])
 
 
+def read_frames(path: str | Path, indices: Iterable[int]) -> dict[int, np.ndarray]:
+    """The frames ``indices`` (0-based) of ``path`` at its own size, ``{index: [H, W, 3]}``
+    uint8, decoded in one pass that keeps only those; an index past the end raises VideoError."""
+    path = Path(path)
+    wanted = {int(i) for i in indices}
+    found = {i: f for i, f in enumerate(iter_video(path)) if i in wanted}
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise VideoError(f"{path}: no frame {missing[0]} (0-based) in the video")
+    return found
+
+
 class VideoFolder:
     """FrameSource over decoded video files: ``frames(name)`` reads ``pool[name].path``.
 
@@ -175,10 +187,16 @@ class VideoFolder:
                 f"{self.pool.dataset}/{name}: the pool has no video file for this video "
                 "(load it with videos_dir=... pointing at the videos)"
             )
-        pixels = read_video(record.path, size=(record.height, record.width))
-        if len(pixels) != record.num_frames:
+        # filled as the frames are decoded: memory for the frames at the record's size, once
+        pixels = np.empty((record.num_frames, record.height, record.width, 3), dtype=np.uint8)
+        count = 0
+        for frame in iter_video(record.path, size=(record.height, record.width)):
+            if count < record.num_frames:
+                pixels[count] = frame
+            count += 1
+        if count != record.num_frames:
             raise DataError(
-                f"{name}: {record.path} decodes to {len(pixels)} frames but the annotation "
+                f"{name}: {record.path} decodes to {count} frames but the annotation "
                 f"says {record.num_frames}"
             )
         return pixels

@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from claus_core import plots
-from claus_core.data.video import read_video
+from claus_core.data.video import read_frames
 from claus_core.labeling.annotations import training_record
 from claus_core.labeling.project import LabelProject
 from claus_core.labeling.rounds import prediction_pool
@@ -25,7 +25,6 @@ def round_frames(
     predicted = prediction_pool(project, index)
     items, titles, models = [], [], []
     for name in list(asked)[:videos]:
-        frames = read_video(project.video_path(name))  # [frame, H, W, 3]
         human = project.record(name)
         if imported is not None and name in imported.videos:
             human = (
@@ -36,6 +35,7 @@ def round_frames(
             .round()
             .astype(int)
         ]
+        frames = read_frames(project.video_path(name), picks)  # {frame: [H, W, 3]}
         for frame in picks:
             items.append((human, frames, int(frame)))
             titles.append(f"{name.split('/')[-1]} f{int(frame)}")

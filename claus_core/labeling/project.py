@@ -160,6 +160,16 @@ def read_classes(path: Path) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _expect(value: Any, kind: type, where: str) -> Any:
+    """``value`` when it is a ``kind``; a project file of another shape raises StoreError."""
+    if not isinstance(value, kind):
+        raise StoreError(f"{where} must be a JSON {_JSON_NAMES[kind]}, got {type(value).__name__}")
+    return value
+
+
+_JSON_NAMES = {dict: "object", list: "array", str: "string"}
+
+
 @dataclass(frozen=True)
 class ProjectVideo:
     """One probed video: its name, its file (relative to the videos folder) and what decoding found."""
@@ -172,6 +182,14 @@ class ProjectVideo:
     height: int
 
     def __post_init__(self) -> None:  # a received project must not lead exports or media outside
+        for key, kind in (("name", str), ("file", str), ("num_frames", int), ("width", int),
+                          ("height", int), ("fps", (int, float))):  # fmt: skip
+            value = getattr(self, key)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise StoreError(f"video {self.name!r}: {key} {value!r} has the wrong type")
+        for key in ("num_frames", "width", "height"):
+            if getattr(self, key) < 1:
+                raise StoreError(f"video {self.name!r}: {key} must be positive")
         inside_name(self.name, what=f"video {self.name!r}: name")
         inside_name(self.file, what=f"video {self.name!r}: file")
 
@@ -222,6 +240,8 @@ class LabelProject:
             raise StoreError(f"{path}: not a claus labeling project (kind {header['kind']!r})")
         if header["version"] != VERSION:
             raise StoreError(f"{path}: project version {header['version']}, expected {VERSION}")
+        for key in ("id", "videos_dir"):
+            _expect(header[key], str, f"{path}: {key!r}")
         self.id: str = header["id"]
         self.videos_dir = Path(header["videos_dir"])
         try:
@@ -229,6 +249,8 @@ class LabelProject:
         except ConfigError as err:
             raise StoreError(f"{path}: {err}") from err
         listing = read_keys(self.root / "videos.json", "videos", "skipped")
+        _expect(listing["videos"], list, f"{self.root / 'videos.json'}: 'videos'")
+        _expect(listing["skipped"], list, f"{self.root / 'videos.json'}: 'skipped'")
         try:
             self.videos = {v["name"]: ProjectVideo(**v) for v in listing["videos"]}
         except (TypeError, KeyError) as err:
@@ -247,6 +269,13 @@ class LabelProject:
     ) -> LabelProject:
         """Scan and probe ``videos_dir``, then write the project at ``root`` in one rename."""
         root, videos_dir = Path(root), Path(videos_dir).resolve()
+        if root.is_symlink():  # its rename would replace the link, not fill the folder
+            raise StoreError(
+                f"{root}: is a symbolic link; name the folder itself ({root.resolve()}) or a new one"
+            )
+        blocking = next((p for p in root.parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise StoreError(f"{root}: {blocking} is a file, not a folder; choose another path")
         if root.exists() and not root.is_dir():
             raise StoreError(f"{root}: exists and is not a folder; choose a new folder")
         if (root / "project.json").exists():
@@ -348,8 +377,21 @@ class LabelProject:
         return read_keys(path, "round", "frames", "budget", "strategy")
 
     def asked(self, index: int) -> dict[str, tuple[int, ...]]:
-        frames = self.request(index)["frames"]
-        return {name: tuple(int(f) for f in fs) for name, fs in frames.items()}
+        """Round ``index``'s asked frames per video (0-based), checked against the videos."""
+        path = self.round_dir(index) / "request.json"
+        frames = _expect(self.request(index)["frames"], dict, f"{path}: 'frames'")
+        asked = {}
+        for name, fs in frames.items():
+            where = f"{path}: video {name!r}"
+            if name not in self.videos:
+                raise StoreError(f"{where} is not one of the project's videos")
+            _expect(fs, list, where)
+            if not all(isinstance(f, int) and 0 <= f < self.videos[name].num_frames for f in fs):
+                raise StoreError(
+                    f"{where}: frames must be integers in [0, {self.videos[name].num_frames})"
+                )
+            asked[name] = tuple(fs)
+        return asked
 
     def annotations_path(self, index: int) -> Path:
         return self.round_dir(index) / "annotations.json"
@@ -377,7 +419,12 @@ class LabelProject:
 
     def holdout(self) -> tuple[str, ...]:
         path = self.root / "holdout.json"
-        return tuple(read_keys(path, "videos")["videos"]) if path.exists() else ()
+        if not path.exists():
+            return ()
+        names = _expect(read_keys(path, "videos")["videos"], list, f"{path}: 'videos'")
+        if not all(isinstance(n, str) for n in names):
+            raise StoreError(f"{path}: 'videos' must list video names")
+        return tuple(names)
 
     def holdout_chosen(self) -> bool:
         return (self.root / "holdout.json").exists()

@@ -23,6 +23,8 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -81,9 +83,11 @@ def select_round(
         rounds = project.rounds()
         index = len(rounds)
         if rounds and project.annotations(rounds[-1]) is None:
+            rebuilt = _rebuild_tasks(project, rounds[-1])
             raise StoreError(
                 f"{project.round_dir(rounds[-1])}: round {rounds[-1]} was asked for but nothing "
                 f"was imported; `claus label import {project.root} --round {rounds[-1]} FILE` first"
+                + (f" ({rebuilt})" if rebuilt else "")
             )
         strategy = strategy or project.config.strategy
         dataclasses.replace(project.config, strategy=strategy)  # refused here, before training
@@ -121,8 +125,7 @@ def select_round(
             },
         )
         try:  # a round exists once its request and its tasks both do
-            export_round(project, index, project.config.tool, project.round_dir(index) / "export",
-                         include_boxes=model_dir is not None)  # fmt: skip
+            _write_tasks(project, index, include_boxes=model_dir is not None)
         except BaseException:
             (project.round_dir(index) / "request.json").unlink(missing_ok=True)
             raise
@@ -207,10 +210,10 @@ def _trained_selection(
     folder = project.round_dir(index) / "model"
     train_pool = VideoPool(
         "labeling", "train", config.classes, tuple(records[n] for n in train_names)
-    )
+    ).at_size(size, size)  # decoded at the input size: memory does not grow with resolution
     state = AnnotationState(index, tuple(train_names), {n: frames[n] for n in train_names})
     model, clusters = _start_model(project, index, detector)
-    train_source = CachedSource(VideoFolder(train_pool))
+    train_source = CachedSource(VideoFolder(train_pool))  # read by every training step
     stats = train_round(
         model, train_source, state, config, clusters=clusters, round_index=index, progress=progress
     )
@@ -222,12 +225,13 @@ def _trained_selection(
     )  # fmt: skip
     if holdout:
         held = VideoPool("labeling", "holdout", config.classes, tuple(records[n] for n in holdout))
+        held = held.at_size(size, size)
         evaluation = dataclasses.replace(config.evaluation, input_size=(size, size))
         result = evaluate_detector(model, VideoFolder(held), config=evaluation, progress=progress)
         metrics = metrics_dict(result.table)
         write_json(folder / "validation.json", {"videos": list(holdout), "metrics": metrics})
     pool = project.selection_pool(holdout)
-    source = CachedSource(VideoFolder(pool))
+    source = VideoFolder(pool.at_size(size, size))  # each video decoded once, for its scores
     before = _state_of(frames, index, pool)
     cluster = dataclasses.replace(config.cluster, seed=config.seed)
     step = select_step(
@@ -246,6 +250,30 @@ def _trained_selection(
     _save_predictions(project, model, folder, sorted(new_frames(before, step.result.state)), size)
     _seal_model(folder)
     return step.result, folder, before
+
+
+def _write_tasks(project: LabelProject, index: int, *, include_boxes: bool) -> Path:
+    """Round ``index``'s tasks for the project's tool in ``round<index>/export``, all or none:
+    written in a staging folder that is renamed into place."""
+    out = project.round_dir(index) / "export"
+    staging = out.with_name(".export.partial")
+    shutil.rmtree(staging, ignore_errors=True)  # left by a select killed while exporting
+    export_round(project, index, project.config.tool, staging, include_boxes=include_boxes)
+    os.replace(staging, out)
+    return out
+
+
+def _rebuild_tasks(project: LabelProject, index: int) -> str | None:
+    """Write round ``index``'s tasks again when a killed ``select`` left its request without
+    them (the process died between the two writes); returns what was done, for the user."""
+    out = project.round_dir(index) / "export"
+    if out.is_dir():
+        return None
+    logger.warning("%s: round %d has a request but no tasks (a select was interrupted); "
+                   "writing them again", project.root, index)  # fmt: skip
+    model = project.round_dir(index) / "model" / "predictions.npz"
+    _write_tasks(project, index, include_boxes=model.exists())
+    return f"its tasks were missing, a select was interrupted: written again in {out}"
 
 
 DIGESTS = "digests.json"  # in round<r>/model: every file's SHA-256, written last
@@ -296,17 +324,20 @@ def _save_predictions(
     project: LabelProject, model: Any, folder: Path, names: Sequence[str], size: int
 ) -> None:
     """The model's box on every frame of the selected videos (NaN: none) and its class, for
-    pre-annotations: ``predictions.npz`` (``boxes/<video>`` [frame, 4] x, y, w, h;
-    ``label/<video>``)."""
+    pre-annotations: ``predictions.npz`` (``boxes/<video>`` [frame, 4] x, y, w, h in the video's
+    own pixels; ``label/<video>``). The model sees each video at its input size."""
     evaluation = dataclasses.replace(project.config.evaluation, input_size=(size, size))
+    pool = project.selection_pool().subset(names)
+    source = VideoFolder(pool.at_size(size, size))
     arrays: dict[str, np.ndarray] = {}
-    for name in names:
-        pixels = VideoFolder(project.selection_pool().subset([name])).frames(name)
-        prediction = predict_video(model, pixels, config=evaluation, name=name)
+    for video in pool:
+        prediction = predict_video(model, source.frames(video.name), config=evaluation,
+                                   name=video.name)  # fmt: skip
         corners = mask_boxes(prediction.foreground >= evaluation.mask_threshold)  # [frame, 4]
         boxes = np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)
-        arrays[f"boxes/{name}"] = boxes
-        arrays[f"label/{name}"] = np.array(prediction.label)
+        scale = np.array([video.width, video.height] * 2) / size  # input pixels -> video pixels
+        arrays[f"boxes/{video.name}"] = boxes * scale
+        arrays[f"label/{video.name}"] = np.array(prediction.label)
     write_npz(folder / "predictions.npz", arrays)
 
 

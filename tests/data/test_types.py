@@ -80,3 +80,23 @@ def test_merged_keeps_old_frames_and_appends_new_videos() -> None:
     assert merged.videos == ("a", "b")
     assert merged.frames == {"a": (1, 3, 5), "b": (0,)}
     assert merged.num_frames() == 4
+
+
+def test_a_record_at_another_size_scales_its_boxes() -> None:
+    """Issue 26: a labeling project decodes HD videos at the detector's input size; the boxes
+    follow (hand-computed: 1920 x 1080 -> 112 x 112)."""
+    tube = Tube(0, 1, 3, np.array([[960.0, 540.0, 192.0, 108.0]] * 2))
+    record = VideoRecord("v", 0, 4, 1920, 1080, (tube,), path=None)
+    small = VideoPool("d", "s", ("a",), (record,)).at_size(112, 112)["v"]
+    assert (small.width, small.height, small.num_frames) == (112, 112, 4)
+    np.testing.assert_allclose(small.tubes[0].boxes, [[56.0, 56.0, 11.2, 11.2]] * 2, rtol=1e-6)
+    assert (small.tubes[0].start, small.tubes[0].end, small.tubes[0].label) == (1, 3, 0)
+
+
+def test_a_record_with_masks_keeps_its_size() -> None:
+    from claus_core.data.masks import RunLengthMasks
+
+    masks = RunLengthMasks.encode(np.zeros((2, 4, 4), dtype=bool))
+    record = VideoRecord("v", 0, 2, 4, 4, (), masks=masks)
+    with pytest.raises(DataError, match="v: a video with segmentation masks keeps its own size"):
+        record.at_size(2, 2)

@@ -16,6 +16,7 @@ from claus_core.data.video import (
     VideoInfo,
     find_video_file,
     probe_video,
+    read_frames,
     read_video,
 )
 
@@ -95,9 +96,21 @@ def test_video_folder_decodes_at_the_pool_geometry() -> None:
     assert frames.shape == (92, 120, 160, 3)
 
 
+def test_read_frames_keeps_only_the_frames_asked_for() -> None:
+    whole = read_video(MP4)  # [frame, H, W, 3]
+    picked = read_frames(MP4, [0, 45, 91])
+    assert sorted(picked) == [0, 45, 91]
+    for index, pixels in picked.items():
+        np.testing.assert_array_equal(pixels, whole[index])
+    with pytest.raises(VideoError, match=r"v_CliffDiving_g03_c01.mp4: no frame 92"):
+        read_frames(MP4, [3, 92])
+
+
 def test_video_folder_checks_frame_count_and_path(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"Biking/v: .* decodes to 92 frames but .* says 93"):
         VideoFolder(_pool(MP4, 93)).frames("Biking/v")
+    with pytest.raises(DataError, match=r"Biking/v: .* decodes to 92 frames but .* says 91"):
+        VideoFolder(_pool(MP4, 91)).frames("Biking/v")  # more frames than room: still counted
     with pytest.raises(VideoError, match="no video file"):
         VideoFolder(_pool(None, 92)).frames("Biking/v")
     cut = tmp_path / "cut.avi"

@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from labeling_support import CLASSES, LS_FIXTURES, MINI
@@ -144,6 +145,18 @@ def test_create_into_an_existing_project_or_a_non_empty_folder_is_refused(
     assert [p.name for p in busy.iterdir()] == ["thesis.tex"]
 
 
+def test_create_under_a_file_or_at_a_symbolic_link_is_refused(tmp_path: Path) -> None:
+    """Issue 26 (8): both ended in a bare FileExistsError / NotADirectoryError."""
+    (tmp_path / "notes").write_text("x", encoding="utf-8")
+    with pytest.raises(StoreError, match=r"notes is a file, not a folder"):
+        LabelProject.create(tmp_path / "notes" / "p", MINI, LabelingConfig(classes=CLASSES))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "empty")
+    with pytest.raises(StoreError, match=r"link: is a symbolic link; name the folder itself"):
+        LabelProject.create(tmp_path / "link", MINI, LabelingConfig(classes=CLASSES))
+    assert not any((tmp_path / "empty").iterdir()) and (tmp_path / "link").is_symlink()
+
+
 def test_the_mini_project_holds_every_mini_video_with_its_decoded_size(
     project: LabelProject,
 ) -> None:
@@ -164,6 +177,38 @@ def test_opening_a_folder_that_is_not_a_project_is_refused(tmp_path: Path) -> No
     )
     with pytest.raises(StoreError, match="not a claus labeling project"):
         LabelProject(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("file", "edit", "match"),
+    [
+        ("project.json", lambda d: d.update(videos_dir=5), r"'videos_dir' must be a JSON string"),
+        ("videos.json", lambda d: d.update(videos={"a": 1}), r"'videos' must be a JSON array"),
+        ("videos.json", lambda d: d.update(skipped=5), r"'skipped' must be a JSON array"),
+        ("videos.json", lambda d: d["videos"][0].update(num_frames="x"),
+         r"num_frames 'x' has the wrong type"),
+        ("videos.json", lambda d: d["videos"][0].update(width=-3), r"width must be positive"),
+        ("round0/request.json", lambda d: d.update(frames=[1, 2]),
+         r"'frames' must be a JSON object"),
+        ("round0/request.json", lambda d: d["frames"].update({"Biking/x": [1]}),
+         r"video 'Biking/x' is not one of the project's videos"),
+        ("round0/request.json", lambda d: d["frames"].update({"Biking/v_Biking_g01_c03": "ab"}),
+         r"video 'Biking/v_Biking_g01_c03' must be a JSON array"),
+        ("round0/request.json", lambda d: d["frames"].update({"Biking/v_Biking_g01_c03": [151]}),
+         r"frames must be integers in \[0, 151\)"),
+    ],
+)  # fmt: skip
+def test_a_project_file_of_the_wrong_shape_is_named(
+    project: LabelProject, file: str, edit: Any, match: str
+) -> None:
+    """Issue 26 (8): a received project's files of another shape ended in TypeError or
+    AttributeError tracebacks, or were taken as they were."""
+    path = project.root / file
+    data = json.loads(path.read_text(encoding="utf-8"))
+    edit(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(StoreError, match=f"{re.escape(str(path))}: .*{match}"):
+        LabelProject(project.root).status()
 
 
 # ---- rounds and status --------------------------------------------------------------------

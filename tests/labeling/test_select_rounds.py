@@ -172,6 +172,22 @@ def test_a_round_waits_for_the_import_of_the_one_before(tmp_path: Path) -> None:
     assert sorted(p.name for p in project.root.rglob("*")) == before
 
 
+def test_a_select_killed_before_its_tasks_were_written_gets_them_again(tmp_path: Path) -> None:
+    """Issue 26 (9): a SIGKILL between writing ``request.json`` and the tasks left a round that
+    could not be annotated, and the next select only said to import it."""
+    project = small_project(tmp_path)
+    select_round(project, videos=2, frames=6, progress=False)
+    export = project.round_dir(0) / "export"
+    written = {p.name: p.read_bytes() for p in export.iterdir()}
+    shutil.rmtree(export)  # as the killed select left it
+    (project.round_dir(0) / ".export.partial").mkdir()  # and a half-written staging folder
+    with pytest.raises(StoreError, match=r"its tasks were missing, a select was interrupted: "
+                       r"written again in .*round0/export"):  # fmt: skip
+        select_round(project, videos=2, frames=6, progress=False)
+    assert {p.name: p.read_bytes() for p in export.iterdir()} == written
+    assert not (project.round_dir(0) / ".export.partial").exists()
+
+
 def test_an_unknown_strategy_is_refused_before_anything_runs(tmp_path: Path) -> None:
     """Issue 26 (9): a bad --strategy was refused only after a round's training (19 s)."""
     project = small_project(tmp_path)
