@@ -258,28 +258,43 @@ def _link(rounds: Sequence[VideoAnnotations]) -> list[list[Track]]:
     return groups
 
 
+def _ious(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:  # [4] against [n, 4] -> [n]
+    x0, y0 = np.maximum(boxes[:, 0], box[0]), np.maximum(boxes[:, 1], box[1])
+    x1 = np.minimum(boxes[:, 0] + boxes[:, 2], box[0] + box[2])
+    y1 = np.minimum(boxes[:, 1] + boxes[:, 3], box[1] + box[3])
+    inter = np.maximum(x1 - x0, 0.0) * np.maximum(y1 - y0, 0.0)
+    union = boxes[:, 2] * boxes[:, 3] + box[2] * box[3] - inter
+    return np.divide(inter, union, out=np.zeros(len(boxes)), where=union > 0)
+
+
 def link_frames(
     per_frame: Mapping[int, Sequence[tuple[str, np.ndarray]]],
 ) -> list[tuple[str, dict[int, np.ndarray]]]:
     """Boxes given frame by frame without track ids (``frame -> [(label, box)]``) linked into
     tracks: frame after frame, a box joins the track of its class whose last box it overlaps
-    most (IoU >= LINK_IOU), one box per track and frame; otherwise it starts a track."""
+    most (IoU >= LINK_IOU; of equals, the track started last), one box per track and frame;
+    otherwise it starts a track. Each box is compared with every track's last box at once,
+    so a file of many boxes links in time linear in its boxes times the tracks."""
     tracks: list[tuple[str, dict[int, np.ndarray]]] = []
+    of_label: dict[str, list[int]] = {}  # label -> its tracks' indices, in order
+    last: dict[str, np.ndarray] = {}  # label -> [its tracks, 4] each track's last box
     for frame in sorted(per_frame):
         taken: set[int] = set()
         for label, box in per_frame[frame]:
-            best, best_iou = None, LINK_IOU
-            for index, (track_label, boxes) in enumerate(tracks):
-                if index in taken or track_label != label:
-                    continue
-                iou = _iou(boxes[max(boxes)], box)
-                if iou >= best_iou:
-                    best, best_iou = index, iou
-            if best is None:
+            indices = of_label.setdefault(label, [])
+            ious = _ious(box, last[label]) if indices else np.zeros(0)  # [its tracks]
+            ious[[k for k, index in enumerate(indices) if index in taken]] = -1.0
+            linked = ious.size > 0 and ious.max() >= LINK_IOU
+            if linked:
+                k = len(ious) - 1 - int(np.argmax(ious[::-1]))  # of equals, the last
+                last[label][k] = box
+            else:
+                k = len(indices)
+                indices.append(len(tracks))
                 tracks.append((label, {}))
-                best = len(tracks) - 1
-            tracks[best][1][frame] = box
-            taken.add(best)
+                last[label] = np.vstack([last.get(label, np.zeros((0, 4))), box[None]])
+            tracks[indices[k]][1][frame] = box
+            taken.add(indices[k])
     return tracks
 
 

@@ -70,15 +70,19 @@ def task_video(root: ET.Element, videos: Mapping[str, VideoRecord], *, source: s
     task = None if meta is None else meta.find("task")
     if task is None and meta is not None:
         task = meta.find("job")
-    name = None if task is None else (task.findtext("name") or "").strip()
-    if name in videos:
-        return name
-    file = "" if meta is None else (meta.findtext(".//source") or "").strip()
-    by_file = [n for n, v in videos.items() if v.path is not None and v.path.name == file]
-    by_stem = [n for n in videos if PurePosixPath(n).name == PurePosixPath(file).stem]
-    for found in (by_file, by_stem):
-        if len(found) == 1:
-            return found[0]
+    name = None if task is None else task.findtext("name") or ""
+    # as written (a video name may start or end with a space), then as a person may have typed it
+    for candidate in dict.fromkeys(() if name is None else (name, name.strip())):
+        if candidate in videos:
+            return candidate
+    text = "" if meta is None else meta.findtext(".//source") or ""
+    for file in dict.fromkeys((text, text.strip())):
+        by_file = [n for n, v in videos.items() if v.path is not None and v.path.name == file]
+        by_stem = [n for n in videos if PurePosixPath(n).name == PurePosixPath(file).stem]
+        for found in (by_file, by_stem):
+            if len(found) == 1:
+                return found[0]
+    file = text.strip()
     raise DataError(
         f"{source}: cannot tell which video of the project this task is: its name {name!r} is not "
         f"a project video and its source file {file!r} matches none (an export of another "

@@ -7,6 +7,7 @@ the track or image and the frame, and the import saves nothing)."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from labeling_support import (
     CVAT_IMAGES_FIXTURE,
     CVAT_VIDEO,
     CVAT_VIDEO_FIXTURE,
+    MINI,
     Key,
     corners,
     cvat_task_meta,
@@ -24,7 +26,7 @@ from labeling_support import (
 )
 
 from claus_core.data.types import DataError, VideoPool
-from claus_core.labeling import LabelProject, RoundAnnotations, rounds
+from claus_core.labeling import LabelingConfig, LabelProject, RoundAnnotations, rounds
 from claus_core.labeling.annotations import training_record
 
 ASKED = (1, 29, 36, 66, 100)  # round 0's frames of Basketball/v_Basketball_g07_c04 (101 frames)
@@ -368,3 +370,22 @@ def test_a_box_attribute_that_is_no_usable_number_names_the_file_and_frame(
     old = head + 'xtl="167.88" ytl="30.93" xbr="275.19" ybr="256.00" z_order="0"'
     path = edited(tmp_path, CVAT_VIDEO_FIXTURE, (old, head + new))
     refused(project, path, f"{path.name}.*{match}")
+
+
+def test_a_video_name_with_spaces_around_it_survives_claus_own_cvat_round_trip(
+    tmp_path: Path,
+) -> None:
+    """Issue 26 (9): the importer stripped the task name, so a video named " dive" (its file
+    " dive.avi") was "not a project video" when its own export came back."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    shutil.copyfile(MINI / "CliffDiving" / "v_CliffDiving_g05_c02.avi", videos / " dive .avi")
+    config = LabelingConfig(classes=CLASSES, tool="cvat")
+    project = LabelProject.create(tmp_path / "p", videos, config)
+    assert list(project.videos) == [" dive "]
+    rounds.select_round(project, videos=1, frames=3, progress=False)
+    (xml,) = (project.round_dir(0) / "export").rglob("*.xml")
+    rounds.import_round(project, 0, [xml])
+    imported = project.annotations(0)
+    assert imported is not None and list(imported.videos) == [" dive "]
+    assert imported.videos[" dive "].asked == project.asked(0)[" dive "]
