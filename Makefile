@@ -71,14 +71,17 @@ test-datumaro: $(STAMP)
 		$(DM_VENV)/bin/python -m pip install --quiet "datumaro==1.13.12" )
 	$(BIN)/python -m pytest -q -m datumaro tests/tools/test_datumaro_reads_cvat.py
 
-# coverage-guided fuzzing of the restricted unpickler for FUZZ_SECONDS (atheris, the fuzz extra); a
-# finding is left as _build/fuzz/crash-* or oom-* and becomes a test in tests/data/test_safe_pickle.py
+# coverage-guided fuzzing (atheris, the fuzz extra) for FUZZ_SECONDS each: the restricted unpickler,
+# then the labeling importers (Label Studio JSON, CVAT XML); a finding is left as
+# _build/fuzz/crash-* or oom-* and becomes a test (tests/data/test_safe_pickle.py, tests/labeling/)
 FUZZ_SECONDS ?= 60
 fuzz: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[fuzz]"
-	mkdir -p _build/fuzz/corpus
+	mkdir -p _build/fuzz/corpus _build/fuzz/importers
 	cd _build/fuzz && $(abspath $(BIN))/python $(CURDIR)/fuzz/fuzz_safe_pickle.py \
 		-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 corpus
+	cd _build/fuzz && $(abspath $(BIN))/python $(CURDIR)/fuzz/fuzz_importers.py \
+		-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -timeout=30 importers
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_round.py

@@ -3,6 +3,7 @@ stage (no timing checked)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +49,14 @@ def test_round_benchmark_prints_every_stage_and_the_cpu() -> None:
     for stage in ("render", "train", "evaluate", "score", "select", "round"):
         assert any(line.startswith(stage) for line in stdout.splitlines()), stage
     assert "rounds per CPU-minute:" in stdout
+
+
+def test_labeling_memory_benchmark_runs_every_command_on_a_short_clip() -> None:
+    """Two seconds of 720p: init, transcode, both selects and the import run, each measured."""
+    stdout = run_benchmark("bench_label_memory.py", "--sizes", "720p", "--seconds", "2")
+    assert stdout.startswith("CPU: ")
+    (row,) = json.loads(stdout.splitlines()[-1])
+    assert (row["size"], row["frames"]) == ("720p", 50)
+    for command in ("init", "transcode", "select0", "import", "select1"):
+        peak_mb, seconds = row[command]
+        assert peak_mb > 0 and seconds > 0
