@@ -220,6 +220,25 @@ def _label(args: argparse.Namespace) -> int:
             sys.stdout.write(f"skipped {skipped['file']}: {skipped['reason']}\n")
         return 0
     project = labeling.LabelProject(args.project)
+    if args.action == "serve":
+        from claus_core.labeling.backend import ServeConfig, serve
+
+        for handler in logging.getLogger().handlers:  # a server says what it does
+            handler.setLevel(min(handler.level, logging.INFO))
+        logging.getLogger("claus_core").setLevel(logging.INFO)
+
+        def ready(url: str) -> None:
+            sys.stdout.write(
+                f"{project.root}: Label Studio ML backend on {url} (Ctrl-C stops it). In Label "
+                f"Studio: project Settings > Model > Connect Model, URL {url}\n"
+            )
+            sys.stdout.flush()
+
+        serve(project.root, ServeConfig(
+            host=args.host, port=args.port, videos=args.videos, frames=args.frames,
+            train_after=args.train_after, label_studio_url=args.label_studio_url,
+        ), ready=ready)  # fmt: skip
+        return 0
     if args.action == "select":
         _set_threads(args.threads)
         index = labeling.select_round(
@@ -410,6 +429,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     transcode.add_argument("project")
     transcode.add_argument("--force", action="store_true", help="redo existing copies")
+    serve = actions.add_parser(
+        "serve", help="a Label Studio ML backend: predictions, and a round on Start Training"
+    )
+    serve.add_argument("project")
+    serve.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1 (this machine)")
+    serve.add_argument("--port", type=int, default=9090, help="default: 9090")
+    serve.add_argument("--videos", type=_positive, help="new videos a round (default: as the last)")
+    serve.add_argument("--frames", type=_positive, help="frames a round (default: as the last)")
+    serve.add_argument(
+        "--train-after", type=int, default=0,
+        help="also run a round after this many new annotations (default 0: on Start Training)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--label-studio-url", help="Label Studio's address (default: the one it sends to /setup)"
+    )
     label.set_defaults(func=_label)
 
     data = sub.add_parser("data", help="data set statistics of the shipped annotations")

@@ -13,11 +13,21 @@ videos::
     export JSON and JSON_MIN         the server's own exports
     claus label import (round 0)     from the JSON export; the JSON_MIN one reads the same
     claus label select (round 1)     trains on the human boxes, asks again (with predictions)
-    ... round 1 the same way, and the status
+    claus as the ML backend          round 1's tasks imported without predictions; the backend
+                                     (claus_core.labeling.backend) connected through /api/ml;
+                                     predictions retrieved and checked as stored; the Data
+                                     Manager sorted by prediction score and uncertainty
+                                     sampling's /next in CLAUS's order; annotations posted
+                                     (ANNOTATION_CREATED webhooks); Start Training: the backend
+                                     imports round 1 from the server's export, selects round 2,
+                                     imports its tasks and sets the project's model version
+    claus label status
 
 Every wait is bounded and the server is stopped whatever happens. ``--fixtures DIR`` also writes
 small real exports (one task annotated twice, a ground-truth annotation, a cancelled one, a task
-with predictions only) for the unit tests. Prints one line per step with its seconds.
+with predictions only) and the request bodies the server sent the backend
+(``backend_requests.json``, token replaced) for the unit tests. Prints one line per step with
+its seconds.
 """
 
 from __future__ import annotations
@@ -69,6 +79,10 @@ class LabelStudio:
             LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK="true",
             SENTRY_DSN="",
             FRONTEND_SENTRY_DSN="",
+            # both are needed for an ML backend on 127.0.0.1 (the first alone still refuses
+            # the webhook that connecting the backend creates)
+            ML_BLOCK_LOCAL_IP="false",
+            SSRF_PROTECTION_ENABLED="false",
         )
         command = [
             str(executable), "start", "--no-browser", "--data-dir", str(data_dir),
@@ -243,6 +257,171 @@ def one_round(
     log(f"round {index}: claus label import; JSON_MIN reads the same annotations", started)
 
 
+def wait_for(what: str, check: Any, timeout_s: float = 120.0, every_s: float = 1.0) -> Any:
+    """``check()``'s first truthy value, polled; TimeoutError naming ``what`` after
+    ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every_s)
+    raise TimeoutError(f"{what}: not within {timeout_s:.0f} s")
+
+
+class Recorder:
+    """The request bodies Label Studio sent the backend, by route (for the unit tests)."""
+
+    def __init__(self, backend: Any) -> None:
+        self.bodies: dict[str, list[Any]] = {}
+        for route in ("setup", "predict", "webhook"):
+            answer = getattr(backend, route)
+
+            def recorded(body: dict[str, Any], route: str = route, answer: Any = answer) -> Any:
+                self.bodies.setdefault(route, []).append(body)
+                return answer(body)
+
+            setattr(backend, route, recorded)
+
+    def write(self, target: Path) -> None:
+        """One example body per route and action; the access token replaced."""
+        target.mkdir(parents=True, exist_ok=True)
+        kept: dict[str, Any] = {}
+        for route, bodies in self.bodies.items():
+            for body in bodies:
+                key = route if route != "webhook" else f"webhook_{body.get('action')}"
+                kept.setdefault(key, body)
+        text = json.dumps(kept, indent=1).replace(TOKEN, "TOKEN")
+        (target / "backend_requests.json").write_text(text)
+
+
+def backend_rounds(
+    server: LabelStudio, project_dir: Path, ls_project: int, record: Path | None
+) -> None:
+    """Round 1 with claus as Label Studio's ML backend: connect it, retrieve predictions, check
+    the order Label Studio shows, annotate (webhooks), Start Training, and round 2 arrives."""
+    import threading
+
+    from claus_core.data.ucf101_24 import load_ucf101_24_mini
+    from claus_core.labeling import LabelProject
+    from claus_core.labeling.backend import Backend, ServeConfig, make_server
+    from claus_core.labeling.simulate import answer_tasks
+
+    started = time.perf_counter()
+    backend = Backend(
+        LabelProject(project_dir), ServeConfig(port=_free_port(), videos=3, frames=30)
+    )
+    recorder = Recorder(backend)
+    http = make_server(backend)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{http.server_address[1]}"
+        tasks_file = project_dir / "round1" / "export" / "round1_labelstudio_tasks.json"
+        tasks = [t for t in json.loads(tasks_file.read_text())]
+        for task in tasks:
+            task.pop("predictions", None)  # the backend gives them now
+        imported = [
+            t for t in server.import_tasks(ls_project, tasks) if t["data"].get("claus_round") == 1
+        ]
+        ml = server.call(
+            "POST", "/api/ml", json={"url": url, "project": ls_project, "title": "claus"}
+        ).json()
+        state = server.call("GET", f"/api/ml/{ml['id']}").json()
+        if state.get("state") != "CO":
+            raise RuntimeError(f"the backend is not connected: {state}")
+        log(f"round 1: claus label serve connected (state CO, version {backend.model_version!r})",
+            started)  # fmt: skip
+        server.call(
+            "POST", "/api/dm/actions", params={"id": "retrieve_tasks_predictions",
+                                               "project": ls_project},
+            json={"selectedItems": {"all": False, "included": [t["id"] for t in imported]}},
+        )  # fmt: skip
+
+        def stored() -> list[dict[str, Any]]:
+            rows = server.call("GET", "/api/predictions", params={"project": ls_project}).json()
+            return [p for p in rows if p.get("model_version") == "claus round 1"]
+
+        predictions = wait_for(
+            "predictions of claus round 1", lambda: len(stored()) >= len(imported) and stored()
+        )
+        expected = {t["data"]["video_name"]: backend.score(t["data"]["video_name"], 1)
+                    for t in imported}  # fmt: skip
+        by_task = {t["id"]: t["data"]["video_name"] for t in imported}
+        for prediction in predictions:
+            name = by_task[prediction["task"]]
+            if abs(prediction["score"] - expected[name]) > 1e-6:
+                raise RuntimeError(
+                    f"{name}: stored score {prediction['score']} != {expected[name]}"
+                )
+            for region in prediction["result"]:
+                if min(s["frame"] for s in region["value"]["sequence"]) < 1:
+                    raise RuntimeError(f"{name}: a 0-based frame in a stored prediction")
+        log(f"round 1: {len(predictions)} predictions stored (score, version, 1-based frames)",
+            started)  # fmt: skip
+        claus_order = sorted(expected, key=expected.get)
+        view = server.call(
+            "POST",
+            "/api/dm/views",
+            json={"project": ls_project, "data": {"ordering": ["tasks:predictions_score"]}},
+        ).json()
+        listed = server.call(
+            "GET",
+            "/api/tasks",
+            params={"view": view["id"], "project": ls_project, "page_size": 1000},
+        ).json()
+        listed = listed["tasks"] if isinstance(listed, dict) else listed
+        shown = [t["data"]["video_name"] for t in listed if t["data"].get("claus_round") == 1]
+        if shown != claus_order:
+            raise RuntimeError(f"Data Manager by prediction score: {shown}, CLAUS: {claus_order}")
+        log("round 1: the Data Manager sorted by prediction score shows CLAUS's order", started)
+        server.call(
+            "PATCH",
+            f"/api/projects/{ls_project}",
+            json={"sampling": "Uncertainty sampling", "model_version": "claus round 1"},
+        )
+        following = server.call("GET", f"/api/projects/{ls_project}/next").json()
+        if following["data"]["video_name"] != claus_order[0]:
+            raise RuntimeError(f"/next gave {following['data']['video_name']}, "
+                               f"CLAUS ranks {claus_order[0]} first")  # fmt: skip
+        log(f"round 1: uncertainty sampling's next task is CLAUS's first ({claus_order[0]})",
+            started)  # fmt: skip
+        answers = answer_tasks([{"data": t["data"]} for t in imported], load_ucf101_24_mini())
+        for task, answer in zip(imported, answers, strict=True):
+            server.annotate(task["id"], answer["annotations"][0]["result"], lead_time=30.0)
+        wait_for("an ANNOTATION_CREATED webhook", lambda: any(
+            b.get("action") == "ANNOTATION_CREATED" for b in recorder.bodies.get("webhook", [])),
+            timeout_s=60)  # fmt: skip
+        log(f"round 1: {len(imported)} annotations posted, the webhook arrived", started)
+        server.call("POST", f"/api/ml/{ml['id']}/train", json={})
+        wait_for("START_TRAINING at the webhook", lambda: any(
+            b.get("action") == "START_TRAINING" for b in recorder.bodies.get("webhook", [])),
+            timeout_s=60)  # fmt: skip
+        version = wait_for("the project's model version claus round 2", lambda: (
+            server.call("GET", f"/api/projects/{ls_project}").json().get("model_version")
+            == "claus round 2") and "claus round 2", timeout_s=600, every_s=3)  # fmt: skip
+        if backend.last_error:
+            raise RuntimeError(f"the round failed: {backend.last_error}")
+        log(f"round 2 selected by Start Training; project version {version!r}", started)
+        round2 = [t for t in server.call("GET", "/api/tasks", params={
+            "project": ls_project, "page_size": 1000}).json()["tasks"]
+            if t["data"].get("claus_round") == 2]  # fmt: skip
+        server.call(
+            "POST", "/api/dm/actions", params={"id": "retrieve_tasks_predictions",
+                                               "project": ls_project},
+            json={"selectedItems": {"all": False, "included": [t["id"] for t in round2]}},
+        )  # fmt: skip
+        wait_for("predictions of claus round 2", lambda: len([
+            p for p in server.call("GET", "/api/predictions", params={"project": ls_project}).json()
+            if p.get("model_version") == "claus round 2"]) >= len(round2))  # fmt: skip
+        log(f"round 2: {len(round2)} tasks in Label Studio, predictions of claus round 2 stored",
+            started)  # fmt: skip
+    finally:
+        http.shutdown()
+        http.server_close()
+    if record is not None:
+        recorder.write(record)
+
+
 def fixtures(server: LabelStudio, project_dir: Path, ls_project: int, target: Path) -> None:
     """Small real exports with every case the importer chooses between."""
     from claus_core.data.ucf101_24 import load_ucf101_24_mini
@@ -322,18 +501,15 @@ def main() -> int:
         ls_project = server.new_project("claus live", config, project_dir / "media")
         one_round(server, project_dir, ls_project, 0, out)
         round_started = time.perf_counter()
-        claus("label", "select", str(project_dir), "--videos", "3", "--frames", "15", "--quiet")
+        claus("label", "select", str(project_dir), "--videos", "3", "--frames", "30", "--quiet")
         tasks = json.loads(
             (project_dir / "round1" / "export" / "round1_labelstudio_tasks.json").read_text()
         )
         if not all(t.get("predictions") for t in tasks):
             raise RuntimeError("round 1's tasks carry no model predictions")
         log("round 1 selected (trained on the human boxes), with predictions", round_started)
-        one_round(server, project_dir, ls_project, 1, out)
-        log(
-            "one labeling round (select, import to the server, annotate, export, import)",
-            round_started,
-        )
+        backend_rounds(server, project_dir, ls_project, args.fixtures)
+        log("round 1 with claus as the ML backend, round 2 by Start Training", round_started)
         if args.fixtures is not None:
             fixtures(server, project_dir, ls_project, args.fixtures)
             log(f"fixtures written to {args.fixtures}", started)

@@ -394,17 +394,7 @@ def export_round(
 
     stem = f"round{index}"
     if fmt == "labelstudio":
-        extensions = {
-            n: ".mp4" if project.media_path(n).exists() else Path(project.videos[n].file).suffix
-            for n in frames
-        }
-        fps = {n: project.videos[n].fps for n in frames}
-        tasks = to_label_studio_json(
-            pool, frames, video_url_prefix=prefix, video_extension=extensions, fps=fps,
-            include_boxes=boxes, model_version=f"claus round {index}",
-        )  # fmt: skip
-        for task in tasks:
-            task["data"]["claus_round"] = index
+        tasks = _label_studio_tasks(project, index, pool, frames, prefix, include_boxes=boxes)
         write(out / f"{stem}_labelstudio_tasks.json", json.dumps(tasks, indent=1))
         write(out / f"{stem}_labelstudio_config.xml", label_studio_config(project.config.classes))
     elif fmt == "cvat":
@@ -415,6 +405,46 @@ def export_round(
     else:
         raise ValueError(f"unknown export format {fmt!r}; choose labelstudio, cvat or csv")
     return written
+
+
+def _label_studio_tasks(
+    project: LabelProject,
+    index: int,
+    pool: VideoPool,
+    frames: dict[str, list[int]],
+    prefix: str,
+    *,
+    include_boxes: bool,
+) -> list[dict[str, Any]]:
+    """Label Studio tasks of ``frames`` (``data.claus_round`` = ``index``); with
+    ``include_boxes`` the tubes of ``pool`` as predictions of version ``model_version(index)``."""
+    extensions = {
+        n: ".mp4" if project.media_path(n).exists() else Path(project.videos[n].file).suffix
+        for n in frames
+    }
+    fps = {n: project.videos[n].fps for n in frames}
+    tasks = to_label_studio_json(
+        pool, frames, video_url_prefix=prefix, video_extension=extensions, fps=fps,
+        include_boxes=include_boxes, model_version=model_version(index),
+    )  # fmt: skip
+    for task in tasks:
+        task["data"]["claus_round"] = index
+    return tasks
+
+
+def model_version(index: int) -> str:
+    """The version of round ``index``'s model in Label Studio (a new one every round)."""
+    return f"claus round {index}"
+
+
+def label_studio_tasks(project: LabelProject, index: int) -> list[dict[str, Any]]:
+    """Round ``index``'s Label Studio tasks as ``select`` exported them, with its model's boxes
+    as predictions when it has a model (round 0 has none)."""
+    predicted = prediction_pool(project, index)
+    pool = project.selection_pool() if predicted is None else predicted
+    frames = {name: list(fs) for name, fs in project.asked(index).items()}
+    return _label_studio_tasks(project, index, pool, frames, project.config.video_url_prefix,
+                               include_boxes=predicted is not None)  # fmt: skip
 
 
 # ---- import -------------------------------------------------------------------------------

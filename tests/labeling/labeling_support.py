@@ -213,3 +213,38 @@ def cvat_answer(claus_xml: str, truth: VideoRecord, class_names: Sequence[str]) 
         tracks.append((class_names[tube.label], "manual", cvat_track_shapes(keys, size)))
     meta = cvat_task_meta(name, size, width, height, task.findtext("source", ""), labels)
     return cvat_video_xml(meta, tracks)
+
+
+SMALL_VIDEOS = (
+    "Basketball/v_Basketball_g01_c01.avi",
+    "Biking/v_Biking_g01_c03.avi",
+    "Biking/v_Biking_g01_c01.mp4",
+    "CliffDiving/v_CliffDiving_g05_c02.avi",
+    "HorseRiding/v_HorseRiding_g01_c02.avi",
+    "SkateBoarding/v_SkateBoarding_g04_c01.avi",
+)
+SMALL_CLASSES = ("Basketball", "Biking", "CliffDiving", "HorseRiding", "SkateBoarding")
+
+
+def small_project(tmp_path: Path, **changes: Any) -> Any:
+    """A project of 6 real mini videos (nested ``Class/video`` files, so the simulated annotator
+    finds their real boxes) with the smoke training settings: trained rounds in seconds."""
+    import shutil
+
+    from claus_core.clustering import ClusterConfig
+    from claus_core.config import TrainConfig
+    from claus_core.labeling import LabelingConfig, LabelProject
+    from claus_core.uncertainty import ScoringConfig
+
+    videos = tmp_path / "videos"
+    for file in SMALL_VIDEOS:
+        (videos / file).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(MINI / file, videos / file)
+    config = LabelingConfig(
+        classes=SMALL_CLASSES,
+        train=TrainConfig(epochs=1, learning_rate=2e-3),
+        scoring=ScoringConfig(n_samples=2),
+        cluster=ClusterConfig(k=2),
+        **changes,
+    )
+    return LabelProject.create(tmp_path / "project", videos, config)

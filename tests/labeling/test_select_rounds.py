@@ -13,42 +13,16 @@ import shutil
 from pathlib import Path
 
 import pytest
+from labeling_support import small_project
 
-from claus_core.clustering import ClusterConfig
-from claus_core.config import ConfigError, TrainConfig
+from claus_core.config import ConfigError
 from claus_core.data.types import DataError
-from claus_core.data.ucf101_24 import load_ucf101_24_mini, ucf101_24_mini_root
+from claus_core.data.ucf101_24 import load_ucf101_24_mini
 from claus_core.files import StoreError
-from claus_core.labeling import LabelingConfig, LabelProject, import_round, select_round
+from claus_core.labeling import LabelProject, import_round, select_round
 from claus_core.labeling.simulate import answer_round
-from claus_core.uncertainty import ScoringConfig
 
 pytestmark = pytest.mark.slow
-
-VIDEOS = (
-    "Basketball/v_Basketball_g01_c01.avi",
-    "Biking/v_Biking_g01_c03.avi",
-    "Biking/v_Biking_g01_c01.mp4",
-    "CliffDiving/v_CliffDiving_g05_c02.avi",
-    "HorseRiding/v_HorseRiding_g01_c02.avi",
-    "SkateBoarding/v_SkateBoarding_g04_c01.avi",
-)
-CLASSES = ("Basketball", "Biking", "CliffDiving", "HorseRiding", "SkateBoarding")
-
-
-def small_project(tmp_path: Path, **changes) -> LabelProject:
-    videos = tmp_path / "videos"
-    for file in VIDEOS:
-        (videos / file).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ucf101_24_mini_root() / file, videos / file)
-    config = LabelingConfig(
-        classes=CLASSES,
-        train=TrainConfig(epochs=1, learning_rate=2e-3),
-        scoring=ScoringConfig(n_samples=2),
-        cluster=ClusterConfig(k=2),
-        **changes,
-    )
-    return LabelProject.create(tmp_path / "project", videos, config)
 
 
 def answer(project: LabelProject, index: int, tmp_path: Path) -> None:

@@ -4,8 +4,12 @@
 (``.venv-labelstudio``: its pins do not fit the project's) and runs
 ``scripts/labelstudio_live.py`` here: a project of the mini videos, round 0 imported into the
 server, annotated through the REST API, exported as JSON and JSON_MIN, read back by
-``claus label import``, round 1 trained on those boxes and selected with predictions, and the
-same again. The script bounds every wait and stops the server whatever happens.
+``claus label import``, round 1 trained on those boxes and selected with predictions; then claus
+as Label Studio's ML backend (issue 27): connected, predictions retrieved and stored with score,
+version and 1-based frames, the Data Manager sorted by prediction score and uncertainty
+sampling's next task in CLAUS's order, annotations arriving by webhook, and Start Training
+running round 2 into the server. The script bounds every wait and stops the server whatever
+happens.
 """
 
 from __future__ import annotations
@@ -38,7 +42,13 @@ def test_two_labeling_rounds_through_a_real_label_studio_server(tmp_path: Path) 
         "round 0: 5 tasks imported, every video served (200, MP4)",
         "round 0: claus label import; JSON_MIN reads the same annotations",
         "round 1 selected (trained on the human boxes), with predictions",
-        "round 1: claus label import; JSON_MIN reads the same annotations",
+        "round 1: claus label serve connected (state CO, version 'claus round 1')",
+        "predictions stored (score, version, 1-based frames)",
+        "round 1: the Data Manager sorted by prediction score shows CLAUS's order",
+        "round 1: uncertainty sampling's next task is CLAUS's first",
+        "annotations posted, the webhook arrived",
+        "round 2 selected by Start Training; project version 'claus round 2'",
+        "predictions of claus round 2 stored",
         "label-studio stopped",
     ):
         assert line in done.stdout
