@@ -214,10 +214,20 @@ def _label(args: argparse.Namespace) -> int:
             config = LabelingConfig.from_dict({**settings, "classes": list(classes)})
         except ConfigError as err:
             raise ConfigError(f"{args.config or 'claus label init'}: {err}") from err
-        project = labeling.LabelProject.create(args.project, args.videos, config)
-        sys.stdout.write(f"{project.root}: {len(project.videos)} videos, {len(classes)} classes\n")
+        chose_k = isinstance(settings.get("cluster"), dict) and "k" in settings["cluster"]
+        project = labeling.LabelProject.create(
+            args.project, args.videos, config, fit_clusters=not chose_k
+        )
+        sys.stdout.write(
+            f"{project.root}: {len(project.videos)} videos, {len(classes)} classes, "
+            f"K = {project.config.cluster.k} clusters\n"
+        )
         for skipped in project.skipped:
             sys.stdout.write(f"skipped {skipped['file']}: {skipped['reason']}\n")
+        sys.stdout.write(
+            f"next: claus label transcode {project.root} (browsers play H.264), then "
+            f"claus label select {project.root} --videos N --frames M (round 0)\n"
+        )
         return 0
     project = labeling.LabelProject(args.project)
     if args.action == "serve":
@@ -250,6 +260,12 @@ def _label(args: argparse.Namespace) -> int:
             f"round {index}: {sum(map(len, asked.values()))} frames of {len(asked)} videos; "
             f"tasks in {project.round_dir(index) / 'export'}\n"
         )
+        for note in project.request(index).get("notes") or []:  # e.g. a budget left unspent
+            sys.stdout.write(f"note: {note}\n")
+        sys.stdout.write(
+            f"next: annotate them in {project.config.tool}, export, then claus label import "
+            f"{project.root} --round {index} FILE\n"
+        )
         return 0
     if args.action == "import":
         imported = labeling.import_round(
@@ -266,6 +282,11 @@ def _label(args: argparse.Namespace) -> int:
             f"round {args.round}: {len(imported.videos)} videos, {frames} frames annotated, "
             f"{imported.cost()} boxes ({imported.format})\n"
         )
+        if args.round == project.rounds()[-1]:
+            sys.stdout.write(
+                f"next: claus label select {project.root} --videos N --frames M (round "
+                f"{args.round + 1}: trains on every import so far)\n"
+            )
         return 0
     if args.action == "transcode":
         from claus_core.labeling.transcode import transcode_video
@@ -282,6 +303,10 @@ def _label(args: argparse.Namespace) -> int:
             f"{project.root / 'media'}: {written} H.264 copies written (decoded frame counts "
             f"checked), {len(project.videos) - written} already there\n"
         )
+        if not project.rounds():
+            sys.stdout.write(
+                f"next: claus label select {project.root} --videos N --frames M (round 0)\n"
+            )
         return 0
     rows = project.status()
     if not rows:
@@ -295,6 +320,17 @@ def _label(args: argparse.Namespace) -> int:
             for c in columns
         ]
         sys.stdout.write("  ".join(cells) + "\n")
+    last = project.rounds()[-1]
+    if project.annotations(last) is None:
+        sys.stdout.write(
+            f"round {last} awaits its import: claus label import {project.root} --round {last} "
+            "FILE\n"
+        )
+    else:
+        sys.stdout.write(
+            f"round {last} is imported: claus label select {project.root} --videos N --frames M "
+            f"makes round {last + 1}\n"
+        )
     return 0
 
 

@@ -49,6 +49,15 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 USER, PASSWORD, TOKEN = "claus@example.com", "claus-live-test-pw", "claus0live0test0token0"
 START_TIMEOUT_S = 240
+HIDDEN_COLUMNS = [  # the Data Manager view shows the video, its round and the prediction score
+    f"tasks:{c}"
+    for c in (
+        "annotations_results annotations_ids predictions_results file_upload storage_filename "
+        "created_at updated_at updated_by avg_lead_time draft_exists total_predictions "
+        "cancelled_annotations annotators completed_at inner_id data.video "
+        "data.frames_to_annotate data.frames_to_annotate_text data.framerate"
+    ).split()
+]
 REQUEST_TIMEOUT_S = 60
 
 
@@ -117,6 +126,20 @@ class LabelStudio:
 
     def _enable_token(self) -> None:
         """Log in with the password and turn legacy API tokens on (1.23 turns them off)."""
+        session = self.logged_in()
+        session.post(
+            self.url + "/api/jwt/settings",
+            json={
+                "api_tokens_enabled": True,
+                "legacy_api_tokens_enabled": True,
+                "api_token_ttl_days": 30,
+            },
+            headers={"X-CSRFToken": session.cookies["csrftoken"], "Referer": self.url},
+            timeout=REQUEST_TIMEOUT_S,
+        ).raise_for_status()
+
+    def logged_in(self) -> requests.Session:
+        """A session logged in with the password, as the browser's login form does."""
         session = requests.Session()
         session.get(self.url + "/user/login/", timeout=REQUEST_TIMEOUT_S)
         session.post(
@@ -130,16 +153,7 @@ class LabelStudio:
             timeout=REQUEST_TIMEOUT_S,
             allow_redirects=False,
         ).raise_for_status()
-        session.post(
-            self.url + "/api/jwt/settings",
-            json={
-                "api_tokens_enabled": True,
-                "legacy_api_tokens_enabled": True,
-                "api_token_ttl_days": 30,
-            },
-            headers={"X-CSRFToken": session.cookies["csrftoken"], "Referer": self.url},
-            timeout=REQUEST_TIMEOUT_S,
-        ).raise_for_status()
+        return session
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         response = requests.request(
@@ -295,8 +309,36 @@ class Recorder:
         (target / "backend_requests.json").write_text(text)
 
 
+def data_manager_screenshot(server: LabelStudio, ls_project: int, view: int, path: Path) -> None:
+    """The Data Manager tab ``view`` as a person sees it, in headless Chromium (Playwright)."""
+    from playwright.sync_api import sync_playwright
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from check_book import LAUNCH_ARGS, chromium
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=LAUNCH_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1500, "height": 640})
+            session = server.logged_in()  # its cookies log the browser in
+            context.add_cookies([{"name": c.name, "value": c.value or "", "url": server.url}
+                                 for c in session.cookies])  # fmt: skip
+            page = context.new_page()
+            page.goto(f"{server.url}/projects/{ls_project}/data?tab={view}", timeout=60_000)
+            page.get_by_text("claus round 1").first.wait_for(timeout=60_000)
+            page.wait_for_timeout(1500)  # the video thumbnails settle
+            path.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(path))
+        finally:
+            browser.close()
+
+
 def backend_rounds(
-    server: LabelStudio, project_dir: Path, ls_project: int, record: Path | None
+    server: LabelStudio,
+    project_dir: Path,
+    ls_project: int,
+    record: Path | None,
+    screenshot: Path | None = None,
 ) -> None:
     """Round 1 with claus as Label Studio's ML backend: connect it, retrieve predictions, check
     the order Label Studio shows, annotate (webhooks), Start Training, and round 2 arrives."""
@@ -331,10 +373,12 @@ def backend_rounds(
             raise RuntimeError(f"the backend is not connected: {state}")
         log(f"round 1: claus label serve connected (state CO, version {backend.model_version!r})",
             started)  # fmt: skip
+        every = server.call("GET", "/api/tasks", params={"project": ls_project, "page_size": 1000})
+        every = every.json()["tasks"]
         server.call(
             "POST", "/api/dm/actions", params={"id": "retrieve_tasks_predictions",
                                                "project": ls_project},
-            json={"selectedItems": {"all": False, "included": [t["id"] for t in imported]}},
+            json={"selectedItems": {"all": True, "excluded": []}},
         )  # fmt: skip
 
         def stored() -> list[dict[str, Any]]:
@@ -342,42 +386,43 @@ def backend_rounds(
             return [p for p in rows if p.get("model_version") == "claus round 1"]
 
         predictions = wait_for(
-            "predictions of claus round 1", lambda: len(stored()) >= len(imported) and stored()
+            "predictions of claus round 1", lambda: len(stored()) >= len(every) and stored()
         )
-        expected = {t["data"]["video_name"]: backend.score(t["data"]["video_name"], 1)
-                    for t in imported}  # fmt: skip
-        by_task = {t["id"]: t["data"]["video_name"] for t in imported}
+        of_task = {t["id"]: (t["data"]["video_name"], t["data"]["claus_round"]) for t in every}
         for prediction in predictions:
-            name = by_task[prediction["task"]]
-            if abs(prediction["score"] - expected[name]) > 1e-6:
-                raise RuntimeError(
-                    f"{name}: stored score {prediction['score']} != {expected[name]}"
-                )
+            name, index = of_task[prediction["task"]]
+            if abs(prediction["score"] - backend.score(name, index)) > 1e-6:
+                raise RuntimeError(f"{name}: stored score {prediction['score']} != "
+                                   f"{backend.score(name, index)}")  # fmt: skip
             for region in prediction["result"]:
                 if min(s["frame"] for s in region["value"]["sequence"]) < 1:
                     raise RuntimeError(f"{name}: a 0-based frame in a stored prediction")
         log(f"round 1: {len(predictions)} predictions stored (score, version, 1-based frames)",
             started)  # fmt: skip
+        wait_for("the project's model version, set by the backend", lambda: server.call(
+            "GET", f"/api/projects/{ls_project}").json().get("model_version") == "claus round 1",
+            timeout_s=60)  # fmt: skip
+        log("round 1: the backend set the project's model version 'claus round 1'", started)
+        expected = {t["data"]["video_name"]: backend.score(t["data"]["video_name"], 1)
+                    for t in imported}  # fmt: skip
         claus_order = sorted(expected, key=expected.get)
-        view = server.call(
-            "POST",
-            "/api/dm/views",
-            json={"project": ls_project, "data": {"ordering": ["tasks:predictions_score"]}},
-        ).json()
-        listed = server.call(
-            "GET",
-            "/api/tasks",
-            params={"view": view["id"], "project": ls_project, "page_size": 1000},
-        ).json()
+        view = server.call("POST", "/api/dm/views", json={"project": ls_project, "data": {
+            "ordering": ["tasks:predictions_score"],
+            "hiddenColumns": {"explore": HIDDEN_COLUMNS, "labeling": HIDDEN_COLUMNS},
+        }}).json()  # fmt: skip
+        listed = server.call("GET", "/api/tasks", params={
+            "view": view["id"], "project": ls_project, "page_size": 1000}).json()  # fmt: skip
         listed = listed["tasks"] if isinstance(listed, dict) else listed
-        shown = [t["data"]["video_name"] for t in listed if t["data"].get("claus_round") == 1]
+        shown = [t["data"]["video_name"] for t in listed][: len(claus_order)]
         if shown != claus_order:
             raise RuntimeError(f"Data Manager by prediction score: {shown}, CLAUS: {claus_order}")
-        log("round 1: the Data Manager sorted by prediction score shows CLAUS's order", started)
+        log("round 1: the Data Manager sorted by prediction score shows CLAUS's order on top",
+            started)  # fmt: skip
+        if screenshot is not None:
+            data_manager_screenshot(server, ls_project, view["id"], screenshot)
+            log(f"round 1: the Data Manager photographed in {screenshot}", started)
         server.call(
-            "PATCH",
-            f"/api/projects/{ls_project}",
-            json={"sampling": "Uncertainty sampling", "model_version": "claus round 1"},
+            "PATCH", f"/api/projects/{ls_project}", json={"sampling": "Uncertainty sampling"}
         )
         following = server.call("GET", f"/api/projects/{ls_project}/next").json()
         if following["data"]["video_name"] != claus_order[0]:
@@ -466,6 +511,9 @@ def main() -> int:
     )
     parser.add_argument("--work", type=Path, required=True, help="an empty scratch folder")
     parser.add_argument("--fixtures", type=Path, help="also write the fixture exports here")
+    parser.add_argument(
+        "--screenshot", type=Path, help="also photograph the Data Manager (PNG; Chromium)"
+    )
     args = parser.parse_args()
     work = args.work.resolve()
     project_dir, out = work / "project", work / "exports"
@@ -508,7 +556,7 @@ def main() -> int:
         if not all(t.get("predictions") for t in tasks):
             raise RuntimeError("round 1's tasks carry no model predictions")
         log("round 1 selected (trained on the human boxes), with predictions", round_started)
-        backend_rounds(server, project_dir, ls_project, args.fixtures)
+        backend_rounds(server, project_dir, ls_project, args.fixtures, args.screenshot)
         log("round 1 with claus as the ML backend, round 2 by Start Training", round_started)
         if args.fixtures is not None:
             fixtures(server, project_dir, ls_project, args.fixtures)

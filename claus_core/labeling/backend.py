@@ -6,7 +6,10 @@ by them, and tells claus when to run the next round::
 
     GET  /health    {"status": "UP"}                        at once (Label Studio waits 1 s)
     POST /setup     {"model_version": "claus round R"}       no work (3 s; called before every
-                                                             prediction batch)
+                                                             prediction batch); once a round,
+                                                             a thread sets the project's
+                                                             version (after /predict: Label
+                                                             Studio wants predictions of it)
     POST /predict   {"results": [one per task, in order]}   from round R's stored predictions
     POST /webhook   201 at once                             START_TRAINING (or N new
                                                              annotations) starts a round
@@ -56,6 +59,7 @@ MAX_BODY_BYTES = 64 * 2**20  # a /predict body holds whole tasks; Label Studio b
 TRAIN_ACTIONS = ("START_TRAINING",)
 ANNOTATION_ACTIONS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED")
 API_TIMEOUT_S = 60
+VERSION_WAIT_S = 30  # tries, a second apart, to set the project's model version
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,9 @@ class Backend:
         self._lock = threading.Lock()  # held while a round runs
         self._thread: threading.Thread | None = None
         self._new_annotations = 0
+        self._version_set: int | None = None  # the round whose version Label Studio was given
+        self._version_lock = threading.Lock()
+        self._version_thread: threading.Thread | None = None
         self.last_error: str | None = None
         self._load_round()
 
@@ -189,7 +196,41 @@ class Backend:
             if isinstance(body.get(key), str) and body[key]:
                 self._connection[key] = body[key]
         self._remember_project(body.get("project"))
+        self._give_version()
         return {"model_version": self.model_version}
+
+    def _give_version(self) -> None:
+        """Make the current round's model the project's ``model_version`` (Label Studio shows
+        and sorts by the scores of that version only), off the request's thread, once a round."""
+        with self._version_lock:
+            if self._version_set == self.round or self._version_thread is not None:
+                return
+            self._version_thread = threading.Thread(
+                target=self._set_version, args=(self.round,), name="claus-version", daemon=True
+            )
+            self._version_thread.start()
+
+    def _set_version(self, index: int) -> None:
+        """Label Studio accepts a version only once predictions of it exist (its
+        ``validate_model_version``): those of a /predict are stored just after its answer, so a
+        refusal is retried every second for ``VERSION_WAIT_S``."""
+        version = rounds.model_version(index)
+        try:
+            for attempt in range(VERSION_WAIT_S):
+                try:
+                    api, project = self._api()
+                    api.set_model_version(project, version)
+                except StoreError as err:
+                    if attempt + 1 == VERSION_WAIT_S:
+                        logger.warning("the project's model version is not set: %s", err)
+                    threading.Event().wait(1.0)
+                    continue
+                self._version_set = index
+                logger.info("Label Studio project %d: model version %r", project, version)
+                return
+        finally:
+            with self._version_lock:
+                self._version_thread = None
 
     def _remember_project(self, value: Any) -> None:
         """Label Studio names its project ``"<id>.<created, epoch seconds>"`` in /setup and
@@ -214,6 +255,8 @@ class Backend:
             regions = stored.get("predictions", [{}])[0].get("result", []) if stored else []
             results.append({"model_version": self.model_version,
                             "score": self.score(name, index), "result": regions})  # fmt: skip
+        if self._connection.get("hostname") or self.config.label_studio_url:
+            self._give_version()  # valid once Label Studio has stored these predictions
         return {"results": results}
 
     def webhook(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -303,6 +346,7 @@ class Backend:
         api.import_tasks(ls_project, tasks)
         api.set_model_version(ls_project, rounds.model_version(new))
         self._load_round()
+        self._version_set = self.round
         logger.info("round %d: %d tasks in Label Studio, model version %r", new, len(tasks),
                     self.model_version)  # fmt: skip
         return new

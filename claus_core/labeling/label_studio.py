@@ -88,6 +88,8 @@ def _chosen(annotations: Sequence[Any], where: str, notes: list[str]) -> dict[st
         return None
     truth = [a for a in kept if a.get("ground_truth", False)]
     pool = truth or kept
+    if len(pool) == 1:  # nothing to choose between: a hand-written export needs no times
+        return pool[0]
     return max(pool, key=lambda a: _time(a.get("updated_at", a.get("created_at")), where))
 
 

@@ -68,7 +68,9 @@ class LabelingConfig:
     """Everything a labeling project's rounds read; saved in ``project.json``.
 
     ``holdout``: labeled videos kept out of training to validate each round's model (chosen
-    once, among round 0's annotated videos). The selection's budget counts frames: before a
+    once, among round 0's annotated videos). ``claus label init`` without a ``cluster.k`` of
+    its own takes K = 5 (Section 7.2) only where the videos can fill it: at most one cluster per
+    5 videos, at least 2 (:func:`clusters_for`). The selection's budget counts frames: before a
     person draws them, the boxes on a frame are unknown, so every frame costs one unit
     (``selection.only_frames_with_boxes`` is off: every frame is a candidate).
     """
@@ -81,7 +83,11 @@ class LabelingConfig:
     initial_frames: Literal["random", "equidistant"] = "random"
     holdout: int = 0
     video_url_prefix: str = DEFAULT_URL_PREFIX
-    train: TrainConfig = field(default_factory=TrainConfig)
+    # the default study's training (learning rate 0.002, cosine): at the paper's 5e-4 the tiny
+    # detector trained from scratch stays at chance (configs/default_study.yaml records it)
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(learning_rate=0.002, lr_schedule="cosine")
+    )
     loss: LossConfig = field(default_factory=LossConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
@@ -114,6 +120,12 @@ class LabelingConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LabelingConfig:
         return from_plain(cls, data)
+
+
+def clusters_for(videos: int, k: int = ClusterConfig().k) -> int:
+    """K for a project of ``videos`` videos: ``k``, but at most one cluster per 5 videos (at
+    least 2), so that clusters hold videos to choose between (16 videos: 3)."""
+    return max(2, min(k, videos // 5))
 
 
 def check_classes(classes: Sequence[str], *, source: str) -> None:
@@ -265,9 +277,15 @@ class LabelProject:
 
     @classmethod
     def create(
-        cls, root: str | Path, videos_dir: str | Path, config: LabelingConfig
+        cls,
+        root: str | Path,
+        videos_dir: str | Path,
+        config: LabelingConfig,
+        *,
+        fit_clusters: bool = False,
     ) -> LabelProject:
-        """Scan and probe ``videos_dir``, then write the project at ``root`` in one rename."""
+        """Scan and probe ``videos_dir``, then write the project at ``root`` in one rename;
+        ``fit_clusters``: K from the number of videos found (:func:`clusters_for`)."""
         root, videos_dir = Path(root), Path(videos_dir).resolve()
         if root.is_symlink():  # its rename would replace the link, not fill the folder
             raise StoreError(
@@ -289,6 +307,11 @@ class LabelProject:
                 f"{videos_dir}: no decodable video (.avi or .mp4) found"
                 + (f" ({len(skipped)} files skipped: {reasons})" if skipped else "")
             )
+        if fit_clusters and clusters_for(len(videos), config.cluster.k) != config.cluster.k:
+            k = clusters_for(len(videos), config.cluster.k)
+            logger.warning("%s: %d videos cannot fill %d clusters; K = %d (set cluster.k in "
+                           "--config to choose)", root, len(videos), config.cluster.k, k)  # fmt: skip
+            config = dataclasses.replace(config, cluster=dataclasses.replace(config.cluster, k=k))
         root.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
         umask = os.umask(0)

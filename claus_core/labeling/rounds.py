@@ -91,6 +91,7 @@ def select_round(
             )
         strategy = strategy or project.config.strategy
         dataclasses.replace(project.config, strategy=strategy)  # refused here, before training
+        _check_candidates(project, index, strategy)
         budget = Budget(videos=videos, frame_cost=frames)
         if index == 0:
             rng = np.random.default_rng([project.config.seed, 0, 0])
@@ -137,6 +138,26 @@ def select_round(
         strategy,
     )
     return index
+
+
+def _check_candidates(project: LabelProject, index: int, strategy: str) -> None:
+    """Refuse, before any training, a round whose strategy has nothing left to choose: every
+    strategy but ``intra_sample`` (and an ``only_frame`` increment) asks for new videos."""
+    if (
+        index == 0
+        or strategy == "intra_sample"
+        or project.config.selection.increment == "only_frame"
+    ):
+        return
+    asked = {name for r in range(index) for name in project.asked(r)}
+    left = [n for n in project.videos if n not in asked and n not in project.holdout()]
+    if not left:
+        raise DataError(
+            f"{project.root}: every video has been asked for in rounds 0-{index - 1}, and "
+            f"{strategy!r} chooses new videos: nothing is left for round {index}. Ask for more "
+            f"frames of the labelled videos with `claus label select {project.root} --strategy "
+            "intra_sample ...`, or start a project with more videos"
+        )
 
 
 def _training_data(
@@ -212,17 +233,23 @@ def _trained_selection(
         "labeling", "train", config.classes, tuple(records[n] for n in train_names)
     ).at_size(size, size)  # decoded at the input size: memory does not grow with resolution
     state = AnnotationState(index, tuple(train_names), {n: frames[n] for n in train_names})
-    model, clusters = _start_model(project, index, detector)
     train_source = CachedSource(VideoFolder(train_pool))  # read by every training step
-    stats = train_round(
-        model, train_source, state, config, clusters=clusters, round_index=index, progress=progress
-    )
-    save_detector(folder / "checkpoint.pt", model, extra={"round": index, "project": project.id})
-    write_json(
-        folder / "training.json",
-        {"videos": train_names, "frames": sum(len(frames[n]) for n in train_names),
-         "stats": dataclasses.asdict(stats)},
-    )  # fmt: skip
+    key = _training_key(project, index, train_names)
+    model = _finished_training(folder, key, project)
+    if model is None:
+        shutil.rmtree(folder, ignore_errors=True)  # an earlier attempt's files of other inputs
+        model, clusters = _start_model(project, index, detector)
+        stats = train_round(model, train_source, state, config, clusters=clusters,
+                            round_index=index, progress=progress)  # fmt: skip
+        save_detector(
+            folder / "checkpoint.pt", model, extra={"round": index, "project": project.id}
+        )
+        write_json(
+            folder / "training.json",
+            {"videos": train_names, "frames": sum(len(frames[n]) for n in train_names),
+             "stats": dataclasses.asdict(stats), "key": key},
+        )  # fmt: skip
+        _seal_model(folder)  # a retry after a later failure reuses this training
     if holdout:
         held = VideoPool("labeling", "holdout", config.classes, tuple(records[n] for n in holdout))
         held = held.at_size(size, size)
@@ -277,6 +304,38 @@ def _rebuild_tasks(project: LabelProject, index: int) -> str | None:
 
 
 DIGESTS = "digests.json"  # in round<r>/model: every file's SHA-256, written last
+
+
+def _training_key(project: LabelProject, index: int, train_names: Sequence[str]) -> str:
+    """What round ``index``'s training depends on: its videos, the project's config, every
+    earlier import (their files' SHA-256) and the model it starts from (its digests)."""
+    previous = project.round_dir(index - 1) / "model" / DIGESTS
+    imports = [project.annotations_path(r) for r in range(index)]
+    parts = {
+        "videos": list(train_names),
+        "config": project.config.to_dict(),
+        "imports": [file_sha256(path) if path.exists() else None for path in imports],
+        "start": read_json(previous, dict) if previous.exists() else None,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _finished_training(folder: Path, key: str, project: LabelProject) -> Any:
+    """The model an earlier attempt at this round trained on the same inputs (``key``), when
+    its sealed files are intact: a select that failed after training retries without training
+    again. None otherwise."""
+    path = folder / "training.json"
+    if not path.exists():
+        return None
+    try:
+        if not _sealed(folder) or read_json(path, dict).get("key") != key:
+            return None
+    except StoreError as err:
+        logger.warning("%s: not reused (%s); training again", folder, err)
+        return None
+    model, _ = load_detector(folder / "checkpoint.pt", map_location=training_device(project.config))
+    logger.info("%s: the training of an earlier attempt on the same inputs is reused", folder)
+    return model
 
 
 def _seal_model(folder: Path) -> None:

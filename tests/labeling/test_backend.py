@@ -34,7 +34,8 @@ def task(name: str, index: int | None = 0) -> dict[str, Any]:
 
 
 def test_the_bodies_a_real_label_studio_sent_are_answered(project: LabelProject) -> None:
-    backend = Backend(project)
+    FakeLabelStudio.calls = []
+    backend = Backend(project, api=FakeLabelStudio)
     assert backend.setup(RECORDED["setup"]) == {"model_version": "claus round 0"}
     assert backend._connection["project"] == int(str(RECORDED["setup"]["project"]).split(".")[0])
     body = RECORDED["predict"]
@@ -42,9 +43,12 @@ def test_the_bodies_a_real_label_studio_sent_are_answered(project: LabelProject)
     assert len(answer["results"]) == len(body["tasks"])  # one per task, in task order
     for result in answer["results"]:
         assert result["model_version"] == "claus round 0" and 0 < result["score"] <= 1
-    for action in ("ANNOTATION_CREATED", "PROJECT_UPDATED"):
-        if f"webhook_{action}" in RECORDED:
-            assert backend.webhook(RECORDED[f"webhook_{action}"])["started"] is False
+    for action in ("ANNOTATION_CREATED", "PROJECT_UPDATED", "TASKS_CREATED"):
+        assert backend.webhook(RECORDED[f"webhook_{action}"])["started"] is False
+    thread = backend._version_thread
+    if thread is not None:
+        thread.join(10)
+    assert ("version", "claus round 0") in FakeLabelStudio.calls  # the project's version, once
 
 
 def test_the_first_video_claus_chose_gets_the_lowest_score(project: LabelProject) -> None:
@@ -126,6 +130,13 @@ def test_start_training_runs_one_round_and_a_second_request_starts_none(tmp_path
     backend = Backend(project, ServeConfig(videos=2, frames=6), api=FakeLabelStudio)
     backend.setup({"project": "7.1796634391", "hostname": "http://127.0.0.1:8080",
                    "access_token": "secret"})  # fmt: skip
+    for _ in range(100):  # /setup hands the project's version to Label Studio in a thread
+        if ("version", "claus round 0") in FakeLabelStudio.calls:
+            break
+        threading.Event().wait(0.1)
+    assert FakeLabelStudio.calls == [("connect", ("http://127.0.0.1:8080", "secret")),
+                                     ("version", "claus round 0")]  # fmt: skip
+    FakeLabelStudio.calls.clear()
     assert backend.webhook({"action": "START_TRAINING", "project": {"id": 7}})["started"]
     assert backend.webhook({"action": "START_TRAINING", "project": {"id": 7}})["started"] is False
     FakeLabelStudio.release.set()

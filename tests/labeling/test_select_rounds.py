@@ -190,3 +190,49 @@ def test_an_export_with_no_box_at_all_cannot_train_a_round(tmp_path: Path) -> No
     with pytest.raises(DataError, match="no annotated video with a box to train on"):
         select_round(project, videos=2, frames=6, progress=False)
     assert project.rounds() == [0]
+
+
+def test_a_round_with_no_new_video_left_is_refused_before_training(tmp_path: Path) -> None:
+    """Issue 27: with every video asked for, CLAUS (new videos only) trained for minutes and then
+    selected nothing; the round is refused at once, naming what to do, and intra_sample runs."""
+    project = small_project(tmp_path)
+    for index in range(3):  # 6 videos, 2 new ones a round
+        select_round(project, videos=2, frames=8, progress=False)
+        answer(project, index, tmp_path)
+    assert {n for r in range(3) for n in project.asked(r)} == set(project.videos)
+    with pytest.raises(DataError, match=r"every video has been asked for in rounds 0-2, and "
+                       r"'claus' chooses new videos.*--strategy intra_sample"):  # fmt: skip
+        select_round(project, videos=2, frames=8, progress=False)
+    assert not (project.round_dir(3) / "model").exists()  # refused before any training
+    index = select_round(project, videos=0, frames=4, strategy="intra_sample", progress=False)
+    assert index == 3 and set(project.asked(3)) <= set(project.videos)
+
+
+def test_a_select_that_failed_after_training_reuses_that_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 27: a retry trained again from scratch; now a sealed training on the same inputs
+    (videos, config, imports, starting model: ``rounds._training_key``) is reused."""
+    from claus_core.labeling import rounds
+
+    project = small_project(tmp_path)
+    select_round(project, videos=2, frames=8, progress=False)
+    answer(project, 0, tmp_path)
+
+    def fail(**kwargs: object) -> None:
+        raise RuntimeError("selection failed after training")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(rounds, "select_step", fail)
+        with pytest.raises(RuntimeError, match="after training"):
+            select_round(project, videos=2, frames=8, progress=False)
+    trained = (project.round_dir(1) / "model" / "checkpoint.pt").read_bytes()
+
+    def train_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("trained again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(rounds, "train_round", train_again)
+        assert select_round(project, videos=2, frames=8, progress=False) == 1
+    assert (project.round_dir(1) / "model" / "checkpoint.pt").read_bytes() == trained
+    assert project.rounds() == [0, 1]
