@@ -48,7 +48,8 @@ check-book: $(STAMP)
 	$(BIN)/python scripts/check_book.py _build/html --screenshots _build/screenshots \
 		--expect book/metrics.html:typeset=50 --expect book/generated/stew.html:explorers=1 \
 		--expect book/generated/stew.html:widget_elements=5 --expect book/generated/data.html:figures=1 \
-		--expect book/generated/table5.html:figures=1 --expect book/generated/labeling.html:figures=3
+		--expect book/generated/table5.html:figures=1 --expect book/generated/labeling.html:figures=3 \
+		--expect book/labeling_backend.html:figures=1
 
 # the live STeW explorer in JupyterLab on 127.0.0.1, driven by headless Chromium
 test-lab: $(STAMP)
