@@ -350,6 +350,17 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _non_negative(text: str) -> int:
+    """An argparse type: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
+
+
 def _positive(text: str) -> int:
     """An argparse type: a whole number >= 1."""
     try:
@@ -474,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--videos", type=_positive, help="new videos a round (default: as the last)")
     serve.add_argument("--frames", type=_positive, help="frames a round (default: as the last)")
     serve.add_argument(
-        "--train-after", type=int, default=0,
+        "--train-after", type=_non_negative, default=0,
         help="also run a round after this many new annotations (default 0: on Start Training)",
     )  # fmt: skip
     serve.add_argument(

@@ -34,6 +34,7 @@ Studio sends to ``/setup`` (or ``LABEL_STUDIO_API_KEY``) is kept in memory and n
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -81,6 +82,25 @@ class ServeConfig:
     api_key: str | None = None
 
 
+class _Refuse(urllib.request.HTTPRedirectHandler):
+    """No redirect is followed: the token must reach Label Studio's own address only."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> None:  # fmt: skip
+        raise urllib.error.HTTPError(newurl, code, f"redirect refused ({msg})", headers, fp)
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_Refuse)
+
+
+def checked_url(url: str) -> str:
+    """``url`` when it is an http(s) address; DataError naming it otherwise."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DataError(f"Label Studio address {url!r}: an http:// or https:// URL is needed")
+    return url.rstrip("/")
+
+
 class LabelStudioAPI:
     """The three calls a round needs from Label Studio's REST API (token auth)."""
 
@@ -96,12 +116,12 @@ class LabelStudioAPI:
             headers={"Authorization": f"Token {self._token}", "Content-Type": "application/json"},
         )  # fmt: skip
         try:
-            with urllib.request.urlopen(request, timeout=API_TIMEOUT_S) as response:
+            with _NO_REDIRECTS.open(request, timeout=API_TIMEOUT_S) as response:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as err:
             detail = err.read()[:300].decode("utf-8", "replace")
             raise StoreError(f"Label Studio {method} {path}: {err.code} {detail}") from None
-        except (urllib.error.URLError, OSError) as err:
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as err:
             raise StoreError(f"Label Studio {method} {path}: {err}") from None
 
     def export(self, project: int) -> Any:
@@ -114,6 +134,15 @@ class LabelStudioAPI:
 
     def set_model_version(self, project: int, version: str) -> None:
         self._call("PATCH", f"/api/projects/{project}", {"model_version": version})
+
+
+@dataclass(frozen=True)
+class _Round:
+    """What /predict answers from: the latest round, its tasks by video, CLAUS's order."""
+
+    index: int
+    tasks: dict[str, dict[str, Any]]  # video name -> its Label Studio task (with predictions)
+    rank: dict[str, int]  # video name -> 0 for CLAUS's first choice
 
 
 def _task_key(task: dict[str, Any]) -> tuple[str, int | None]:
@@ -147,7 +176,8 @@ class Backend:
         self._thread: threading.Thread | None = None
         self._new_annotations = 0
         self._version_set: int | None = None  # the round whose version Label Studio was given
-        self._version_lock = threading.Lock()
+        self._version_lock = threading.Lock()  # guards _version_thread (held briefly)
+        self._push_lock = threading.Lock()  # one model-version write to Label Studio at a time
         self._version_thread: threading.Thread | None = None
         self.last_error: str | None = None
         self._load_round()
@@ -162,27 +192,32 @@ class Backend:
                 f"{self.project.root}: no round yet; `claus label select {self.project.root} "
                 "--videos N --frames M` makes round 0 first"
             )
-        self.round = known[-1]
-        self._tasks: dict[tuple[str, int], dict[str, Any]] = {}
-        for index in known:
-            for task in rounds.label_studio_tasks(self.project, index):
-                self._tasks[(task["data"]["video_name"], index)] = task
-        records = self.project.request(self.round).get("records") or []
+        current = known[-1]
+        tasks = {
+            task["data"]["video_name"]: task
+            for task in rounds.label_studio_tasks(self.project, current)
+        }
+        records = self.project.request(current).get("records") or []
         order = list(dict.fromkeys(r.get("video") for r in records if isinstance(r, dict)))
-        asked = list(self.project.asked(self.round))
-        order = [n for n in order if n in asked]
-        order += [n for n in asked if n not in order]
-        self._rank = {name: k for k, name in enumerate(order)}
+        order = [n for n in order if n in tasks]
+        order += [n for n in tasks if n not in order]
+        rank = {name: k for k, name in enumerate(order)}
+        self._state = _Round(current, tasks, rank)  # one assignment: /predict sees old or new
+
+    @property
+    def round(self) -> int:
+        return self._state.index
 
     @property
     def model_version(self) -> str:
-        return rounds.model_version(self.round)
+        return rounds.model_version(self._state.index)
 
-    def score(self, name: str, index: int | None) -> float:
+    def score(self, name: str, index: int | None, state: _Round | None = None) -> float:
         """Confidence of a task: lowest for the video CLAUS wants labelled first (module
         docstring); 1.0 for a task of an earlier round or of no project video."""
-        if (index is None or index == self.round) and name in self._rank:
-            return (self._rank[name] + 1) / (len(self._rank) + 1)
+        state = state or self._state
+        if index in (None, state.index) and name in state.rank:
+            return (state.rank[name] + 1) / (len(state.rank) + 1)
         return 1.0
 
     # ---- the contract -----------------------------------------------------------------------
@@ -192,9 +227,16 @@ class Backend:
 
     def setup(self, body: dict[str, Any]) -> dict[str, Any]:
         """Remember Label Studio's project, address and token (no work: 3 s limit)."""
-        for key in ("hostname", "access_token"):
-            if isinstance(body.get(key), str) and body[key]:
-                self._connection[key] = body[key]
+        hostname, token = body.get("hostname"), body.get("access_token")
+        if not self.config.label_studio_url and isinstance(hostname, str) and hostname:
+            pinned = self._connection.setdefault("hostname", checked_url(hostname))
+            if checked_url(hostname) != pinned:  # the token goes to the first address only
+                raise DataError(
+                    f"/setup: Label Studio at {hostname!r}, but this backend serves {pinned!r} "
+                    "(restart it to serve another)"
+                )
+        if isinstance(token, str) and token:
+            self._connection["access_token"] = token
         self._remember_project(body.get("project"))
         self._give_version()
         return {"model_version": self.model_version}
@@ -217,15 +259,20 @@ class Backend:
         version = rounds.model_version(index)
         try:
             for attempt in range(VERSION_WAIT_S):
+                if index != self.round:  # a round ran meanwhile and gave its own version
+                    return
                 try:
                     api, project = self._api()
-                    api.set_model_version(project, version)
-                except StoreError as err:
+                    with self._push_lock:  # not _version_lock: /setup must never wait
+                        if index != self.round:
+                            return
+                        api.set_model_version(project, version)
+                        self._version_set = index
+                except (StoreError, DataError) as err:
                     if attempt + 1 == VERSION_WAIT_S:
                         logger.warning("the project's model version is not set: %s", err)
                     threading.Event().wait(1.0)
                     continue
-                self._version_set = index
                 logger.info("Label Studio project %d: model version %r", project, version)
                 return
         finally:
@@ -247,14 +294,15 @@ class Backend:
         if not isinstance(tasks, list):
             raise DataError("/predict: the body has no list 'tasks'")
         self._remember_project(body.get("project"))
+        state = self._state
         results = []
         for task in tasks:
             name, index = _task_key(task)
-            current = index in (None, self.round)  # a task of an earlier round: done, no boxes
-            stored = self._tasks.get((name, self.round)) if current else None
+            current = index in (None, state.index)  # a task of an earlier round: done, no boxes
+            stored = state.tasks.get(name) if current else None
             regions = stored.get("predictions", [{}])[0].get("result", []) if stored else []
-            results.append({"model_version": self.model_version,
-                            "score": self.score(name, index), "result": regions})  # fmt: skip
+            results.append({"model_version": rounds.model_version(state.index),
+                            "score": self.score(name, index, state), "result": regions})  # fmt: skip
         if self._connection.get("hostname") or self.config.label_studio_url:
             self._give_version()  # valid once Label Studio has stored these predictions
         return {"results": results}
@@ -294,12 +342,15 @@ class Backend:
         return self._lock.locked()
 
     def _api(self) -> tuple[Any, int]:
-        url = self.config.label_studio_url or self._connection.get("hostname")
-        token = (
-            self.config.api_key
-            or os.environ.get("LABEL_STUDIO_API_KEY")
-            or self._connection.get("access_token")
-        )
+        if self.config.label_studio_url:  # the user's address: the user's token may go there
+            url = checked_url(self.config.label_studio_url)
+            token = (
+                self.config.api_key
+                or os.environ.get("LABEL_STUDIO_API_KEY")
+                or self._connection.get("access_token")
+            )
+        else:  # the address Label Studio gave, with the token it gave
+            url, token = self._connection.get("hostname"), self._connection.get("access_token")
         project = self._connection.get("project")
         if not (url and token and project):
             missing = [n for n, v in (("hostname", url), ("access token", token),
@@ -329,8 +380,13 @@ class Backend:
         and make its model the project's version. Returns R + 1."""
         api, ls_project = self._api()
         index = self.round
-        export = self.project.round_dir(index) / "labelstudio_export.json"
         payload = api.export(ls_project)
+        if index > 0 and not _has_round(payload, index):  # made, but never handed over
+            logger.warning("round %d's tasks are not in Label Studio (an earlier push failed); "
+                           "pushing them, not training", index)  # fmt: skip
+            self._push(api, ls_project)
+            return index
+        export = self.project.round_dir(index) / "labelstudio_export.json"
         atomic_write(export, lambda tmp: tmp.write_text(json.dumps(payload), encoding="utf-8"))
         replace = self.project.annotations(index) is not None
         rounds.import_round(self.project, index, [export], replace=replace)
@@ -342,14 +398,31 @@ class Backend:
             frames=self.config.frames or int(budget["frames"]),
             progress=False,
         )
-        tasks = rounds.label_studio_tasks(self.project, new)
-        api.import_tasks(ls_project, tasks)
-        api.set_model_version(ls_project, rounds.model_version(new))
-        self._load_round()
-        self._version_set = self.round
-        logger.info("round %d: %d tasks in Label Studio, model version %r", new, len(tasks),
-                    self.model_version)  # fmt: skip
+        self._load_round()  # round R + 1 is made: a failed push is retried, never re-selected
+        self._push(api, ls_project)
         return new
+
+    def _push(self, api: Any, ls_project: int) -> None:
+        """The current round's tasks into Label Studio, their predictions scored (it does not
+        ask /predict again for a task with a prediction of the current version), and the
+        round's model version on the project."""
+        state = self._state
+        tasks = json.loads(json.dumps(list(state.tasks.values())))
+        for task in tasks:
+            for prediction in task.get("predictions", []):
+                prediction["score"] = self.score(task["data"]["video_name"], state.index, state)
+        api.import_tasks(ls_project, tasks)
+        with self._push_lock:
+            api.set_model_version(ls_project, rounds.model_version(state.index))
+            self._version_set = state.index
+        logger.info("round %d: %d tasks in Label Studio, model version %r", state.index,
+                    len(tasks), rounds.model_version(state.index))  # fmt: skip
+
+
+def _has_round(payload: Any, index: int) -> bool:
+    """Whether Label Studio's export holds a task of claus round ``index``."""
+    rows = payload if isinstance(payload, list) else []
+    return any(_task_key(row)[1] == index for row in rows if isinstance(row, dict))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -379,6 +452,9 @@ class _Handler(BaseHTTPRequestHandler):
         if route not in answers:
             self._answer(HTTPStatus.NOT_FOUND, {"error": f"no POST {route}"})
             return
+        if self.headers.get_content_type() != "application/json":  # no cross-site form posts
+            self._answer(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"error": "send application/json"})
+            return
         try:
             length = int(self.headers.get("Content-Length", 0))
             if not 0 <= length <= MAX_BODY_BYTES:
@@ -398,7 +474,11 @@ class _Handler(BaseHTTPRequestHandler):
 def make_server(backend: Backend) -> ThreadingHTTPServer:
     """The HTTP server of ``backend`` on its config's host and port (not yet serving)."""
     handler = type("Handler", (_Handler,), {"backend": backend})
-    return ThreadingHTTPServer((backend.config.host, backend.config.port), handler)
+    address = (backend.config.host, backend.config.port)
+    try:
+        return ThreadingHTTPServer(address, handler)
+    except OSError as err:
+        raise StoreError(f"cannot listen on {address[0]}:{address[1]} ({err})") from None
 
 
 def serve(

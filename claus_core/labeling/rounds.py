@@ -286,6 +286,7 @@ def _write_tasks(project: LabelProject, index: int, *, include_boxes: bool) -> P
     staging = out.with_name(".export.partial")
     shutil.rmtree(staging, ignore_errors=True)  # left by a select killed while exporting
     export_round(project, index, project.config.tool, staging, include_boxes=include_boxes)
+    shutil.rmtree(out, ignore_errors=True)  # a round without a request has no valid tasks
     os.replace(staging, out)
     return out
 
@@ -334,6 +335,10 @@ def _finished_training(folder: Path, key: str, project: LabelProject) -> Any:
         logger.warning("%s: not reused (%s); training again", folder, err)
         return None
     model, _ = load_detector(folder / "checkpoint.pt", map_location=training_device(project.config))
+    for stale in folder.iterdir():  # what the failed attempt wrote after training (its scores,
+        if stale.name not in ("checkpoint.pt", "training.json", DIGESTS):  # clusters): redone
+            stale.unlink()
+    _seal_model(folder)
     logger.info("%s: the training of an earlier attempt on the same inputs is reused", folder)
     return model
 

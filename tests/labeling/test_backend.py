@@ -150,7 +150,10 @@ def test_start_training_runs_one_round_and_a_second_request_starts_none(tmp_path
     assert (project.round_dir(0) / "labelstudio_export.json").exists()
 
 
-def test_a_round_without_label_studio_s_address_says_how_to_connect(tmp_path: Path) -> None:
+def test_a_round_without_label_studio_s_address_says_how_to_connect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "env-token")  # used with --label-studio-url only
     project = small_project(tmp_path)
     select_round(project, videos=2, frames=6, progress=False)
     backend = Backend(project, api=FakeLabelStudio)
@@ -165,8 +168,10 @@ def test_the_server_answers_on_127_0_0_1_and_names_bad_requests(project: LabelPr
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
 
-    def post(route: str, data: bytes) -> tuple[int, Any]:
-        request = urllib.request.Request(url + route, data=data, method="POST")
+    def post(route: str, data: bytes, kind: str = "application/json") -> tuple[int, Any]:
+        request = urllib.request.Request(
+            url + route, data=data, method="POST", headers={"Content-Type": kind}
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.loads(response.read())
@@ -186,6 +191,8 @@ def test_the_server_answers_on_127_0_0_1_and_names_bad_requests(project: LabelPr
         )
         assert post("/predict", b"{not json")[0] == 400
         assert post("/train", b"{}")[0] == 404
+        # a web page can post text/plain to 127.0.0.1 without asking: refused
+        assert post("/setup", b'{"hostname": "http://evil.example"}', "text/plain")[0] == 415
     finally:
         server.shutdown()
         server.server_close()
@@ -207,3 +214,60 @@ def test_claus_label_serve_listens_on_127_0_0_1_and_says_where(project: LabelPro
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+def test_the_token_goes_only_to_the_address_label_studio_first_gave(project: LabelProject) -> None:
+    """A second /setup naming another host (a page in the browser can post to 127.0.0.1) is
+    refused, so the token Label Studio sent is never sent elsewhere."""
+    FakeLabelStudio.calls = []
+    backend = Backend(project, api=FakeLabelStudio)
+    backend.setup({"project": "3.1", "hostname": "http://127.0.0.1:8080", "access_token": "t"})
+    with pytest.raises(DataError, match=r"this backend serves 'http://127.0.0.1:8080'"):
+        backend.setup({"project": "3.1", "hostname": "http://evil.example", "access_token": "t"})
+    with pytest.raises(DataError, match=r"an http:// or https:// URL is needed"):
+        Backend(project).setup({"hostname": "file:///etc/passwd"})
+    thread = backend._version_thread
+    if thread is not None:
+        thread.join(10)
+    assert {c[1] for c in FakeLabelStudio.calls if c[0] == "connect"} == {
+        ("http://127.0.0.1:8080", "t")
+    }
+
+
+class FailingPush(FakeLabelStudio):
+    """Label Studio that fails the first task import, as a timeout would."""
+
+    failures = 1
+
+    def import_tasks(self, project: int, tasks: list[dict[str, Any]]) -> None:
+        if FailingPush.failures:
+            FailingPush.failures -= 1
+            raise StoreError("Label Studio POST /api/projects/7/import: timed out")
+        super().import_tasks(project, tasks)
+        self.calls.append(("scores", [p["score"] for t in tasks for p in t.get("predictions", [])]))
+
+
+def test_a_round_whose_push_failed_is_pushed_next_time_not_selected_again(tmp_path: Path) -> None:
+    project = small_project(tmp_path)
+    select_round(project, videos=2, frames=6, progress=False)
+    tasks = json.loads(
+        (project.round_dir(0) / "export" / "round0_labelstudio_tasks.json").read_text()
+    )
+    FakeLabelStudio.calls, FakeLabelStudio.export_rows = (
+        [],
+        answer_tasks(tasks, load_ucf101_24_mini()),
+    )
+    FakeLabelStudio.release.set()
+    backend = Backend(project, ServeConfig(videos=2, frames=6, label_studio_url="http://ls:8080",
+                                           api_key="k"), api=FailingPush)  # fmt: skip
+    backend._remember_project(7)
+    assert backend.start_round()
+    backend.wait(timeout=300)
+    assert "timed out" in (backend.last_error or "") and project.rounds() == [0, 1]
+    assert backend.model_version == "claus round 1"  # the made round is the backend's round
+    assert backend.start_round()  # the export holds no task of round 1: push, do not select
+    backend.wait(timeout=300)
+    assert backend.last_error is None and project.rounds() == [0, 1]
+    scores = next(c[1] for c in FakeLabelStudio.calls if c[0] == "scores")
+    assert all(0 < score < 1 for score in scores)  # pushed predictions carry CLAUS's order
+    assert FakeLabelStudio.calls[-1] == ("version", "claus round 1")

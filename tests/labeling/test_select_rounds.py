@@ -236,3 +236,60 @@ def test_a_select_that_failed_after_training_reuses_that_training(
         assert select_round(project, videos=2, frames=8, progress=False) == 1
     assert (project.round_dir(1) / "model" / "checkpoint.pt").read_bytes() == trained
     assert project.rounds() == [0, 1]
+
+
+def test_a_new_import_after_a_failed_select_trains_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reused training must match its inputs: after a replaced import of round 0 the
+    training key differs and the round trains again."""
+    from claus_core.labeling import rounds
+
+    project = small_project(tmp_path)
+    select_round(project, videos=2, frames=8, progress=False)
+    answer(project, 0, tmp_path)
+
+    def fail(**kwargs: object) -> None:
+        raise RuntimeError("selection failed after training")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(rounds, "select_step", fail)
+        with pytest.raises(RuntimeError, match="after training"):
+            select_round(project, videos=2, frames=8, progress=False)
+    export = json.loads((tmp_path / "answers0.json").read_text())
+    moved = next(t for t in export if t["annotations"][0]["result"])  # same videos, same frames,
+    for key in moved["annotations"][0]["result"][0]["value"]["sequence"]:  # a box moved 1 %
+        key["x"] += 1.0
+    (tmp_path / "changed.json").write_text(json.dumps(export))
+    import_round(project, 0, [tmp_path / "changed.json"], replace=True)
+    trained = []
+    original = rounds.train_round
+    monkeypatch.setattr(
+        rounds, "train_round", lambda *a, **k: trained.append(1) or original(*a, **k)
+    )
+    assert select_round(project, videos=2, frames=8, progress=False) == 1
+    assert trained == [1]
+
+
+def test_a_trained_round_decodes_every_video_at_the_input_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 26: training, scoring and predictions read the videos at the detector's input size,
+    not at their own (an HD video held whole needed gigabytes)."""
+    from claus_core.labeling import rounds
+
+    project = small_project(tmp_path)
+    select_round(project, videos=2, frames=8, progress=False)
+    answer(project, 0, tmp_path)
+    size = rounds.project_detector(project).input_size
+    seen = set()
+
+    class Recording(rounds.VideoFolder):
+        def frames(self, name: str):
+            record = self.pool[name]
+            seen.add((record.width, record.height))
+            return super().frames(name)
+
+    monkeypatch.setattr(rounds, "VideoFolder", Recording)
+    select_round(project, videos=2, frames=8, progress=False)
+    assert seen == {(size, size)}
