@@ -455,11 +455,21 @@ def backend_rounds(
                                                "project": ls_project},
             json={"selectedItems": {"all": False, "included": [t["id"] for t in round2]}},
         )  # fmt: skip
-        wait_for("predictions of claus round 2", lambda: len([
-            p for p in server.call("GET", "/api/predictions", params={"project": ls_project}).json()
-            if p.get("model_version") == "claus round 2"]) >= len(round2))  # fmt: skip
-        log(f"round 2: {len(round2)} tasks in Label Studio, predictions of claus round 2 stored",
-            started)  # fmt: skip
+        of_round2 = {t["id"] for t in round2}
+
+        def stored2() -> list[dict[str, Any]]:
+            rows = server.call("GET", "/api/predictions", params={"project": ls_project}).json()
+            return [p for p in rows if p.get("model_version") == "claus round 2"
+                    and p["task"] in of_round2]  # fmt: skip
+
+        rows = wait_for("predictions of claus round 2", lambda: len(stored2()) >= len(round2)
+                        and stored2())  # fmt: skip
+        if not all(isinstance(p.get("score"), float) and p["score"] < 1 for p in rows):
+            raise RuntimeError(
+                f"round 2's predictions lack CLAUS's scores: {[p.get('score') for p in rows]}"
+            )
+        log(f"round 2: {len(round2)} tasks in Label Studio, predictions of claus round 2 stored "
+            "with CLAUS's scores", started)  # fmt: skip
     finally:
         http.shutdown()
         http.server_close()
