@@ -116,16 +116,19 @@ class FakeLabelStudio:
         self.calls.append(("version", version))
 
 
-def test_start_training_runs_one_round_and_a_second_request_starts_none(tmp_path: Path) -> None:
+def round0_answered_in_label_studio(tmp_path: Path) -> LabelProject:
+    """A small project at round 0, whose tasks the fake Label Studio exports answered."""
     project = small_project(tmp_path)
     select_round(project, videos=2, frames=6, progress=False)
-    tasks = json.loads(
-        (project.round_dir(0) / "export" / "round0_labelstudio_tasks.json").read_text()
-    )
-    FakeLabelStudio.calls, FakeLabelStudio.export_rows = (
-        [],
-        answer_tasks(tasks, load_ucf101_24_mini()),
-    )
+    tasks = json.loads((project.round_dir(0) / "export" / "round0_labelstudio_tasks.json")
+                       .read_text())  # fmt: skip
+    FakeLabelStudio.calls = []
+    FakeLabelStudio.export_rows = answer_tasks(tasks, load_ucf101_24_mini())
+    return project
+
+
+def test_start_training_runs_one_round_and_a_second_request_starts_none(tmp_path: Path) -> None:
+    project = round0_answered_in_label_studio(tmp_path)
     FakeLabelStudio.release.clear()
     backend = Backend(project, ServeConfig(videos=2, frames=6), api=FakeLabelStudio)
     backend.setup({"project": "7.1796634391", "hostname": "http://127.0.0.1:8080",
@@ -248,15 +251,7 @@ class FailingPush(FakeLabelStudio):
 
 
 def test_a_round_whose_push_failed_is_pushed_next_time_not_selected_again(tmp_path: Path) -> None:
-    project = small_project(tmp_path)
-    select_round(project, videos=2, frames=6, progress=False)
-    tasks = json.loads(
-        (project.round_dir(0) / "export" / "round0_labelstudio_tasks.json").read_text()
-    )
-    FakeLabelStudio.calls, FakeLabelStudio.export_rows = (
-        [],
-        answer_tasks(tasks, load_ucf101_24_mini()),
-    )
+    project = round0_answered_in_label_studio(tmp_path)
     FakeLabelStudio.release.set()
     backend = Backend(project, ServeConfig(videos=2, frames=6, label_studio_url="http://ls:8080",
                                            api_key="k"), api=FailingPush)  # fmt: skip

@@ -208,11 +208,8 @@ def test_a_round_with_no_new_video_left_is_refused_before_training(tmp_path: Pat
     assert index == 3 and set(project.asked(3)) <= set(project.videos)
 
 
-def test_a_select_that_failed_after_training_reuses_that_training(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Issue 27: a retry trained again from scratch; now a sealed training on the same inputs
-    (videos, config, imports, starting model: ``rounds._training_key``) is reused."""
+def failed_after_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LabelProject:
+    """A small project whose round-1 select trained, then failed while selecting."""
     from claus_core.labeling import rounds
 
     project = small_project(tmp_path)
@@ -226,6 +223,17 @@ def test_a_select_that_failed_after_training_reuses_that_training(
         patched.setattr(rounds, "select_step", fail)
         with pytest.raises(RuntimeError, match="after training"):
             select_round(project, videos=2, frames=8, progress=False)
+    return project
+
+
+def test_a_select_that_failed_after_training_reuses_that_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 27: a retry trained again from scratch; now a sealed training on the same inputs
+    (videos, config, imports, starting model: ``rounds._training_key``) is reused."""
+    from claus_core.labeling import rounds
+
+    project = failed_after_training(tmp_path, monkeypatch)
     trained = (project.round_dir(1) / "model" / "checkpoint.pt").read_bytes()
 
     def train_again(*args: object, **kwargs: object) -> None:
@@ -245,17 +253,7 @@ def test_a_new_import_after_a_failed_select_trains_again(
     training key differs and the round trains again."""
     from claus_core.labeling import rounds
 
-    project = small_project(tmp_path)
-    select_round(project, videos=2, frames=8, progress=False)
-    answer(project, 0, tmp_path)
-
-    def fail(**kwargs: object) -> None:
-        raise RuntimeError("selection failed after training")
-
-    with monkeypatch.context() as patched:
-        patched.setattr(rounds, "select_step", fail)
-        with pytest.raises(RuntimeError, match="after training"):
-            select_round(project, videos=2, frames=8, progress=False)
+    project = failed_after_training(tmp_path, monkeypatch)
     export = json.loads((tmp_path / "answers0.json").read_text())
     moved = next(t for t in export if t["annotations"][0]["result"])  # same videos, same frames,
     for key in moved["annotations"][0]["result"][0]["value"]["sequence"]:  # a box moved 1 %
