@@ -111,10 +111,43 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _study_status(root: Path) -> int:
+    """``claus status`` on a study folder: rounds finished per run, and what to resume."""
+    from claus_core.files import read_json
+    from claus_core.store import study_runs
+
+    runs = list(study_runs(root))
+    if not runs:
+        sys.stdout.write(f"{root}: no run folder (a study's <group>/<strategy>/seed<k>/)\n")
+        return 1
+    unfinished = []
+    sys.stdout.write("group                 strategy        seed  rounds finished\n")
+    for key, run in runs:
+        config = read_json(run.config_path, dict)
+        expected = 1 if config.get("fully_supervised") else int(config.get("rounds", 0)) + 1
+        done = len(run.finished_rounds())
+        sys.stdout.write(
+            f"{key.experiment:<21} {key.strategy:<15} {key.seed:>4}  {done} of {expected}\n"
+        )
+        if done < expected:
+            unfinished.append(run.root)
+    sys.stdout.write(f"{len(runs)} runs, {len(runs) - len(unfinished)} finished\n")
+    for folder in unfinished:
+        sys.stdout.write(f"unfinished: claus resume {folder}\n")
+    sys.stdout.write(f"per run: claus status {runs[0][1].root}\n")
+    return 0
+
+
 def _status(args: argparse.Namespace) -> int:
     from claus_core.engine.experiment import load_round_metrics
 
-    rows = load_round_metrics(Path(args.run_dir))
+    folder = Path(args.run_dir)
+    if (folder / "project.json").exists() and (folder / "videos.json").exists():
+        sys.stdout.write(f"{folder}: a labeling project; `claus label status {folder}` shows it\n")
+        return 1
+    if not (folder / "config.json").exists() and folder.is_dir():
+        return _study_status(folder)
+    rows = load_round_metrics(folder)
     if not rows:
         sys.stdout.write(f"{args.run_dir}: no finished round\n")
         return 1

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 import torch
@@ -96,3 +97,33 @@ def test_export_of_a_missing_round_names_it(finished_run, tmp_path, capsys) -> N
         == 2
     )
     assert "round7" in capsys.readouterr().err
+
+
+def test_status_on_a_study_folder_lists_its_runs_and_what_to_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 28: ``claus status`` on a study answered "no finished round" (exit 1)."""
+    from claus_core.store import ROUND_MARKER
+
+    for seed, finished in ((0, 2), (1, 1)):
+        run = tmp_path / "study" / "ucf_main" / "claus" / f"seed{seed}"
+        run.mkdir(parents=True)
+        (run / "config.json").write_text('{"rounds": 1}', encoding="utf-8")
+        for index in range(finished):
+            (run / f"round{index}").mkdir()
+            (run / f"round{index}" / ROUND_MARKER).write_text('{"hash": "x"}', encoding="utf-8")
+    assert main(["status", str(tmp_path / "study")]) == 0
+    out = capsys.readouterr().out
+    assert "ucf_main              claus              0  2 of 2" in out
+    assert "ucf_main              claus              1  1 of 2" in out
+    assert f"unfinished: claus resume {tmp_path / 'study' / 'ucf_main' / 'claus' / 'seed1'}" in out
+    assert "2 runs, 1 finished" in out
+
+
+def test_status_on_a_labeling_project_points_to_claus_label_status(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("project.json", "videos.json"):
+        (tmp_path / name).write_text("{}", encoding="utf-8")
+    assert main(["status", str(tmp_path)]) == 1
+    assert f"`claus label status {tmp_path}`" in capsys.readouterr().out
