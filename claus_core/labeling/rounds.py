@@ -149,8 +149,8 @@ def _check_candidates(project: LabelProject, index: int, strategy: str) -> None:
         or project.config.selection.increment == "only_frame"
     ):
         return
-    asked = {name for r in range(index) for name in project.asked(r)}
-    left = [n for n in project.videos if n not in asked and n not in project.holdout()]
+    taken = {name for r in range(index) for name in project.asked(r)} | set(project.holdout())
+    left = [n for n in project.videos if n not in taken]
     if not left:
         raise DataError(
             f"{project.root}: every video has been asked for in rounds 0-{index - 1}, and "
