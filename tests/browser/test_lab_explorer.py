@@ -97,12 +97,51 @@ def _move(page, description: str, presses: int) -> None:
         handle.press("ArrowRight")
 
 
-def _run_all(page) -> None:
-    """Run > Run All Cells, clicked again when no cell has started within 20 s.
+def _accept_dialogs(page, seen: list[str]) -> None:
+    """Accept every JupyterLab dialog on screen with its default, recording each one's title.
+
+    A dialog (seen in CI: one covered the Run menu for a whole minute) can open at any moment
+    while the kernel's session starts, e.g. "Select Kernel"; its default keeps the notebook's own.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(10):
+        dialog = page.locator(".jp-Dialog")
+        if not dialog.count():
+            return
+        try:
+            seen.append(dialog.first.locator(".jp-Dialog-header").inner_text(timeout=5_000))
+            accept = dialog.first.locator(".jp-mod-accept")
+            if accept.count():
+                accept.first.click(timeout=5_000)
+            else:
+                page.keyboard.press("Escape")
+        except PlaywrightTimeout:
+            continue  # it closed on its own between the count and the click
+        page.wait_for_timeout(300)
+
+
+def _click(page, target, seen: list[str]) -> None:
+    """Click ``target``, accepting any dialog that covers it; fails after 60 s naming the dialogs."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while True:
+        _accept_dialogs(page, seen)
+        try:
+            target.click(timeout=5_000)
+            return
+        except PlaywrightTimeout as error:
+            if time.monotonic() > deadline:
+                message = f"could not click {target} in 60 s; dialogs seen: {seen}"
+                raise AssertionError(message) from error
+
+
+def _run_all(page) -> list[str]:
+    """Run > Run All Cells, clicked again when no cell has started within 20 s; the dialogs met.
 
     JupyterLab can show an idle kernel before its session takes a run request; the click then
-    runs nothing (seen in about half the runs: every prompt still ``[ ]`` after 3 minutes), and
-    a dialog (a kernel to select) may then cover the menu: it is accepted with its default.
+    runs nothing (seen in about half the runs: every prompt still ``[ ]`` after 3 minutes).
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -110,18 +149,19 @@ def _run_all(page) -> None:
         "() => Array.from(document.querySelectorAll('.jp-InputPrompt'))"
         ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"
     )
-    for _ in range(3):
-        dialogs = page.locator(".jp-Dialog .jp-mod-accept")  # e.g. "Select Kernel": the default
-        if dialogs.count():
-            dialogs.first.click(timeout=WAIT_MS)
-        page.get_by_role("menuitem", name="Run", exact=True).click(timeout=WAIT_MS)
-        page.get_by_text("Run All Cells", exact=True).click(timeout=WAIT_MS)
+    seen: list[str] = []
+    for _ in range(4):
+        _click(page, page.get_by_role("menuitem", name="Run", exact=True), seen)
+        try:
+            page.get_by_text("Run All Cells", exact=True).click(timeout=5_000)
+        except PlaywrightTimeout:
+            continue  # a dialog opened and closed the menu
         try:
             page.wait_for_function(started, timeout=20_000)
-            return
+            return seen
         except PlaywrightTimeout:
             continue
-    raise AssertionError("Run All Cells started no cell in 3 tries")
+    raise AssertionError(f"Run All Cells started no cell in 4 tries; dialogs seen: {seen}")
 
 
 def test_live_explorer_redraws_when_a_slider_moves(lab: str) -> None:
@@ -144,7 +184,12 @@ def test_live_explorer_redraws_when_a_slider_moves(lab: str) -> None:
             page.wait_for_selector(
                 ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=WAIT_MS
             )
-            _run_all(page)
+            # a dialog over the menus (CI met one): open Kernel > Change Kernel… so that
+            # every run goes through the path that accepts it
+            page.get_by_role("menuitem", name="Kernel", exact=True).click(timeout=WAIT_MS)
+            page.get_by_text("Change Kernel…", exact=True).click(timeout=WAIT_MS)
+            page.wait_for_selector(".jp-Dialog", timeout=WAIT_MS)
+            assert "Select Kernel" in _run_all(page)
             # the explorer's controls, then an idle kernel; not the first picture: drawn while
             # the cell runs, it can reach JupyterLab before the Output widget's model exists
             # and land in the cell's own output area (seen: no picture in the widget after
