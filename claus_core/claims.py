@@ -267,10 +267,16 @@ CLAIMS: tuple[Claim, ...] = (
 )
 
 
-def _series(results: pd.DataFrame, run: tuple[str, str]) -> dict[int, pd.Series]:
-    """Seed -> v-mAP@0.5 per finished round of one (group, strategy)."""
+def _series(
+    results: pd.DataFrame,
+    run: tuple[str, str],
+    *,
+    metric: str = METRIC,
+    threshold: float = THRESHOLD,
+) -> dict[int, pd.Series]:
+    """Seed -> ``metric@threshold`` (default v-mAP@0.5) per finished round of one (group, strategy)."""
     rows = results[(results["group"] == run[0]) & (results["strategy"] == run[1])
-                   & (results["metric"] == METRIC) & np.isclose(results["threshold"], THRESHOLD)]  # fmt: skip
+                   & (results["metric"] == metric) & np.isclose(results["threshold"], threshold)]  # fmt: skip
     return {
         int(seed): r.set_index("round")["value"].sort_index() for seed, r in rows.groupby("seed")
     }
@@ -286,23 +292,35 @@ def _summary(series: pd.Series, rounds: pd.Index, summary: Summary, *, full: boo
     return float(values.loc[values.index > 0].mean())
 
 
-def _paired_summaries(
-    claim: Claim, results: pd.DataFrame
+def paired_summaries(
+    results: pd.DataFrame,
+    a: tuple[str, str],
+    b: tuple[str, str],
+    summary: Summary,
+    *,
+    metric: str = METRIC,
+    threshold: float = THRESHOLD,
+    full: bool = False,
 ) -> tuple[dict[int, float], dict[int, float], list[int]]:
-    """Per seed, the summaries of A and B over the rounds both finished (so seed k of A is set
-    beside seed k of B at the same rounds even while a study is incomplete), and the seeds left
-    out for having no partner."""
-    a, b = _series(results, claim.a), _series(results, claim.b)
-    full = claim.kind == "share_of_full"
+    """Per seed, the ``summary`` of run ``a`` and of run ``b`` (each a (group, strategy)) over the
+    rounds both finished (so seed k of A is set beside seed k of B at the same rounds even while
+    a study is incomplete), and the seeds left out for having no partner. ``full``: B is a fully
+    supervised reference (one round), summarized by its value."""
+    series_a = _series(results, a, metric=metric, threshold=threshold)
+    series_b = _series(results, b, metric=metric, threshold=threshold)
     out_a, out_b = {}, {}
-    for seed in sorted(set(a) & set(b)):
-        rounds = a[seed].index if full else a[seed].index.intersection(b[seed].index)
-        if not full and claim.summary == "mean_after_round0" and not (rounds > 0).any():
+    for seed in sorted(set(series_a) & set(series_b)):
+        rounds = (
+            series_a[seed].index
+            if full
+            else series_a[seed].index.intersection(series_b[seed].index)
+        )
+        if not full and summary == "mean_after_round0" and not (rounds > 0).any():
             continue
         if len(rounds):
-            out_a[seed] = _summary(a[seed], rounds, claim.summary, full=False)
-            out_b[seed] = _summary(b[seed], rounds, claim.summary, full=full)
-    return out_a, out_b, sorted((set(a) | set(b)) - set(out_a))
+            out_a[seed] = _summary(series_a[seed], rounds, summary, full=False)
+            out_b[seed] = _summary(series_b[seed], rounds, summary, full=full)
+    return out_a, out_b, sorted((set(series_a) | set(series_b)) - set(out_a))
 
 
 def _static_minus_moving(per_class: pd.DataFrame, run: tuple[str, str]) -> dict[int, float]:
@@ -375,7 +393,9 @@ def evaluate(claim: Claim, results: pd.DataFrame, per_class: pd.DataFrame) -> Cl
         values = _static_minus_moving(per_class, claim.a)
         differences = np.asarray([values[k] for k in sorted(values)])
     else:
-        a, b, left_out = _paired_summaries(claim, results)
+        a, b, left_out = paired_summaries(
+            results, claim.a, claim.b, claim.summary, full=claim.kind == "share_of_full"
+        )
         unpaired = tuple(left_out)
         if claim.kind == "share_of_full":
             reference = LABEL_EFFICIENCY_BAR

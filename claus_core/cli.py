@@ -3,7 +3,9 @@
 ::
 
     claus run CONFIG.yaml [--root runs]     one experiment, or a sweep (strategies x seeds)
-    claus status RUN_DIR                    finished rounds, cost and f-mAP / v-mAP per round
+    claus status RUN_DIR|STUDY_DIR          finished rounds, cost and f-mAP / v-mAP per round
+    claus report STUDY_DIR [--metric v-mAP@0.5] [--out DIR]
+                                            learning curves and paired comparisons of a study
     claus resume RUN_DIR                    finish an interrupted run with its saved config
     claus run|resume ... --nproc N          the same on N processes (torchrun, see distributed.py)
     claus export RUN_DIR|PROJECT --round R --format cvat|labelstudio|csv [--out DIR]
@@ -158,6 +160,21 @@ def _status(args: argparse.Namespace) -> int:
             f"{m['metrics'].get('f-mAP@0.5', float('nan')):>9.3f}  "
             f"{m['metrics'].get('v-mAP@0.5', float('nan')):>9.3f}\n"
         )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from claus_core.study_report import MissingRunsError, write_report
+
+    root = Path(args.study_dir)
+    out = Path(args.out) if args.out else root / "report"
+    try:
+        report = write_report(root, out, metric=args.metric)
+    except MissingRunsError as err:
+        sys.stderr.write(f"claus: error: {err}\n")
+        return 1
+    sys.stdout.write(report.text())
+    sys.stdout.write(f"written: {out / 'report.json'}\n")
     return 0
 
 
@@ -420,9 +437,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--nproc", type=_positive, default=1, help=NPROC_HELP)
     run.set_defaults(func=_run)
 
-    status = sub.add_parser("status", help="finished rounds of a run directory")
-    status.add_argument("run_dir")
+    status = sub.add_parser("status", help="finished rounds of a run directory or a study folder")
+    status.add_argument("run_dir", help="a run directory, or a study folder (runs/<study>)")
     status.set_defaults(func=_status)
+
+    report = sub.add_parser(
+        "report", help="a study's learning curves (PNG, SVG) and every pair of strategies compared"
+    )
+    report.add_argument("study_dir", help="a study folder: runs/<study> (claus run --root runs)")
+    report.add_argument(
+        "--metric", default="v-mAP@0.5", help="<metric>@<threshold> (default: v-mAP@0.5)"
+    )
+    report.add_argument("--out", help="output folder (default: STUDY_DIR/report)")
+    report.set_defaults(func=_report)
 
     resume = sub.add_parser("resume", help="finish an interrupted run with its saved config")
     resume.add_argument("run_dir")

@@ -6,6 +6,7 @@ dashed / hollow and labeled "paper"; ours solid and labeled "ours".
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 
 import matplotlib as mpl
@@ -51,7 +52,9 @@ def apply_style() -> None:
 
 
 def strategy_color(name: str) -> str:
-    return STRATEGY_COLORS.get(name, PALETTE[hash(name) % len(PALETTE)])
+    """A strategy's color: fixed for the paper's strategies, a stable pick from the palette
+    (the same in every process) for any other name."""
+    return STRATEGY_COLORS.get(name, PALETTE[zlib.crc32(name.encode()) % len(PALETTE)])
 
 
 PREDICTED_COLOR = "#ff00cc"  # the model's boxes, dashed; GT / human boxes are solid yellow
@@ -331,6 +334,20 @@ def weight_profiles(table: pd.DataFrame, *, title: str) -> Figure:
         ylabel="mean weight on the pseudo-label",
     )
     ax.set_ylim(-0.02, 1.05)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def strategy_curves(rows: pd.DataFrame, *, title: str, ylabel: str) -> Figure:
+    """One line per ``strategy`` of ``mean`` (band: ``low`` .. ``high``, the 95 % interval over
+    seeds) against ``cost_percent``, the share of the full annotation cost (``claus report``)."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.2))
+    for strategy, part in rows.sort_values("round").groupby("strategy", sort=True):
+        color = strategy_color(str(strategy))
+        ax.plot(part["cost_percent"], part["mean"], "o-", color=color, label=str(strategy))
+        ax.fill_between(part["cost_percent"], part["low"], part["high"], color=color, alpha=0.15)
+    ax.set(title=title, xlabel="% of the full annotation cost", ylabel=ylabel)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
