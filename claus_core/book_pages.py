@@ -48,6 +48,7 @@ from claus_core.pages.result_pages import (
     training_page,
 )
 from claus_core.pages.study_pages import claims_page, design_page
+from claus_core.study_report import missing_runs
 
 __all__ = ["BUILDERS", "RESULTS", "RESULT_TITLES", "ResultPage", "Study", "build"]
 
@@ -83,7 +84,16 @@ BUILDERS: dict[str, Callable[[Study], ResultPage]] = {
 
 
 def build(result: str, root: str | Path) -> ResultPage:
-    """The page of one result (see :data:`RESULTS`) from the study under ``root``, read afresh."""
+    """The page of one result (see :data:`RESULTS`) from the study under ``root``, read afresh.
+
+    Raises :class:`claus_core.study_report.MissingRunsError` naming the runs the page needs and
+    the command that makes them, so a notebook on an empty or unfinished store fails instead of
+    rendering a page without its numbers.
+    """
     if result not in BUILDERS:
         raise ValueError(f"unknown result {result!r}; known: {RESULTS}")
-    return BUILDERS[result](Study.read(root))
+    page = BUILDERS[result](Study.read(root))
+    if page.missing:
+        runs = ", ".join(sorted(set(page.missing)))
+        raise missing_runs(Path(root), f"the {result} page needs runs it cannot find ({runs})")
+    return page

@@ -30,6 +30,7 @@ from claus_core.engine.sources import make_sources
 from claus_core.files import StoreError, read_json
 from claus_core.selection import STRATEGIES, SelectionConfig, SelectionContext, SelectionResult
 from claus_core.store import RunDir
+from claus_core.study_report import missing_runs
 
 FIGURE_STRATEGIES = ("claus", "uncertainty", "entropy", "random", "equidistant")
 
@@ -97,12 +98,13 @@ def replay_selection(
     """Replay round ``round_index``'s selection of the run in ``run_dir`` with each of ``strategies``.
 
     The run must be one that scores and clusters its pool (CLAUS, sample); its round must have
-    finished. Each strategy gets the run's round budget, selection config (or ``selection``)
+    finished (else :class:`claus_core.study_report.MissingRunsError` names the command). Each strategy gets the run's round budget, selection config (or ``selection``)
     and the loop's generator ``default_rng([seed, round, 2])``.
     """
     run = RunDir(Path(run_dir))
     if round_index not in run.finished_rounds():
-        raise StoreError(f"{run.round_dir(round_index)}: not a finished round of {run.root}")
+        study = run.root.parents[2]  # <study>/<group>/<strategy>/seed<k>
+        raise missing_runs(study, f"{run.round_dir(round_index)} is not a finished round")
     run.verify_round(round_index)  # the files of the round are those it finished with
     config = ExperimentConfig.from_dict(read_json(run.config_path, dict))
     folder = run.round_dir(round_index)

@@ -29,6 +29,7 @@ import pandas as pd
 
 from claus_core.claims import Summary, paired_summaries
 from claus_core.files import write_json
+from claus_core.locations import repository_root
 from claus_core.run_tables import collect, summarize
 from claus_core.stats import compare
 
@@ -58,12 +59,19 @@ def parse_metric(text: str) -> tuple[str, float]:
 def make_runs_hint(root: Path) -> str:
     """The command that makes (or finishes) the runs of the study folder ``root``
     (``<store>/<study name>``): the repository's study config of that name when one exists."""
-    configs = Path(__file__).resolve().parents[1] / "configs"
+    configs = repository_root() / "configs"
     for path in sorted(configs.glob("*.yaml")) if configs.is_dir() else ():
         head = path.read_text(encoding="utf-8", errors="replace")
         if f"\nname: {root.name}\n" in f"\n{head}":
-            return f"claus run {path} --root {root.parent}"
+            here = Path.cwd()
+            shown = path.relative_to(here) if path.is_relative_to(here) else path
+            return f"claus run {shown} --root {root.parent}"
     return f"claus run YOUR_STUDY.yaml --root {root.parent} (a study named {root.name!r})"
+
+
+def missing_runs(root: Path, what: str) -> MissingRunsError:
+    """The error for runs of the study under ``root`` that ``what`` needs and cannot find."""
+    return MissingRunsError(f"{root}: {what}; make them with `{make_runs_hint(root)}`")
 
 
 def read_results(root: str | Path) -> pd.DataFrame:
@@ -72,9 +80,8 @@ def read_results(root: str | Path) -> pd.DataFrame:
     root = Path(root)
     results = collect(root) if root.is_dir() else pd.DataFrame()
     if results.empty:
-        raise MissingRunsError(
-            f"{root}: no finished round of any run (<group>/<strategy>/seed<k>/round<r>); "
-            f"make them with `{make_runs_hint(root)}`"
+        raise missing_runs(
+            root, "no finished round of any run (<group>/<strategy>/seed<k>/round<r>)"
         )
     return results
 

@@ -87,11 +87,10 @@ def test_a_metric_the_study_lacks_lists_the_known_ones() -> None:
         curves(_rows({("a", 0): [1.0]}), "f-mAP@0.5")
 
 
-def test_the_hint_names_the_repository_config_of_a_known_study(tmp_path: Path) -> None:
-    assert (
-        make_runs_hint(Path("runs/smoke"))
-        == f"claus run {ROOT / 'configs' / 'smoke_study.yaml'} --root runs"
-    )
+def test_the_hint_names_the_repository_config_of_a_known_study(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    hint = make_runs_hint(Path("runs/smoke"))
+    assert hint == f"claus run {Path('configs') / 'smoke_study.yaml'} --root runs"
     assert "YOUR_STUDY.yaml --root" in make_runs_hint(tmp_path / "mine")
 
 
