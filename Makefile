@@ -5,6 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# Python 3.11 only (torch==2.13.0 and the pins of pyproject.toml): stop now, not after torch is in
+USED_PYTHON := $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+PYTHON_VERSION := $(shell $(USED_PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifneq ($(PYTHON_VERSION),3.11)
+$(error $(USED_PYTHON) is Python $(or $(PYTHON_VERSION),(not found)); this project needs Python 3.11: install it and run make PYTHON=python3.11 (after rm -rf $(VENV) if that venv is another version))
+endif
+
 .PHONY: setup test lint pytest nbval test-lab test-labelstudio test-datumaro fuzz book book-smoke check-book bench clean
 
 setup: $(STAMP)

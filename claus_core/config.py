@@ -103,6 +103,93 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class DetectorChoice:
+    """``detector:`` of an experiment: a preset name (``tiny``, ``paper``), or a mapping that adds
+    pretrained encoder weights (Section 7.3: the I3D encoder starts from pytorch-i3d's weights)::
+
+        detector: paper
+        detector: {preset: paper, encoder_weights: weights/rgb_charades.pt}
+
+    ``encoder_weights`` is a pytorch-i3d state dict (``rgb_imagenet.pt``, ``rgb_charades.pt``, a
+    Kinetics file of the same layout) loaded into the encoder up to ``Mixed_4f`` before round 0,
+    every key checked for its shape (:func:`claus_core.model.checkpoint.load_i3d_checkpoint`).
+    Without weights a config saves the preset name alone, as before this field existed, so the
+    hashes of earlier runs are unchanged.
+    """
+
+    preset: str = "tiny"
+    encoder_weights: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ConfigError(f"detector: preset must be one of {PRESETS}, got {self.preset!r}")
+        if self.encoder_weights is not None and (
+            not isinstance(self.encoder_weights, str) or not self.encoder_weights
+        ):
+            raise ConfigError(
+                f"detector.encoder_weights: expected a file path, got {self.encoder_weights!r}"
+            )
+
+    def to_plain_value(self) -> str | dict[str, str]:
+        if self.encoder_weights is None:
+            return self.preset
+        return {"preset": self.preset, "encoder_weights": self.encoder_weights}
+
+    @classmethod
+    def from_plain_value(cls, raw: Any, path: str) -> DetectorChoice:
+        if isinstance(raw, str):
+            return cls(preset=raw)
+        if isinstance(raw, dict):
+            return from_plain(cls, raw, path=path)
+        raise ConfigError(
+            f"{path}: expected a preset name {PRESETS} or a mapping "
+            f"{{preset: ..., encoder_weights: PATH}}, got {raw!r}"
+        )
+
+
+def check_device(device: str) -> None:
+    """Refuse a ``train.device`` this machine cannot run, saying what to install or check.
+
+    ``cuda`` on a torch built without CUDA, on a machine without a visible GPU, or naming a GPU
+    it lacks; ``mps`` without Apple's Metal backend. ``auto`` and ``cpu`` always pass.
+    """
+    import torch
+
+    if device in ("auto", "cpu"):
+        return
+    if device.startswith("cuda"):
+        if torch.version.cuda is None:
+            raise ConfigError(
+                f"train.device: {device!r}, but this torch {torch.__version__} is built without CUDA; "
+                "install a CUDA build into the venv (README, 'Real data on a GPU'): "
+                ".venv/bin/pip install --force-reinstall torch==2.13.0 --index-url "
+                "https://download.pytorch.org/whl/<cu tag of your driver, from pytorch.org> "
+                "(PyPI's own Linux x86_64 wheel is a CUDA build); or use train.device: auto"
+            )
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.partition(":")[2] or 0)
+        if index >= count:
+            raise ConfigError(
+                f"train.device: {device!r}, but torch sees {count} CUDA GPU(s) "
+                "(check nvidia-smi and CUDA_VISIBLE_DEVICES, or use train.device: auto)"
+            )
+    elif device == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(
+            "train.device: 'mps', but Apple's Metal backend is not available here (it needs macOS "
+            "on Apple silicon and torch's macOS build); use train.device: auto"
+        )
+
+
+def check_runnable(config: ExperimentConfig) -> None:
+    """What a config needs from this machine before a run folder is made: its device, and its
+    encoder weights file."""
+    check_device(config.train.device)
+    weights = config.detector.encoder_weights
+    if weights is not None and not Path(weights).expanduser().is_file():
+        raise ConfigError(f"detector.encoder_weights: {weights}: no such file")
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     """One active-learning run: initial random selection + ``rounds`` selection rounds.
 
@@ -117,7 +204,7 @@ class ExperimentConfig:
     )
     synth: SynthConfig = field(default_factory=SynthConfig)
     videos_dir: str | None = None
-    detector: Literal["tiny", "paper"] = "tiny"
+    detector: DetectorChoice = field(default_factory=DetectorChoice)  # or a preset name
     strategy: str = "claus"
     seed: int = 0
     rounds: int = 4
@@ -135,8 +222,8 @@ class ExperimentConfig:
         check_folder_name("name", self.name)
         if self.dataset not in DATASETS:
             raise ConfigError(f"dataset: must be one of {DATASETS}, got {self.dataset!r}")
-        if self.detector not in PRESETS:
-            raise ConfigError(f"detector: must be one of {PRESETS}, got {self.detector!r}")
+        if isinstance(self.detector, str):  # ExperimentConfig(detector="paper")
+            object.__setattr__(self, "detector", DetectorChoice(preset=self.detector))
         if self.strategy not in STRATEGIES:
             raise ConfigError(
                 f"strategy: unknown strategy {self.strategy!r}; known: {sorted(STRATEGIES)}"
@@ -238,6 +325,7 @@ def load_study(path: str | Path) -> StudyConfig:
     try:
         if "groups" not in data:
             experiment = ExperimentConfig.from_dict(data)
+            check_runnable(experiment)
             return StudyConfig(
                 name=experiment.name,
                 base=experiment.to_dict(),
@@ -266,7 +354,11 @@ def load_study(path: str | Path) -> StudyConfig:
         study = StudyConfig(
             name=str(data.get("name", path.stem)), base=data.get("base") or {}, groups=groups
         )
-        study.experiments()  # validate every run now, not halfway through the study
+        for experiment in study.experiments():  # every run valid now, not halfway through
+            try:
+                check_runnable(experiment)
+            except ConfigError as err:
+                raise ConfigError(f"group {experiment.name!r}: {err}") from err
         return study
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from err
@@ -282,6 +374,8 @@ def to_plain(value: Any) -> Any:
     fields added to a config after runs were made with it leave those runs' hashes (and so their
     reuse) unchanged until a config sets them.
     """
+    if hasattr(value, "to_plain_value") and not isinstance(value, type):
+        return value.to_plain_value()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
             f.name: to_plain(getattr(value, f.name))
@@ -318,6 +412,8 @@ def from_plain(cls: type, data: Any, *, path: str = "") -> Any:
 
 def _convert(hint: Any, raw: Any, path: str) -> Any:
     origin = typing.get_origin(hint)
+    if isinstance(hint, type) and hasattr(hint, "from_plain_value"):
+        return hint.from_plain_value(raw, path)
     if dataclasses.is_dataclass(hint):
         return from_plain(hint, raw, path=path)
     if origin in (types.UnionType, typing.Union):
@@ -371,6 +467,7 @@ def _deep_copy(data: Any) -> Any:
 __all__ = [
     "ConfigError",
     "CostModel",
+    "DetectorChoice",
     "ExperimentConfig",
     "StudyConfig",
     "SweepGroup",

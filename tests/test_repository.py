@@ -68,3 +68,19 @@ def test_library_never_reads_the_shared_folder() -> None:
     for path in (ROOT / "claus_core").rglob("*.py"):
         text = path.read_text()
         assert "/shared/" not in text and "../shared" not in text, path
+
+
+@pytest.mark.parametrize("version", ["3.12", "3.10"])
+def test_make_stops_at_once_on_another_python(version: str, tmp_path: Path) -> None:
+    """Issue 28: make accepted another Python until pip failed after torch was installed."""
+    import subprocess
+
+    fake = tmp_path / "python"
+    fake.write_text(f"#!/bin/sh\necho {version}\n")
+    fake.chmod(0o755)
+    done = subprocess.run(
+        ["make", "-n", "setup", f"PYTHON={fake}", f"VENV={tmp_path / 'venv'}"],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0 and not done.stdout
+    assert f"is Python {version}; this project needs Python 3.11" in done.stderr

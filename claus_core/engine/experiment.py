@@ -34,7 +34,7 @@ import numpy as np
 
 from claus_core import distributed
 from claus_core.clustering import DeepClusters
-from claus_core.config import ExperimentConfig, StudyConfig
+from claus_core.config import ConfigError, ExperimentConfig, StudyConfig, check_runnable
 from claus_core.cost import annotation_cost, full_cost
 from claus_core.data.types import AnnotationState, DataError, VideoPool
 from claus_core.engine.round_step import select_step
@@ -42,7 +42,7 @@ from claus_core.engine.sources import make_sources
 from claus_core.engine.training import TrainStats, train_round, training_device
 from claus_core.evaluation import EvaluationConfig, evaluate_detector
 from claus_core.files import StoreError, atomic_write, read_keys, read_npz, write_json, write_npz
-from claus_core.model.checkpoint import load_detector, save_detector
+from claus_core.model.checkpoint import load_detector, load_i3d_checkpoint, save_detector
 from claus_core.model.config import DetectorConfig
 from claus_core.model.detector import CapsuleDetector
 from claus_core.model.factory import detector_config, new_detector
@@ -56,11 +56,25 @@ from claus_core.store import METRICS_KEYS, RunDir, RunKey, TrainedRounds, config
 logger = logging.getLogger(__name__)
 
 
+def initial_detector(config: ExperimentConfig, detector: DetectorConfig) -> CapsuleDetector:
+    """A round's fresh detector: weights from the run's seed, then the pretrained encoder
+    (``detector.encoder_weights``) when the config names one, every key checked for its shape."""
+    model = new_detector(detector, config.seed)
+    weights = config.detector.encoder_weights
+    if weights is not None:
+        try:
+            report = load_i3d_checkpoint(model, Path(weights).expanduser(), strict=True)
+        except (ValueError, DataError) as err:
+            raise ConfigError(f"detector.encoder_weights: {err}") from err
+        logger.info("encoder weights %s: %d tensors loaded", weights, len(report.loaded))
+    return model
+
+
 def detector_for(config: ExperimentConfig, num_classes: int) -> DetectorConfig:
     """An experiment's detector: its preset; on synthetic data, input at the rendered frame size."""
     synthetic = config.dataset.startswith("synth")
     return detector_config(
-        preset=config.detector, num_classes=num_classes,
+        preset=config.detector.preset, num_classes=num_classes,
         frame_size=config.synth.frame_size if synthetic else None,
     )  # fmt: skip
 
@@ -127,6 +141,7 @@ class Experiment:
         progress: bool = True,
         trained: TrainedRounds | None = None,
     ) -> None:
+        check_runnable(config)  # its device and weights file, before anything is written
         self.config = config
         self.run = RunDir(run_dir)
         self.trained = trained
@@ -135,6 +150,8 @@ class Experiment:
         self.pool: VideoPool = self.train_source.pool
         distributed.check_world_size(distributed.world_size(), len(self.pool), where=str(run_dir))
         self.detector = detector_for(config, self.pool.num_classes)
+        if config.detector.encoder_weights is not None:  # their shapes, before round 0 trains
+            initial_detector(config, self.detector)
         self.evaluation = replace(
             config.evaluation, input_size=(self.detector.input_size, self.detector.input_size)
         )
@@ -326,7 +343,7 @@ class Experiment:
             )
         if model is None or not config.train.warm_start:  # clusters of another model do not fit it
             model, clusters = (
-                new_detector(self.detector, config.seed).to(training_device(config)),
+                initial_detector(config, self.detector).to(training_device(config)),
                 None,
             )
         stats = train_round(
