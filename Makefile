@@ -56,7 +56,7 @@ check-book: $(STAMP)
 		--expect book/metrics.html:typeset=50 --expect book/generated/stew.html:explorers=1 \
 		--expect book/generated/stew.html:widget_elements=5 --expect book/generated/data.html:figures=1 \
 		--expect book/generated/table5.html:figures=1 --expect book/generated/labeling.html:figures=3 \
-		--expect book/labeling_backend.html:figures=1
+		--expect book/labeling_backend.html:figures=1 --expect book/generated/study.html:figures=2
 
 # the live STeW explorer in JupyterLab on 127.0.0.1, driven by headless Chromium
 test-lab: $(STAMP)

@@ -103,8 +103,11 @@ def replay_selection(
     """
     run = RunDir(Path(run_dir))
     if round_index not in run.finished_rounds():
+        if run.config_path.exists():
+            raise StoreError(f"{run.round_dir(round_index)}: not a finished round of {run.root} (`claus status "
+                             f"{run.root}` lists its rounds, `claus resume {run.root}` finishes them)")  # fmt: skip
         study = run.root.parents[2]  # <study>/<group>/<strategy>/seed<k>
-        raise missing_runs(study, f"{run.round_dir(round_index)} is not a finished round")
+        raise missing_runs(study, f"{run.root}: no such run")
     run.verify_round(round_index)  # the files of the round are those it finished with
     config = ExperimentConfig.from_dict(read_json(run.config_path, dict))
     folder = run.round_dir(round_index)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from claus_core.claims import Summary, paired_summaries
-from claus_core.files import write_json
+from claus_core.files import StoreError, write_json
 from claus_core.locations import repository_root
 from claus_core.run_tables import collect, summarize
 from claus_core.stats import compare
@@ -39,7 +39,7 @@ SUMMARIES: tuple[Summary, ...] = ("mean_after_round0", "last_round")
 DEFAULT_METRIC = "v-mAP@0.5"
 
 
-class MissingRunsError(FileNotFoundError):
+class MissingRunsError(StoreError):
     """A study folder without the finished runs a report or a book page reads; the message says
     which command makes them."""
 

@@ -35,7 +35,7 @@ from claus_core.clustering import DeepClusters
 from claus_core.data.types import AnnotationState, DataError, Tube, VideoPool, VideoRecord
 from claus_core.data.video import VideoFolder
 from claus_core.engine.round_step import pool_scorer, select_step
-from claus_core.engine.sources import CachedSource
+from claus_core.engine.sources import REAL_VIDEO_CACHE_BYTES, CachedSource
 from claus_core.engine.training import clip_latents, train_round, training_device
 from claus_core.evaluation import evaluate_detector, predict_video
 from claus_core.export import (
@@ -233,7 +233,9 @@ def _trained_selection(
         "labeling", "train", config.classes, tuple(records[n] for n in train_names)
     ).at_size(size, size)  # decoded at the input size: memory does not grow with resolution
     state = AnnotationState(index, tuple(train_names), {n: frames[n] for n in train_names})
-    train_source = CachedSource(VideoFolder(train_pool))  # read by every training step
+    train_source = CachedSource(
+        VideoFolder(train_pool), max_bytes=REAL_VIDEO_CACHE_BYTES
+    )  # every step reads it
     key = _training_key(project, index, train_names)
     model = _finished_training(folder, key, project)
     if model is None:

@@ -412,3 +412,31 @@ def test_a_real_video_run_on_the_mini_set(tmp_path, smoke_config) -> None:
     train, _test = make_sources(config)
     assert len(train.pool) == 11 and set(state.videos) <= set(train.pool.names)
     assert summaries[1].videos > summaries[0].videos
+
+
+def test_a_bounded_source_keeps_the_most_recently_read_videos() -> None:
+    """Real videos are cached up to a byte bound (UCF-101-24's train set is 85 GiB decoded)."""
+    import numpy as np
+
+    from claus_core.engine.sources import CachedSource
+
+    class Counting:
+        pool = None
+
+        def __init__(self) -> None:
+            self.reads: list[str] = []
+
+        def frames(self, name: str) -> np.ndarray:
+            self.reads.append(name)
+            return np.zeros((10, 4, 5, 3), dtype=np.uint8)  # [frame, H, W, 3]: 600 bytes
+
+    source = Counting()
+    cache = CachedSource(source, max_bytes=1300)  # two videos fit, not three
+    for name in ("a", "b", "a", "c", "a", "b"):
+        cache.frames(name)
+    assert source.reads == ["a", "b", "c", "b"]  # "b" was least recently read when "c" came
+    assert cache.cached_bytes == 1200
+    tiny = CachedSource(Counting(), max_bytes=1)
+    assert (
+        tiny.frames("a").shape == (10, 4, 5, 3) and tiny.cached_bytes == 600
+    )  # the last one stays
