@@ -1,15 +1,21 @@
 # The two commands a newcomer types: `make book` and `make test`. Both create .venv when missing.
 SHELL := /bin/bash
+comma := ,
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Python 3.11 only (torch==2.13.0 and the pins of pyproject.toml): stop now, not after torch is in
+# Python 3.11 only (torch==2.13.0 and the pins of pyproject.toml): stop now, not after torch is in;
+# the venv's own Python once it exists (remove .venv to change it), else $(PYTHON)
 USED_PYTHON := $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
 PYTHON_VERSION := $(shell $(USED_PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
-ifneq ($(PYTHON_VERSION),3.11)
-$(error $(USED_PYTHON) is Python $(or $(PYTHON_VERSION),(not found)); this project needs Python 3.11: install it and run make PYTHON=python3.11 (after rm -rf $(VENV) if that venv is another version))
+ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),test)),)
+ifeq ($(PYTHON_VERSION),)
+$(error $(USED_PYTHON): no working Python found; this project needs Python 3.11: make PYTHON=python3.11 <target>)
+else ifneq ($(PYTHON_VERSION),3.11)
+$(error $(USED_PYTHON) is Python $(PYTHON_VERSION); this project needs Python 3.11: $(if $(wildcard $(BIN)/python),rm -rf $(VENV)$(comma) then )make PYTHON=python3.11 <target>)
+endif
 endif
 
 .PHONY: setup test lint pytest nbval test-lab test-labelstudio test-datumaro fuzz book book-smoke check-book bench clean

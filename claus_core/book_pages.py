@@ -94,6 +94,9 @@ def build(result: str, root: str | Path) -> ResultPage:
         raise ValueError(f"unknown result {result!r}; known: {RESULTS}")
     page = BUILDERS[result](Study.read(root))
     if page.missing:
-        runs = ", ".join(sorted(set(page.missing)))
-        raise missing_runs(Path(root), f"the {result} page needs runs it cannot find ({runs})")
+        runs = sorted(set(page.missing))
+        groups = tuple(sorted({run.split("/")[0] for run in runs}))
+        raise missing_runs(
+            Path(root), f"the {result} page needs runs it cannot find ({', '.join(runs)})", groups
+        )
     return page

@@ -140,6 +140,8 @@ class DetectorChoice:
         if isinstance(raw, str):
             return cls(preset=raw)
         if isinstance(raw, dict):
+            if "preset" not in raw:
+                raise ConfigError(f"{path}: the mapping form needs preset: tiny or paper")
             return from_plain(cls, raw, path=path)
         raise ConfigError(
             f"{path}: expected a preset name {PRESETS} or a mapping "
@@ -180,12 +182,21 @@ def check_device(device: str) -> None:
         )
 
 
+def weights_path(weights: str) -> Path:
+    """``detector.encoder_weights`` as a path (``~`` expanded; relative to the working
+    directory, like ``videos_dir``)."""
+    try:
+        return Path(weights).expanduser()
+    except RuntimeError as err:  # "~user" of no user, or no home directory
+        raise ConfigError(f"detector.encoder_weights: {weights}: {err}") from None
+
+
 def check_runnable(config: ExperimentConfig) -> None:
     """What a config needs from this machine before a run folder is made: its device, and its
     encoder weights file."""
     check_device(config.train.device)
     weights = config.detector.encoder_weights
-    if weights is not None and not Path(weights).expanduser().is_file():
+    if weights is not None and not weights_path(weights).is_file():
         raise ConfigError(f"detector.encoder_weights: {weights}: no such file")
 
 

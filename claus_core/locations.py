@@ -27,3 +27,13 @@ def study_root(profile: str, store: str | Path = "") -> Path:
     """The run store a notebook reads: ``store`` when given (relative to the working
     directory), else the repository's ``runs/<profile>``."""
     return Path(store).expanduser() if str(store) else repository_root() / "runs" / profile
+
+
+def shown_path(path: Path) -> str:
+    """``path`` as a reader should see it: relative to the repository when inside it."""
+    root = repository_root()
+    return (
+        str(path.relative_to(root))
+        if path.is_absolute() and path.is_relative_to(root)
+        else str(path)
+    )

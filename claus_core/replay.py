@@ -106,8 +106,9 @@ def replay_selection(
         if run.config_path.exists():
             raise StoreError(f"{run.round_dir(round_index)}: not a finished round of {run.root} (`claus status "
                              f"{run.root}` lists its rounds, `claus resume {run.root}` finishes them)")  # fmt: skip
-        study = run.root.parents[2]  # <study>/<group>/<strategy>/seed<k>
-        raise missing_runs(study, f"{run.root}: no such run")
+        parents = run.root.parents  # a study's run: <study>/<group>/<strategy>/seed<k>
+        study = parents[2] if len(parents) > 2 else run.root
+        raise missing_runs(study, f"{run.root}: no such run", (run.root.parent.parent.name,))
     run.verify_round(round_index)  # the files of the round are those it finished with
     config = ExperimentConfig.from_dict(read_json(run.config_path, dict))
     folder = run.round_dir(round_index)

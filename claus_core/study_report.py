@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from claus_core.claims import Summary, paired_summaries
 from claus_core.files import StoreError, write_json
@@ -56,22 +57,40 @@ def parse_metric(text: str) -> tuple[str, float]:
     return name, value
 
 
-def make_runs_hint(root: Path) -> str:
-    """The command that makes (or finishes) the runs of the study folder ``root``
-    (``<store>/<study name>``): the repository's study config of that name when one exists."""
+def make_runs_hint(root: Path, groups: tuple[str, ...] = ()) -> str:
+    """What makes (or finishes) the runs of the study folder ``root`` (``<store>/<study name>``)
+    that ``groups`` need: the repository's study config of that name when it defines them, else a
+    study of the user's; a folder that is not a study folder is named as such."""
+    if (root / "config.json").exists() or any(root.glob("seed*")) or any(root.glob("*/seed*")):
+        return f"{root} is a run, group or strategy folder: pass its study folder (<store>/<study>)"
+    studies = sorted(p.parent.parent.parent for p in root.glob("*/*/*/seed*"))
+    if studies:
+        return (
+            f"{root} holds studies: pass one of them ({', '.join(map(str, sorted(set(studies))))})"
+        )
+    wanted = f", with the group(s) {', '.join(groups)}" if groups else ""
     configs = repository_root() / "configs"
     for path in sorted(configs.glob("*.yaml")) if configs.is_dir() else ():
-        head = path.read_text(encoding="utf-8", errors="replace")
-        if f"\nname: {root.name}\n" in f"\n{head}":
-            here = Path.cwd()
-            shown = path.relative_to(here) if path.is_relative_to(here) else path
-            return f"claus run {shown} --root {root.parent}"
-    return f"claus run YOUR_STUDY.yaml --root {root.parent} (a study named {root.name!r})"
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        if not isinstance(data, dict) or data.get("name") != root.name:
+            continue
+        here = Path.cwd()
+        shown = path.relative_to(here) if path.is_relative_to(here) else path
+        defined = {g.get("name") for g in data.get("groups") or [] if isinstance(g, dict)}
+        lacking = [g for g in groups if g not in defined]
+        if lacking:
+            return (f"{shown} (study {root.name!r}) defines no group {', '.join(lacking)}: "
+                    f"read a store whose study has them{wanted}")  # fmt: skip
+        return f"make them with `claus run {shown} --root {root.parent}`"
+    return f"make them with `claus run YOUR_STUDY.yaml --root {root.parent}` (a study named {root.name!r}{wanted})"
 
 
-def missing_runs(root: Path, what: str) -> MissingRunsError:
-    """The error for runs of the study under ``root`` that ``what`` needs and cannot find."""
-    return MissingRunsError(f"{root}: {what}; make them with `{make_runs_hint(root)}`")
+def missing_runs(root: Path, what: str, groups: tuple[str, ...] = ()) -> MissingRunsError:
+    """The error for runs of ``groups`` of the study under ``root`` that ``what`` needs."""
+    return MissingRunsError(f"{root}: {what}; {make_runs_hint(root, groups)}")
 
 
 def read_results(root: str | Path) -> pd.DataFrame:

@@ -67,7 +67,10 @@ def test_the_paper_configs_hold_section_7_3s_settings(
     assert {(r.name, r.strategy) for r in study.experiments() if r.fully_supervised}
 
 
-def test_a_paper_config_without_its_weights_file_is_refused_at_load(tmp_path: Path) -> None:
+def test_a_paper_config_without_its_weights_file_is_refused_at_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the config's relative weights path: no such file here
     with pytest.raises(ConfigError, match="encoder_weights: weights/rgb_imagenet.pt: no such file"):
         load_study(ROOT / "configs" / "ucf101_24_paper.yaml")
 
@@ -128,6 +131,7 @@ def test_a_preset_alone_saves_as_before_so_earlier_runs_keep_their_hash(i3d_file
         "preset": "paper",
         "encoder_weights": str(i3d_file),
     }
+    assert ExperimentConfig.from_dict(with_weights.to_dict()) == with_weights
     assert config_hash(with_weights.to_dict()) != config_hash(plain.to_dict())
 
 
@@ -165,3 +169,22 @@ def test_a_missing_gpu_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         check_device("cuda:1")
     check_device("auto")
     check_device("cpu")
+
+
+def test_another_weights_file_at_the_same_path_is_another_run(
+    i3d_file: Path, tmp_path: Path
+) -> None:
+    """The round hashes hold the weights file's SHA-256, not only its path."""
+    from claus_core.engine.experiment import _round_hash, round0_key
+
+    path = tmp_path / "w.pt"
+    config = ExperimentConfig.from_dict(
+        {"detector": {"preset": "paper", "encoder_weights": str(path)}}
+    )
+    path.write_bytes(i3d_file.read_bytes())
+    before = (_round_hash(config, 1, "x"), round0_key(config))
+    state = pytorch_i3d_state_dict()
+    state["Conv3d_1a_7x7.bn.bias"] += 1.0
+    torch.save(state, path)
+    after = (_round_hash(config, 1, "x"), round0_key(config))
+    assert before[0] != after[0] and before[1] != after[1]

@@ -89,9 +89,20 @@ def test_a_metric_the_study_lacks_lists_the_known_ones() -> None:
 
 def test_the_hint_names_the_repository_config_of_a_known_study(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(ROOT)
-    hint = make_runs_hint(Path("runs/smoke"))
-    assert hint == f"claus run {Path('configs') / 'smoke_study.yaml'} --root runs"
+    hint = make_runs_hint(Path("runs/smoke"), ("ucf_main",))
+    assert hint == f"make them with `claus run {Path('configs') / 'smoke_study.yaml'} --root runs`"
+    lacking = make_runs_hint(Path("runs/mini_real"), ("ucf_main",))
+    assert lacking.startswith(
+        f"{Path('configs') / 'mini_real.yaml'} (study 'mini_real') defines no group ucf_main"
+    )
     assert "YOUR_STUDY.yaml --root" in make_runs_hint(tmp_path / "mine")
+
+
+def test_the_hint_says_when_a_folder_is_not_a_study_folder(tmp_path: Path) -> None:
+    (tmp_path / "store" / "mine" / "g" / "claus" / "seed0").mkdir(parents=True)
+    assert "holds studies: pass one of them" in make_runs_hint(tmp_path / "store")
+    assert "pass its study folder" in make_runs_hint(tmp_path / "store" / "mine" / "g")
+    assert "pass its study folder" in make_runs_hint(tmp_path / "store" / "mine" / "g" / "claus")
 
 
 def test_report_on_a_folder_without_runs_names_the_command(tmp_path: Path, capsys) -> None:

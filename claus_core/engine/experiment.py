@@ -34,18 +34,33 @@ import numpy as np
 
 from claus_core import distributed
 from claus_core.clustering import DeepClusters
-from claus_core.config import ConfigError, ExperimentConfig, StudyConfig, check_runnable
+from claus_core.config import (
+    ConfigError,
+    ExperimentConfig,
+    StudyConfig,
+    check_runnable,
+    weights_path,
+)
 from claus_core.cost import annotation_cost, full_cost
 from claus_core.data.types import AnnotationState, DataError, VideoPool
 from claus_core.engine.round_step import select_step
 from claus_core.engine.sources import make_sources
 from claus_core.engine.training import TrainStats, train_round, training_device
 from claus_core.evaluation import EvaluationConfig, evaluate_detector
-from claus_core.files import StoreError, atomic_write, read_keys, read_npz, write_json, write_npz
+from claus_core.files import (
+    StoreError,
+    atomic_write,
+    file_sha256,
+    read_keys,
+    read_npz,
+    write_json,
+    write_npz,
+)
 from claus_core.model.checkpoint import load_detector, load_i3d_checkpoint, save_detector
 from claus_core.model.config import DetectorConfig
 from claus_core.model.detector import CapsuleDetector
 from claus_core.model.factory import detector_config, new_detector
+from claus_core.model.i3d import I3DEncoder
 from claus_core.score_table import ScoreTable
 from claus_core.selection import (
     STRATEGIES,
@@ -60,14 +75,27 @@ def initial_detector(config: ExperimentConfig, detector: DetectorConfig) -> Caps
     """A round's fresh detector: weights from the run's seed, then the pretrained encoder
     (``detector.encoder_weights``) when the config names one, every key checked for its shape."""
     model = new_detector(detector, config.seed)
-    weights = config.detector.encoder_weights
-    if weights is not None:
-        try:
-            report = load_i3d_checkpoint(model, Path(weights).expanduser(), strict=True)
-        except (ValueError, DataError) as err:
-            raise ConfigError(f"detector.encoder_weights: {err}") from err
-        logger.info("encoder weights %s: %d tensors loaded", weights, len(report.loaded))
+    _load_encoder_weights(config, model.encoder)
     return model
+
+
+def _load_encoder_weights(config: ExperimentConfig, encoder: I3DEncoder) -> None:
+    weights = config.detector.encoder_weights
+    if weights is None:
+        return
+    try:
+        report = load_i3d_checkpoint(encoder, weights_path(weights), strict=True)
+    except (ValueError, DataError) as err:
+        raise ConfigError(f"detector.encoder_weights: {err}") from err
+    logger.info("encoder weights %s: %d tensors loaded", weights, len(report.loaded))
+
+
+def check_encoder_weights(config: ExperimentConfig, detector: DetectorConfig) -> None:
+    """Load the config's encoder weights into an encoder of ``detector``'s width, so that a file
+    of another layout is refused before any run folder is written (the encoder alone: a paper
+    detector has 48 M parameters, its encoder a fraction)."""
+    encoder = I3DEncoder(width=detector.i3d_width, bn_momentum=detector.batch_norm_momentum)
+    _load_encoder_weights(config, encoder)
 
 
 def detector_for(config: ExperimentConfig, num_classes: int) -> DetectorConfig:
@@ -92,8 +120,16 @@ class RoundSummary:
     metrics: dict[str, float]  # "f-mAP@0.5" -> value in [0, 1]
 
 
+def _weights_digest(config: ExperimentConfig) -> dict[str, str]:
+    """The SHA-256 of the encoder weights file, for the round hashes: another file at the same
+    path is not the same run (empty without weights, so earlier hashes are unchanged)."""
+    weights = config.detector.encoder_weights
+    return {} if weights is None else {"encoder_weights_sha256": file_sha256(weights_path(weights))}
+
+
 def _round_hash(config: ExperimentConfig, round_index: int, previous: str) -> str:
-    data = {"config": config.to_dict(), "round": round_index, "previous": previous}
+    data = {"config": config.to_dict(), "round": round_index, "previous": previous,
+            **_weights_digest(config)}  # fmt: skip
     if uses_clusters(config):  # rounds of clustered runs made before issue 24 are not reused
         data["clustering"] = "fitted after every round (issue 24)"
     return config_hash(data)
@@ -123,7 +159,9 @@ def round0_key(config: ExperimentConfig) -> str:
     del data["train"]["cluster_loss"]
     for name in ("cluster_limit", "quota", "on_saturation", "increment"):  # later rounds only
         data["selection"].pop(name, None)
-    return config_hash({"round0": data, "world_size": distributed.world_size()})
+    return config_hash(
+        {"round0": data, "world_size": distributed.world_size(), **_weights_digest(config)}
+    )
 
 
 class Experiment:
@@ -150,8 +188,7 @@ class Experiment:
         self.pool: VideoPool = self.train_source.pool
         distributed.check_world_size(distributed.world_size(), len(self.pool), where=str(run_dir))
         self.detector = detector_for(config, self.pool.num_classes)
-        if config.detector.encoder_weights is not None:  # their shapes, before round 0 trains
-            initial_detector(config, self.detector)
+        check_encoder_weights(config, self.detector)  # their shapes, before round 0 trains
         self.evaluation = replace(
             config.evaluation, input_size=(self.detector.input_size, self.detector.input_size)
         )
