@@ -7,7 +7,7 @@ dashed / hollow and labeled "paper"; ours solid and labeled "ours".
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -304,17 +304,36 @@ def learning_curves(table: pd.DataFrame, *, title: str) -> Figure:
     return fig
 
 
-def group_curves(rows: pd.DataFrame, *, title: str, ylabel: str) -> Figure:
-    """One line per ``group`` of ``mean`` (band: ``low`` .. ``high``) against ``cost``."""
+def _curves_with_bands(
+    rows: pd.DataFrame,
+    *,
+    by: str,
+    x: str,
+    color: Callable[[int, str], str],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+) -> Figure:
+    """One line per value of ``by``: ``mean`` against ``x``, with ``low`` .. ``high`` as a band."""
     fig, ax = plt.subplots(figsize=(5.6, 3.2))
-    for k, (group, part) in enumerate(rows.sort_values("round").groupby("group", sort=False)):
-        color = PALETTE[k % len(PALETTE)]
-        ax.plot(part["cost"], part["mean"], "o-", color=color, label=str(group))
-        ax.fill_between(part["cost"], part["low"], part["high"], color=color, alpha=0.15)
-    ax.set(title=title, xlabel="boxes annotated (mean over seeds)", ylabel=ylabel)
+    for k, (key, part) in enumerate(
+        rows.sort_values("round", kind="stable").groupby(by, sort=False)
+    ):
+        line_color = color(k, str(key))
+        ax.plot(part[x], part["mean"], "o-", color=line_color, label=str(key))
+        ax.fill_between(part[x], part["low"], part["high"], color=line_color, alpha=0.15)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def group_curves(rows: pd.DataFrame, *, title: str, ylabel: str) -> Figure:
+    """One line per ``group`` of ``mean`` (band: ``low`` .. ``high``) against ``cost``."""
+    return _curves_with_bands(
+        rows, by="group", x="cost", color=lambda k, _: PALETTE[k % len(PALETTE)], title=title,
+        xlabel="boxes annotated (mean over seeds)", ylabel=ylabel,
+    )  # fmt: skip
 
 
 def weight_profiles(table: pd.DataFrame, *, title: str) -> Figure:
@@ -342,12 +361,7 @@ def weight_profiles(table: pd.DataFrame, *, title: str) -> Figure:
 def strategy_curves(rows: pd.DataFrame, *, title: str, ylabel: str) -> Figure:
     """One line per ``strategy`` of ``mean`` (band: ``low`` .. ``high``, the 95 % interval over
     seeds) against ``cost_percent``, the share of the full annotation cost (``claus report``)."""
-    fig, ax = plt.subplots(figsize=(5.6, 3.2))
-    for strategy, part in rows.sort_values("round").groupby("strategy", sort=True):
-        color = strategy_color(str(strategy))
-        ax.plot(part["cost_percent"], part["mean"], "o-", color=color, label=str(strategy))
-        ax.fill_between(part["cost_percent"], part["low"], part["high"], color=color, alpha=0.15)
-    ax.set(title=title, xlabel="% of the full annotation cost", ylabel=ylabel)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _curves_with_bands(
+        rows, by="strategy", x="cost_percent", color=lambda _, name: strategy_color(name),
+        title=title, xlabel="% of the full annotation cost", ylabel=ylabel,
+    )  # fmt: skip
