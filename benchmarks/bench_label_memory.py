@@ -26,11 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_round import cpu_description  # noqa: E402
-
-from claus_core.data.types import Tube, VideoPool, VideoRecord  # noqa: E402
-from claus_core.labeling.simulate import answer_round  # noqa: E402
+from claus_core.cpu import cpu_description
+from claus_core.data.types import Tube, VideoPool, VideoRecord
+from claus_core.labeling.simulate import answer_round
 
 SIZES = {"720p": (720, 1280), "1080p": (1080, 1920), "4k": (2160, 3840)}
 FPS = 25

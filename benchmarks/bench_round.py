@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from claus_core.cpu import VECTOR_FLAGS, cpu_description  # no torch: ISA caps come first
+
 ROOT = Path(__file__).resolve().parents[1]
 ISA_CAPS = {
     "avx2": {
@@ -44,31 +45,6 @@ ISA_CAPS = {
         "MKL_ENABLE_INSTRUCTIONS": "AVX2",
     }
 }
-SHOWN_FLAGS = (
-    "avx",
-    "avx2",
-    "fma",
-    "avx512f",
-    "avx512_bf16",
-    "avx512_vnni",
-    "amx_bf16",
-    "amx_tile",
-)
-
-
-def cpu_description() -> tuple[str, list[str]]:
-    """The CPU's model name and which of the vector-instruction flags that matter it has."""
-    model, flags = platform.processor() or "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    except OSError:
-        pass
-    return model, [f for f in SHOWN_FLAGS if f in flags]
 
 
 def matmul_gflops(repeats: int = 5, size: int = 2048) -> float:
@@ -246,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         thresholds = "claus_core.allocator's" if reuse_freed_memory() else "unchanged (no glibc)"
 
     model, flags = cpu_description()
-    print(f"CPU: {model}; flags: {' '.join(flags) or 'none of ' + ', '.join(SHOWN_FLAGS)}")
+    print(f"CPU: {model}; flags: {' '.join(flags) or 'none of ' + ', '.join(VECTOR_FLAGS)}")
     print(
         f"torch {torch.__version__}, kernels: {torch.backends.cpu.get_cpu_capability()} "
         f"(--isa {args.isa}), {torch.get_num_threads()} thread(s), precision {args.precision}; "

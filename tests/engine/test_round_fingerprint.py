@@ -21,36 +21,15 @@ import numpy as np
 import pytest
 import torch
 
+from claus_core.cpu import cpu_description
+
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "round_fingerprint.json"
-
-
-VECTOR_FLAGS = (
-    "avx",
-    "avx2",
-    "fma",
-    "avx512f",
-    "avx512_bf16",
-    "avx512_vnni",
-    "amx_bf16",
-    "amx_tile",
-)
 
 
 def cpu_signature() -> dict:
     """What decides the float kernels: the CPU's model name, torch's capability, its flags."""
-    model, flags = "unknown", set()
-    cpuinfo = Path("/proc/cpuinfo")
-    for line in cpuinfo.read_text().splitlines() if cpuinfo.exists() else ():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name":
-            model = value.strip()
-        elif key.strip() == "flags":
-            flags = set(value.split())
-    return {
-        "model": model,
-        "capability": torch.backends.cpu.get_cpu_capability(),
-        "flags": [f for f in VECTOR_FLAGS if f in flags],
-    }
+    model, flags = cpu_description()
+    return {"model": model, "capability": torch.backends.cpu.get_cpu_capability(), "flags": flags}
 
 
 def _digest(array: np.ndarray, decimals: int = 5) -> str:
