@@ -125,8 +125,10 @@ def _study_status(root: Path) -> int:
     unfinished = []
     sys.stdout.write("group                 strategy        seed  rounds finished\n")
     for key, run in runs:
-        config = read_json(run.config_path, dict)
-        expected = 1 if config.get("fully_supervised") else int(config.get("rounds", 0)) + 1
+        try:
+            expected = ExperimentConfig.from_dict(read_json(run.config_path, dict)).num_rounds
+        except ConfigError as err:
+            raise ConfigError(f"{run.config_path}: {err}") from err
         done = len(run.finished_rounds())
         sys.stdout.write(
             f"{key.experiment:<21} {key.strategy:<15} {key.seed:>4}  {done} of {expected}\n"
@@ -142,9 +144,10 @@ def _study_status(root: Path) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from claus_core.engine.experiment import load_round_metrics
+    from claus_core.labeling import LabelProject
 
     folder = Path(args.run_dir)
-    if (folder / "project.json").exists() and (folder / "videos.json").exists():
+    if LabelProject.is_project(folder):
         sys.stdout.write(f"{folder}: a labeling project; `claus label status {folder}` shows it\n")
         return 1
     if not (folder / "config.json").exists() and folder.is_dir():
@@ -203,8 +206,10 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    if (Path(args.run_dir) / "project.json").exists():
-        from claus_core.labeling import LabelProject, export_round
+    from claus_core.labeling import LabelProject
+
+    if LabelProject.is_project(args.run_dir):
+        from claus_core.labeling import export_round
 
         project = LabelProject(args.run_dir)
         out = Path(args.out or project.round_dir(args.round) / "export")

@@ -260,6 +260,11 @@ class ExperimentConfig:
                 f"({sorted(n for n, s in STRATEGIES.items() if s.clusters != 'required')})"
             )
 
+    @property
+    def num_rounds(self) -> int:
+        """Rounds the run trains: round 0 and ``rounds`` more, or one when fully supervised."""
+        return 1 if self.fully_supervised else self.rounds + 1
+
     def to_dict(self) -> dict[str, Any]:
         return to_plain(self)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ from claus_core.files import StoreError, write_json
 from claus_core.locations import repository_root
 from claus_core.run_tables import collect, summarize
 from claus_core.stats import compare
+from claus_core.store import parse_metric_name
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +47,13 @@ class MissingRunsError(StoreError):
 
 
 def parse_metric(text: str) -> tuple[str, float]:
-    """``"v-mAP@0.5"`` -> ``("v-mAP", 0.5)``."""
-    name, sep, threshold = text.rpartition("@")
+    """``"v-mAP@0.5"`` -> ``("v-mAP", 0.5)`` (:func:`claus_core.store.parse_metric_name`, as
+    ``--metric`` and the notebook's ``metric`` write it)."""
     try:
-        value = float(threshold)
-    except ValueError:
-        value = float("nan")
-    if not sep or not name or not np.isfinite(value):
+        name, value = parse_metric_name(text)
+    except StoreError:
+        name, value = "", float("nan")
+    if not name or not np.isfinite(value):
         raise ValueError(f"--metric {text!r}: expected <metric>@<threshold>, e.g. v-mAP@0.5")
     return name, value
 
@@ -63,11 +64,11 @@ def make_runs_hint(root: Path, groups: tuple[str, ...] = ()) -> str:
     study of the user's; a folder that is not a study folder is named as such."""
     if (root / "config.json").exists() or any(root.glob("seed*")) or any(root.glob("*/seed*")):
         return f"{root} is a run, group or strategy folder: pass its study folder (<store>/<study>)"
-    studies = sorted(p.parent.parent.parent for p in root.glob("*/*/*/seed*"))
+    studies = sorted(
+        {seed.parents[2] for seed in root.glob("*/*/*/seed*")}
+    )  # <study>/<g>/<s>/seed<k>
     if studies:
-        return (
-            f"{root} holds studies: pass one of them ({', '.join(map(str, sorted(set(studies))))})"
-        )
+        return f"{root} holds studies: pass one of them ({', '.join(map(str, studies))})"
     wanted = f", with the group(s) {', '.join(groups)}" if groups else ""
     configs = repository_root() / "configs"
     for path in sorted(configs.glob("*.yaml")) if configs.is_dir() else ():
@@ -247,7 +248,7 @@ def write_report(root: str | Path, out: str | Path, *, metric: str = DEFAULT_MET
             figure.savefig(path, dpi=120)
         plots.plt.close(figure)
         figures[group] = paths
-    report = Report(report.root, metric, report.curves, report.comparisons, figures)
+    report = replace(report, figures=figures)
     document = {
         "study": str(report.root),
         "metric": metric,

@@ -198,7 +198,7 @@ class Experiment:
 
     @property
     def num_rounds(self) -> int:
-        return 1 if self.config.fully_supervised else self.config.rounds + 1
+        return self.config.num_rounds
 
     def run_all(
         self, *, on_round: Callable[[RoundSummary], None] | None = None

@@ -52,6 +52,7 @@ from typing import Any
 from claus_core.data.types import DataError
 from claus_core.files import StoreError, atomic_write
 from claus_core.labeling import rounds
+from claus_core.labeling.label_studio import task_round
 from claus_core.labeling.project import LabelProject
 
 logger = logging.getLogger(__name__)
@@ -148,11 +149,8 @@ class _Round:
 def _task_key(task: dict[str, Any]) -> tuple[str, int | None]:
     data = task.get("data") if isinstance(task, dict) else None
     data = data if isinstance(data, dict) else {}
-    name, written = data.get("video_name"), data.get("claus_round")
-    return (
-        name if isinstance(name, str) else "",
-        written if isinstance(written, int) and not isinstance(written, bool) else None,
-    )
+    name = data.get("video_name")
+    return (name if isinstance(name, str) else "", task_round(data))
 
 
 class Backend:

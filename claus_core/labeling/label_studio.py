@@ -221,10 +221,17 @@ def _video_of(
     return name
 
 
+def task_round(data: Mapping[str, Any]) -> int | None:
+    """The round ``claus label select`` wrote into a task's ``data.claus_round`` (None when the
+    task carries none, or not a whole number)."""
+    written = data.get("claus_round")
+    return written if isinstance(written, int) and not isinstance(written, bool) else None
+
+
 def _other_round(data: Mapping[str, Any], round_index: int, others: dict[int, int]) -> bool:
     """True (and counted) for a task that ``claus label select`` wrote for another round."""
-    written = data.get("claus_round")
-    if isinstance(written, int) and not isinstance(written, bool) and written != round_index:
+    written = task_round(data)
+    if written is not None and written != round_index:
         others[written] = others.get(written, 0) + 1
         return True
     return False

@@ -244,6 +244,11 @@ def scan_videos(videos_dir: Path) -> tuple[list[ProjectVideo], list[dict[str, st
 class LabelProject:
     """A labeling project folder (module docstring)."""
 
+    @staticmethod
+    def is_project(folder: str | Path) -> bool:
+        """Whether ``folder`` holds a labeling project (its ``project.json``)."""
+        return (Path(folder) / "project.json").exists()
+
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         path = self.root / "project.json"
@@ -296,7 +301,7 @@ class LabelProject:
             raise StoreError(f"{root}: {blocking} is a file, not a folder; choose another path")
         if root.exists() and not root.is_dir():
             raise StoreError(f"{root}: exists and is not a folder; choose a new folder")
-        if (root / "project.json").exists():
+        if LabelProject.is_project(root):
             raise StoreError(f"{root}: already a labeling project; use it, or choose a new folder")
         if root.exists() and any(root.iterdir()):
             raise StoreError(f"{root}: exists and is not empty; choose a new folder")
